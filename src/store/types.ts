@@ -1,0 +1,163 @@
+/**
+ * Store interfaces. auth/ and cli/ depend on these, never on the SQLite implementation.
+ * Every method is synchronous: the SQLite store answers in microseconds and a synchronous
+ * call is what makes each state transition atomic with respect to the event loop.
+ */
+import type { OtpAlgorithm, OtpDigits, TokenRecord, TokenType } from '../tokens/record.js';
+
+export interface StoredUser {
+  name: string;
+  /** false for users created without a password (e.g. by `import csv --create-users`). */
+  hasPassword: boolean;
+  enabled: boolean;
+  createdAt: number; // Unix seconds
+}
+
+export interface UserStore {
+  /** Returns false when the user already exists. */
+  add(name: string, passwordHash: string | null): boolean;
+  setPassword(name: string, passwordHash: string): boolean;
+  delete(name: string): boolean;
+  get(name: string): StoredUser | undefined;
+  /** The argon2id hash, or null when the user has no password or does not exist. */
+  passwordHash(name: string): string | null;
+  list(): StoredUser[];
+  /** Creates the user without a password when missing; returns true when it was created. */
+  ensure(name: string): boolean;
+  setEnabled(name: string, enabled: boolean): boolean;
+}
+
+export interface StoredToken {
+  id: number;
+  serial: string;
+  type: TokenType;
+  algorithm: OtpAlgorithm;
+  digits: OtpDigits;
+  period: number;
+  t0: number;
+  /** HOTP: the next counter value to expect (RFC 4226 §7.2). */
+  counter: number;
+  /** TOTP: the last accepted time step; a code at or before it is a replay (RFC 6238 §5.2). */
+  lastStep: number | null;
+  /** Learned clock drift in steps (RFC 6238 §6). */
+  drift: number;
+  /** Consecutive failures (RFC 4226 §7.3). */
+  failures: number;
+  /** Unix seconds when failures reached otp.max_failures; null when not locked. */
+  lockedAt: number | null;
+  enabled: boolean;
+  user: string | null;
+  issuer: string | null;
+  manufacturer: string | null;
+  model: string | null;
+  validFrom: number | null;
+  validUntil: number | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface TokenWithSecret {
+  token: StoredToken;
+  /** Unsealed key bytes. Never logged, never printed. */
+  secret: Buffer;
+}
+
+export interface ImportOptions {
+  /** Replace tokens whose serial is already stored (otherwise the import is refused). */
+  replace: boolean;
+  /** Create users named by records' `user` field when missing (no password). */
+  createUsers: boolean;
+}
+
+export interface ImportResult {
+  inserted: number;
+  replaced: number;
+  usersCreated: number;
+}
+
+export interface TokenStore {
+  /**
+   * All records in one transaction. Throws StoreError 'serial-exists' (listing serials) when
+   * a serial is stored and !replace, 'unknown-user' when a record's user is missing and
+   * !createUsers; then nothing is written.
+   */
+  importMany(records: readonly TokenRecord[], options: ImportOptions, onProgress?: (done: number) => void): ImportResult;
+  existingSerials(serials: readonly string[]): string[];
+  get(serial: string): StoredToken | undefined;
+  list(filter?: { user?: string }): StoredToken[];
+  /** The user's tokens with their secrets unsealed (a token whose seal fails is left out and reported via onSealError). */
+  forUser(user: string): TokenWithSecret[];
+  withSecret(serial: string): TokenWithSecret | undefined;
+  assign(serial: string, user: string | null): boolean;
+  unassignAll(user: string): number;
+  setEnabled(serial: string, enabled: boolean): boolean;
+  delete(serial: string): boolean;
+  /** Clears failures and lock. */
+  unlock(serial: string): boolean;
+  unlockAll(user: string): number;
+  /**
+   * TOTP replay guard, one atomic transition: succeeds only if step > lastStep; stores step and
+   * drift, clears failures and lock, sets lastUsedAt. false = replay (someone got there first).
+   */
+  commitTotp(id: number, step: number, drift: number, now: number): boolean;
+  /** HOTP: succeeds only if nextCounter > counter; same side effects as commitTotp. */
+  commitHotp(id: number, nextCounter: number, now: number): boolean;
+  /** Atomic increment; sets lockedAt when the count reaches maxFailures. Returns the new count. */
+  recordFailure(id: number, now: number, maxFailures: number): number;
+  /** Resync (RFC 4226 §7.4): store drift (TOTP, with lastStep) or counter (HOTP); clears failures. */
+  resync(id: number, values: { drift: number; lastStep: number | null; counter: number }): void;
+}
+
+export interface StoredChallenge {
+  user: string;
+  client: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface ChallengeStore {
+  /** Stores the State (its SHA-256, never the raw value) for one answer. */
+  create(state: Buffer, challenge: StoredChallenge): void;
+  /** Atomically removes and returns the challenge; undefined when unknown, used or expired. */
+  take(state: Buffer, now: number): { challenge: StoredChallenge; expired: boolean } | undefined;
+  purgeExpired(now: number): number;
+}
+
+export interface StoredAppPassword {
+  id: number;
+  user: string;
+  label: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface AppPasswordStore {
+  create(user: string, label: string, hash: string): StoredAppPassword;
+  list(user: string): StoredAppPassword[];
+  /** Hashes of the user's active app passwords, with ids. */
+  hashes(user: string): Array<{ id: number; hash: string }>;
+  touch(id: number, now: number): void;
+  revoke(user: string, id: number): boolean;
+  revokeAll(user: string): number;
+}
+
+export interface Store {
+  users: UserStore;
+  tokens: TokenStore;
+  challenges: ChallengeStore;
+  appPasswords: AppPasswordStore;
+  close(): void;
+}
+
+export type StoreErrorCode = 'serial-exists' | 'unknown-user' | 'unknown-serial' | 'seal-failed' | 'key-file' | 'database';
+
+export class StoreError extends Error {
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    readonly details: readonly string[] = [],
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
