@@ -1,0 +1,88 @@
+/**
+ * radius.conf (TOML) → a validated, frozen Config. Checked once at start (and on SIGHUP);
+ * any fault is a ConfigError naming the key and line, and the server does not start.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import type { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { formatKey, locateKey } from './locate.js';
+import { configSchema, type Config } from './schema.js';
+
+/** SPEC: --config, else $RADIUS_OTP_CONFIG, else ./radius.conf. */
+export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return flag ?? env.RADIUS_OTP_CONFIG ?? 'radius.conf';
+}
+
+export function loadConfig(file: string): Config {
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError('io', file, '', 0, code === 'ENOENT' ? 'file not found' : `cannot be read (${code})`);
+  }
+  return parseConfig(source, file);
+}
+
+export function parseConfig(source: string, file: string): Config {
+  let raw: unknown;
+  try {
+    raw = parse(source);
+  } catch (err) {
+    /* c8 ignore next -- smol-toml throws only TomlError for bad input */
+    if (!(err instanceof TomlError)) throw err;
+    throw new ConfigError('syntax', file, '', err.line, err.message.split('\n')[0] as string);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw toConfigError(result.error.issues[0] as z.core.$ZodIssue, source, file);
+  const config = result.data;
+  checkClients(config, source, file);
+  resolvePaths(config, dirname(file));
+  return deepFreeze(config);
+}
+
+function toConfigError(issue: z.core.$ZodIssue, source: string, file: string): ConfigError {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'unrecognized_keys') {
+    const keyPath = [...path, issue.keys[0] as string];
+    return new ConfigError('unknown-key', file, formatKey(keyPath), locateKey(source, keyPath), 'unknown key');
+  }
+  return new ConfigError('invalid', file, formatKey(path), locateKey(source, path), issue.message);
+}
+
+/** Client names and addresses are unique: a duplicate would make the lookup ambiguous. */
+function checkClients(config: Config, source: string, file: string): void {
+  const names = new Set<string>();
+  const addresses = new Set<string>();
+  config.client.forEach((c, i) => {
+    const addr = c.address.includes('/') ? c.address : `${c.address}/${c.address.includes(':') ? 128 : 32}`;
+    const dup = names.has(c.name) ? 'name' : addresses.has(addr.toLowerCase()) ? 'address' : null;
+    if (dup) {
+      const path = ['client', i, dup];
+      throw new ConfigError('invalid', file, formatKey(path), locateKey(source, path), `duplicate client ${dup}`);
+    }
+    names.add(c.name);
+    addresses.add(addr.toLowerCase());
+  });
+}
+
+/** Relative file paths in the config are relative to the config file's directory. */
+function resolvePaths(config: Config, base: string): void {
+  const abs = (p: string): string => (p === '' || isAbsolute(p) ? p : resolve(base, p));
+  config.store.path = abs(config.store.path);
+  config.store.key_file = abs(config.store.key_file);
+  config.log.audit = abs(config.log.audit);
+  config.ldap.bind_password_file = abs(config.ldap.bind_password_file);
+  config.ldap.ca_file = abs(config.ldap.ca_file);
+  config.dictionaries = config.dictionaries.map(abs);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,155 @@
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configPath, loadConfig, parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { configSchema, parseListen } from '../../src/config/schema.js';
+import { formatKey, locateKey } from '../../src/config/locate.js';
+
+const minimal = `
+[[client]]
+name = "gw"
+address = "10.0.0.0/8"
+secret = "s3cret"
+`;
+
+function fails(t: Tap.Test, source: string, expect: { code: string; key: string; line: number; reason?: RegExp }): void {
+  try {
+    parseConfig(source, '/etc/radius.conf');
+    t.fail('should have refused');
+  } catch (err) {
+    t.type(err, ConfigError);
+    const e = err as ConfigError;
+    t.equal(e.code, expect.code, 'code');
+    t.equal(e.key, expect.key, 'key');
+    t.equal(e.line, expect.line, 'line');
+    if (expect.reason) t.match(e.reason, expect.reason);
+    t.match(e.message, `/etc/radius.conf:${expect.line}`);
+  }
+}
+
+t.test('an empty file gives every default', async (t) => {
+  const c = parseConfig('', '/x/radius.conf');
+  t.equal(c.server.name, 'radius-otp-1');
+  t.same(c.server.listen, ['127.0.0.1:1812']);
+  t.equal(c.auth.primary, 'local');
+  t.equal(c.auth.users_without_token, 'reject');
+  t.equal(c.auth.challenge_timeout, 300);
+  t.equal(c.otp.window, 1);
+  t.equal(c.otp.max_failures, 10);
+  t.equal(c.store.path, '/x/data/radius-otp.db', 'relative paths resolve against the config directory');
+  t.equal(c.log.audit, '/x/data/audit.log');
+  t.equal(c.ldap.ca_file, '', 'an empty path stays empty');
+  t.ok(Object.isFrozen(c.server), 'frozen');
+});
+
+t.test('a client gets require_message_authenticator = true by default', async (t) => {
+  const c = parseConfig(minimal, '/x/r.conf');
+  t.equal(c.client[0]?.require_message_authenticator, true);
+  const two = parseConfig(`${minimal}[[client]]\nname = "one"\naddress = "10.1.1.1"\nsecret = "x"\n`, '/x/r.conf');
+  t.equal(two.client[1]?.address, '10.1.1.1', 'a bare IPv4 address is a client too');
+});
+
+t.test('the shipped example parses and documents every key of the schema', async (t) => {
+  const file = new URL('../../radius.conf.example', import.meta.url).pathname;
+  const source = readFileSync(file, 'utf8');
+  const c = loadConfig(file);
+  t.ok(c.client.length >= 1, 'has a client so it works as shipped');
+  // Every key of every section appears in the example, uncommented or commented.
+  const shape = configSchema.shape;
+  for (const [section, schema] of Object.entries(shape)) {
+    const inner = (schema as unknown as { def: { innerType?: { shape?: object }; in?: unknown } }).def;
+    let obj: unknown = schema;
+    // unwrap prefault/default/array wrappers to reach an object shape
+    for (let i = 0; i < 4 && obj && !(obj as { shape?: object }).shape; i++) {
+      const d = (obj as { def: Record<string, unknown> }).def;
+      obj = d.innerType ?? d.element ?? d.in ?? undefined;
+    }
+    void inner;
+    const keys = obj && (obj as { shape?: object }).shape ? Object.keys((obj as { shape: object }).shape) : [];
+    if (keys.length === 0) {
+      t.match(source, new RegExp(`^#?\\s*${section}\\s*=`, 'm'), `top-level key ${section}`);
+      continue;
+    }
+    t.match(source, new RegExp(`^#?\\s*\\[\\[?${section}\\]\\]?`, 'm'), `section [${section}]`);
+    for (const key of keys) t.match(source, new RegExp(`^#?\\s*${key}\\s*=`, 'm'), `${section}.${key} documented`);
+  }
+  // And the example's values are the schema defaults where the example shows a default.
+  const defaults = parseConfig('', file);
+  t.same(c.otp, defaults.otp);
+  t.same(c.auth, defaults.auth);
+  t.same(c.log, defaults.log);
+  t.same(c.store, defaults.store);
+  t.same(c.ldap, defaults.ldap);
+  t.same(c.metrics, defaults.metrics);
+  t.equal(c.server.max_pending, defaults.server.max_pending);
+});
+
+t.test('unknown keys are refused with key and line', async (t) => {
+  fails(t, '[otp]\nwindow = 1\nwindw = 2\n', { code: 'unknown-key', key: 'otp.windw', line: 3 });
+  fails(t, 'colour = "red"\n', { code: 'unknown-key', key: 'colour', line: 1 });
+  fails(t, `${minimal}\n[[client]]\nname = "b"\naddress = "10.1.0.0/16"\nsecret = "x"\nsecrett = "y"\n`, {
+    code: 'unknown-key',
+    key: 'client[1].secrett',
+    line: 11,
+  });
+});
+
+t.test('wrong types and out-of-range values are refused with key and line', async (t) => {
+  fails(t, '[otp]\nwindow = "one"\n', { code: 'invalid', key: 'otp.window', line: 2 });
+  fails(t, '[otp]\n\nmax_failures = 0\n', { code: 'invalid', key: 'otp.max_failures', line: 3 });
+  fails(t, '[auth]\nusers_without_token = "maybe"\n', { code: 'invalid', key: 'auth.users_without_token', line: 2 });
+  fails(t, '[server]\nlisten = ["localhost:1812"]\n', { code: 'invalid', key: 'server.listen[0]', line: 2, reason: /IPv4/ });
+  fails(t, '[[client]]\nname = "a"\naddress = "10.0.0.0/33"\nsecret = "x"\n', { code: 'invalid', key: 'client[0].address', line: 3 });
+  for (const address of ['10.0.0.0/8/1', 'gateway', '10.0.0.0/x', '::1/129']) {
+    fails(t, `[[client]]\nname = "a"\naddress = "${address}"\nsecret = "x"\n`, { code: 'invalid', key: 'client[0].address', line: 3 });
+  }
+  fails(t, '[[client]]\nname = "a"\naddress = "10.0.0.0/8"\n', { code: 'invalid', key: 'client[0].secret', line: 1 });
+  fails(t, '[[reply]]\nattributes = { Class = "x" }\n', { code: 'invalid', key: 'reply[0]', line: 1, reason: /exactly one/ });
+});
+
+t.test('duplicate clients are refused', async (t) => {
+  fails(t, `${minimal}${minimal}`, { code: 'invalid', key: 'client[1].name', line: 8, reason: /duplicate/ });
+  fails(t, `${minimal}${minimal.replace('"gw"', '"gw2"')}`, { code: 'invalid', key: 'client[1].address', line: 9 });
+  fails(t, '[[client]]\nname="a"\naddress="::1"\nsecret="x"\n[[client]]\nname="b"\naddress="::1/128"\nsecret="y"\n', {
+    code: 'invalid',
+    key: 'client[1].address',
+    line: 7,
+  });
+});
+
+t.test('TOML syntax errors name the line', async (t) => {
+  fails(t, '[otp]\nwindow = = 1\n', { code: 'syntax', key: '', line: 2 });
+});
+
+t.test('a missing or unreadable file is a ConfigError', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  t.throws(() => loadConfig(join(dir, 'nope.conf')), { code: 'io', reason: 'file not found' });
+  t.throws(() => loadConfig(dir), { code: 'io', reason: /cannot be read \(EISDIR\)/ });
+  const file = join(dir, 'ok.conf');
+  writeFileSync(file, minimal);
+  t.equal(loadConfig(file).client[0]?.name, 'gw');
+});
+
+t.test('config path: flag, then $RADIUS_OTP_CONFIG, then ./radius.conf', async (t) => {
+  t.equal(configPath('a.conf', { RADIUS_OTP_CONFIG: 'b.conf' }), 'a.conf');
+  t.equal(configPath(undefined, { RADIUS_OTP_CONFIG: 'b.conf' }), 'b.conf');
+  t.equal(configPath(undefined, {}), 'radius.conf');
+});
+
+t.test('listen addresses', async (t) => {
+  t.same(parseListen('[::1]:1812'), { host: '::1', port: 1812 });
+  t.same(parseListen('0.0.0.0:0'), { host: '0.0.0.0', port: 0 });
+  t.equal(parseListen('1.2.3.4:99999'), null);
+  t.equal(parseListen('1.2.3.4'), null);
+  t.equal(parseListen('::1:1812'), null);
+  t.equal(parseListen('[1.2.3.4]:1812'), null);
+});
+
+t.test('key locator and formatter', async (t) => {
+  t.equal(formatKey(['client', 2, 'secret']), 'client[2].secret');
+  t.equal(formatKey([]), '');
+  t.equal(locateKey('[a]\n"quoted key" = 1\n', ['a', 'quoted key']), 2);
+  t.equal(locateKey('x = 1\n', ['nothing']), 0);
+});
