@@ -25,6 +25,10 @@ export interface UserStore {
   /** Creates the user without a password when missing; returns true when it was created. */
   ensure(name: string): boolean;
   setEnabled(name: string, enabled: boolean): boolean;
+  /** Local groups, used by [[reply]] rules. */
+  groups(name: string): string[];
+  addToGroup(name: string, group: string): boolean;
+  removeFromGroup(name: string, group: string): boolean;
 }
 
 export interface StoredToken {

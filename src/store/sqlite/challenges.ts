@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+import type { Database } from 'better-sqlite3';
+import type { ChallengeStore, StoredChallenge } from '../types.js';
+
+/** Only a hash of the State is stored: a database dump cannot answer a pending challenge. */
+const hashState = (state: Buffer): Buffer => createHash('sha256').update(state).digest();
+
+interface ChallengeRow {
+  user: string;
+  client: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export class SqliteChallenges implements ChallengeStore {
+  private readonly q;
+
+  constructor(db: Database) {
+    this.q = {
+      create: db.prepare('INSERT INTO challenges (state_hash, user, client, created_at, expires_at) VALUES (?, ?, ?, ?, ?)'),
+      // Single use: the row is gone the moment it is read (RETURNING makes it one statement).
+      take: db.prepare<[Buffer], ChallengeRow>('DELETE FROM challenges WHERE state_hash = ? RETURNING user, client, created_at, expires_at'),
+      purge: db.prepare('DELETE FROM challenges WHERE expires_at <= ?'),
+    };
+  }
+
+  create(state: Buffer, c: StoredChallenge): void {
+    this.q.create.run(hashState(state), c.user, c.client, c.createdAt, c.expiresAt);
+  }
+
+  take(state: Buffer, now: number): { challenge: StoredChallenge; expired: boolean } | undefined {
+    const r = this.q.take.get(hashState(state));
+    if (!r) return undefined;
+    const challenge = { user: r.user, client: r.client, createdAt: r.created_at, expiresAt: r.expires_at };
+    return { challenge, expired: now >= r.expires_at };
+  }
+
+  purgeExpired(now: number): number {
+    return this.q.purge.run(now).changes;
+  }
+}

@@ -1,0 +1,71 @@
+/** The SQLite schema. user_version says which migration ran last. */
+import type { Database } from 'better-sqlite3';
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE users (
+    name          TEXT PRIMARY KEY,
+    password_hash TEXT,
+    enabled       INTEGER NOT NULL DEFAULT 1,
+    created_at    INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE user_groups (
+    user  TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+    grp   TEXT NOT NULL,
+    PRIMARY KEY (user, grp)
+  ) STRICT;
+  -- tokens.user is not a foreign key: tokens are also assigned to directory (LDAP) users.
+  CREATE TABLE tokens (
+    id           INTEGER PRIMARY KEY,
+    serial       TEXT NOT NULL UNIQUE,
+    type         TEXT NOT NULL CHECK (type IN ('totp', 'hotp')),
+    algorithm    TEXT NOT NULL CHECK (algorithm IN ('SHA1', 'SHA256', 'SHA512')),
+    digits       INTEGER NOT NULL CHECK (digits BETWEEN 6 AND 8),
+    period       INTEGER NOT NULL CHECK (period > 0),
+    t0           INTEGER NOT NULL DEFAULT 0,
+    counter      INTEGER NOT NULL DEFAULT 0,
+    last_step    INTEGER,
+    drift        INTEGER NOT NULL DEFAULT 0,
+    failures     INTEGER NOT NULL DEFAULT 0,
+    locked_at    INTEGER,
+    enabled      INTEGER NOT NULL DEFAULT 1,
+    user         TEXT,
+    issuer       TEXT,
+    manufacturer TEXT,
+    model        TEXT,
+    valid_from   INTEGER,
+    valid_until  INTEGER,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER,
+    secret       BLOB NOT NULL
+  ) STRICT;
+  CREATE INDEX tokens_user ON tokens(user);
+  CREATE TABLE challenges (
+    state_hash BLOB PRIMARY KEY,
+    user       TEXT NOT NULL,
+    client     TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX challenges_expiry ON challenges(expires_at);
+  CREATE TABLE app_passwords (
+    id           INTEGER PRIMARY KEY,
+    user         TEXT NOT NULL,
+    label        TEXT NOT NULL,
+    hash         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER
+  ) STRICT;
+  CREATE INDEX app_passwords_user ON app_passwords(user);
+  `,
+];
+
+export function migrate(db: Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

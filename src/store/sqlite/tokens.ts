@@ -1,0 +1,232 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { TokenRecord } from '../../tokens/record.js';
+import {
+  StoreError,
+  type ImportOptions,
+  type ImportResult,
+  type StoredToken,
+  type TokenStore,
+  type TokenWithSecret,
+} from '../types.js';
+
+/** What seals a token secret to its row (src/store/seal.ts). */
+export interface SecretSealer {
+  seal(tokenId: number, secret: Buffer): Buffer;
+  open(tokenId: number, blob: Buffer): Buffer;
+}
+
+interface TokenRow {
+  id: number;
+  serial: string;
+  type: StoredToken['type'];
+  algorithm: StoredToken['algorithm'];
+  digits: StoredToken['digits'];
+  period: number;
+  t0: number;
+  counter: number;
+  last_step: number | null;
+  drift: number;
+  failures: number;
+  locked_at: number | null;
+  enabled: number;
+  user: string | null;
+  issuer: string | null;
+  manufacturer: string | null;
+  model: string | null;
+  valid_from: number | null;
+  valid_until: number | null;
+  created_at: number;
+  last_used_at: number | null;
+  secret: Buffer;
+}
+
+const COLUMNS =
+  'id, serial, type, algorithm, digits, period, t0, counter, last_step, drift, failures, locked_at, enabled, user, issuer, manufacturer, model, valid_from, valid_until, created_at, last_used_at';
+
+const toToken = (r: Omit<TokenRow, 'secret'>): StoredToken => ({
+  id: r.id,
+  serial: r.serial,
+  type: r.type,
+  algorithm: r.algorithm,
+  digits: r.digits,
+  period: r.period,
+  t0: r.t0,
+  counter: r.counter,
+  lastStep: r.last_step,
+  drift: r.drift,
+  failures: r.failures,
+  lockedAt: r.locked_at,
+  enabled: r.enabled === 1,
+  user: r.user,
+  issuer: r.issuer,
+  manufacturer: r.manufacturer,
+  model: r.model,
+  validFrom: r.valid_from,
+  validUntil: r.valid_until,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+});
+
+export class SqliteTokens implements TokenStore {
+  private readonly q: Record<string, Statement>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly sealer: SecretSealer,
+    private readonly now: () => number,
+    /** Called when a stored secret fails to unseal (tamper, wrong key): the token fails closed. */
+    private readonly onSealError: (serial: string, err: Error) => void,
+  ) {
+    this.q = {
+      insert: db.prepare(
+        `INSERT INTO tokens (serial, type, algorithm, digits, period, t0, counter, drift, user, issuer, manufacturer, model, valid_from, valid_until, created_at, secret)
+         VALUES (@serial, @type, @algorithm, @digits, @period, @t0, @counter, @drift, @user, @issuer, @manufacturer, @model, @validFrom, @validUntil, @createdAt, x'')`,
+      ),
+      setSecret: db.prepare('UPDATE tokens SET secret = ? WHERE id = ?'),
+      deleteSerial: db.prepare('DELETE FROM tokens WHERE serial = ?'),
+      exists: db.prepare('SELECT 1 FROM tokens WHERE serial = ?').pluck(),
+      userExists: db.prepare('SELECT 1 FROM users WHERE name = ?').pluck(),
+      addUser: db.prepare('INSERT OR IGNORE INTO users (name, password_hash, created_at) VALUES (?, NULL, ?)'),
+      get: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE serial = ?`),
+      getWithSecret: db.prepare(`SELECT ${COLUMNS}, secret FROM tokens WHERE serial = ?`),
+      list: db.prepare(`SELECT ${COLUMNS} FROM tokens ORDER BY serial`),
+      listUser: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE user = ? ORDER BY serial`),
+      forUser: db.prepare(`SELECT ${COLUMNS}, secret FROM tokens WHERE user = ? ORDER BY id`),
+      assign: db.prepare('UPDATE tokens SET user = ? WHERE serial = ?'),
+      unassignAll: db.prepare('UPDATE tokens SET user = NULL WHERE user = ?'),
+      setEnabled: db.prepare('UPDATE tokens SET enabled = ? WHERE serial = ?'),
+      unlock: db.prepare('UPDATE tokens SET failures = 0, locked_at = NULL WHERE serial = ?'),
+      unlockAll: db.prepare('UPDATE tokens SET failures = 0, locked_at = NULL WHERE user = ?'),
+      // RFC 6238 §5.2 / RFC 4226 §7.2: one atomic compare-and-set; the WHERE clause is the replay guard.
+      commitTotp: db.prepare(
+        'UPDATE tokens SET last_step = ?, drift = ?, failures = 0, locked_at = NULL, last_used_at = ? WHERE id = ? AND (last_step IS NULL OR last_step < ?)',
+      ),
+      commitHotp: db.prepare(
+        'UPDATE tokens SET counter = ?, failures = 0, locked_at = NULL, last_used_at = ? WHERE id = ? AND counter < ?',
+      ),
+      // RFC 4226 §7.3: failures count across all clients; the lock time is set once, when the limit is reached.
+      failure: db
+        .prepare(
+          'UPDATE tokens SET failures = failures + 1, locked_at = CASE WHEN locked_at IS NULL AND failures + 1 >= ? THEN ? ELSE locked_at END WHERE id = ? RETURNING failures',
+        )
+        .pluck(),
+      resync: db.prepare('UPDATE tokens SET drift = ?, last_step = ?, counter = ?, failures = 0, locked_at = NULL WHERE id = ?'),
+    };
+  }
+
+  importMany(records: readonly TokenRecord[], options: ImportOptions, onProgress?: (done: number) => void): ImportResult {
+    const run = this.db.transaction((): ImportResult => {
+      const existing = this.existingSerials(records.map((r) => r.serial));
+      if (existing.length > 0 && !options.replace) {
+        throw new StoreError('serial-exists', `${existing.length} serial(s) already in the store (use --replace)`, existing);
+      }
+      let usersCreated = 0;
+      const missing = new Set<string>();
+      for (const r of records) {
+        if (r.user === undefined || this.q.userExists!.get(r.user)) continue;
+        if (options.createUsers) usersCreated += this.q.addUser!.run(r.user, this.now()).changes;
+        else missing.add(r.user);
+      }
+      if (missing.size > 0) {
+        throw new StoreError('unknown-user', `${missing.size} user(s) not found (use --create-users)`, [...missing]);
+      }
+      const createdAt = this.now();
+      let done = 0;
+      for (const r of records) {
+        this.q.deleteSerial!.run(r.serial);
+        const id = Number(
+          this.q.insert!.run({
+            serial: r.serial,
+            type: r.type,
+            algorithm: r.algorithm,
+            digits: r.digits,
+            period: r.period,
+            t0: r.t0,
+            counter: r.counter,
+            drift: r.drift,
+            user: r.user ?? null,
+            issuer: r.issuer ?? null,
+            manufacturer: r.manufacturer ?? null,
+            model: r.model ?? null,
+            validFrom: r.validFrom ?? null,
+            validUntil: r.validUntil ?? null,
+            createdAt,
+          }).lastInsertRowid,
+        );
+        this.q.setSecret!.run(this.sealer.seal(id, r.secret), id);
+        if (onProgress && ++done % 1000 === 0) onProgress(done);
+      }
+      onProgress?.(records.length);
+      return { inserted: records.length - existing.length, replaced: existing.length, usersCreated };
+    });
+    return run();
+  }
+
+  existingSerials(serials: readonly string[]): string[] {
+    return serials.filter((s) => this.q.exists!.get(s) !== undefined);
+  }
+
+  get(serial: string): StoredToken | undefined {
+    const r = this.q.get!.get(serial) as TokenRow | undefined;
+    return r && toToken(r);
+  }
+
+  list(filter?: { user?: string }): StoredToken[] {
+    const rows = (filter?.user !== undefined ? this.q.listUser!.all(filter.user) : this.q.list!.all()) as TokenRow[];
+    return rows.map(toToken);
+  }
+
+  forUser(user: string): TokenWithSecret[] {
+    const out: TokenWithSecret[] = [];
+    for (const r of this.q.forUser!.all(user) as TokenRow[]) {
+      const opened = this.unseal(r);
+      if (opened) out.push(opened);
+    }
+    return out;
+  }
+
+  withSecret(serial: string): TokenWithSecret | undefined {
+    const r = this.q.getWithSecret!.get(serial) as TokenRow | undefined;
+    return r && this.unseal(r);
+  }
+
+  private unseal(r: TokenRow): TokenWithSecret | undefined {
+    try {
+      return { token: toToken(r), secret: this.sealer.open(r.id, r.secret) };
+    } catch (err) {
+      this.onSealError(r.serial, err as Error);
+      return undefined;
+    }
+  }
+
+  assign(serial: string, user: string | null): boolean {
+    return this.q.assign!.run(user, serial).changes === 1;
+  }
+  unassignAll(user: string): number {
+    return this.q.unassignAll!.run(user).changes;
+  }
+  setEnabled(serial: string, enabled: boolean): boolean {
+    return this.q.setEnabled!.run(enabled ? 1 : 0, serial).changes === 1;
+  }
+  delete(serial: string): boolean {
+    return this.q.deleteSerial!.run(serial).changes === 1;
+  }
+  unlock(serial: string): boolean {
+    return this.q.unlock!.run(serial).changes === 1;
+  }
+  unlockAll(user: string): number {
+    return this.q.unlockAll!.run(user).changes;
+  }
+  commitTotp(id: number, step: number, drift: number, now: number): boolean {
+    return this.q.commitTotp!.run(step, drift, now, id, step).changes === 1;
+  }
+  commitHotp(id: number, nextCounter: number, now: number): boolean {
+    return this.q.commitHotp!.run(nextCounter, now, id, nextCounter).changes === 1;
+  }
+  recordFailure(id: number, now: number, maxFailures: number): number {
+    return (this.q.failure!.get(maxFailures, now, id) as number | undefined) ?? 0;
+  }
+  resync(id: number, values: { drift: number; lastStep: number | null; counter: number }): void {
+    this.q.resync!.run(values.drift, values.lastStep, values.counter, id);
+  }
+}

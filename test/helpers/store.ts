@@ -1,0 +1,49 @@
+/** A store on a temp directory with a real Sealer, for tests. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/open.js';
+import type { SecretSealer } from '../../src/store/sqlite/tokens.js';
+import type { TokenRecord } from '../../src/tokens/record.js';
+
+/** A reversible stand-in sealer that still binds the token id (not secure: tests only). */
+export const fakeSealer: SecretSealer = {
+  seal: (id, secret) => Buffer.concat([Buffer.from(`${id}:`), secret]),
+  open: (id, blob) => {
+    const prefix = Buffer.from(`${id}:`);
+    if (!blob.subarray(0, prefix.length).equals(prefix)) throw new Error('seal-failed');
+    return blob.subarray(prefix.length);
+  },
+};
+
+export function tempStore(opts: { sealer?: SecretSealer; now?: () => number; onSealError?: (s: string, e: Error) => void } = {}): {
+  store: SqliteStore;
+  dir: string;
+  path: string;
+} {
+  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-store-'));
+  const path = join(dir, 'db', 'radius-otp.db');
+  const sealErrors: string[] = [];
+  const store = openSqliteStore({
+    path,
+    sealer: opts.sealer ?? fakeSealer,
+    now: opts.now,
+    onSealError: opts.onSealError ?? ((serial) => sealErrors.push(serial)),
+  });
+  return { store, dir, path };
+}
+
+export function totpRecord(serial: string, overrides: Partial<TokenRecord> = {}): TokenRecord {
+  return {
+    serial,
+    type: 'totp',
+    algorithm: 'SHA1',
+    digits: 6,
+    period: 30,
+    t0: 0,
+    counter: 0,
+    drift: 0,
+    secret: Buffer.from('12345678901234567890'),
+    ...overrides,
+  };
+}

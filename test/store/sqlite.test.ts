@@ -1,0 +1,221 @@
+import t from 'tap';
+import { statSync } from 'node:fs';
+import { openSqliteStore } from '../../src/store/sqlite/open.js';
+import { StoreError } from '../../src/store/types.js';
+import { fakeSealer, tempStore, totpRecord } from '../helpers/store.js';
+
+t.test('users: add, password, list, enable, groups, delete', async (t) => {
+  const { store, path } = tempStore({ now: () => 1000 });
+  t.teardown(() => store.close());
+  t.equal(statSync(path).mode & 0o777, 0o600, 'database file is 0600');
+  t.ok(store.users.add('alice', 'hash-a'));
+  t.notOk(store.users.add('alice', 'other'), 'no duplicate');
+  t.ok(store.users.ensure('bob'), 'ensure creates');
+  t.notOk(store.users.ensure('bob'), 'ensure is idempotent');
+  t.same(store.users.get('alice'), { name: 'alice', hasPassword: true, enabled: true, createdAt: 1000 });
+  t.same(store.users.get('bob')?.hasPassword, false);
+  t.equal(store.users.passwordHash('alice'), 'hash-a');
+  t.equal(store.users.passwordHash('bob'), null);
+  t.equal(store.users.passwordHash('nobody'), null);
+  t.ok(store.users.setPassword('alice', 'hash-b'));
+  t.notOk(store.users.setPassword('nobody', 'x'));
+  t.equal(store.users.passwordHash('alice'), 'hash-b');
+  t.ok(store.users.setEnabled('alice', false));
+  t.equal(store.users.get('alice')?.enabled, false);
+  t.ok(store.users.setEnabled('alice', true));
+  t.equal(store.users.get('alice')?.enabled, true);
+  t.ok(store.users.addToGroup('alice', 'vpn'));
+  t.notOk(store.users.addToGroup('alice', 'vpn'));
+  t.same(store.users.groups('alice'), ['vpn']);
+  t.ok(store.users.removeFromGroup('alice', 'vpn'));
+  t.same(store.users.groups('alice'), []);
+  t.same(store.users.list().map((u) => u.name), ['alice', 'bob']);
+  t.ok(store.users.delete('alice'));
+  t.notOk(store.users.delete('alice'));
+  t.equal(store.users.get('alice'), undefined);
+});
+
+t.test('tokens: import all or nothing, with serial and user checks', async (t) => {
+  const { store } = tempStore({ now: () => 50 });
+  t.teardown(() => store.close());
+  store.users.add('alice', null);
+  const progress: number[] = [];
+  const r = store.tokens.importMany([totpRecord('T1', { user: 'alice' }), totpRecord('T2')], { replace: false, createUsers: false }, (n) =>
+    progress.push(n),
+  );
+  t.same(r, { inserted: 2, replaced: 0, usersCreated: 0 });
+  t.same(progress, [2]);
+  t.throws(() => store.tokens.importMany([totpRecord('T3'), totpRecord('T1')], { replace: false, createUsers: false }), {
+    code: 'serial-exists',
+    details: ['T1'],
+  });
+  t.equal(store.tokens.get('T3'), undefined, 'nothing of the refused import is written');
+  t.throws(() => store.tokens.importMany([totpRecord('T4', { user: 'zed' })], { replace: false, createUsers: false }), {
+    code: 'unknown-user',
+    details: ['zed'],
+  });
+  t.equal(store.tokens.get('T4'), undefined);
+  const created = store.tokens.importMany([totpRecord('T4', { user: 'zed' }), totpRecord('T5', { user: 'zed' })], {
+    replace: false,
+    createUsers: true,
+  });
+  t.same(created, { inserted: 2, replaced: 0, usersCreated: 1 });
+  const replaced = store.tokens.importMany([totpRecord('T1', { digits: 8, secret: Buffer.alloc(20, 7) })], {
+    replace: true,
+    createUsers: false,
+  });
+  t.same(replaced, { inserted: 0, replaced: 1, usersCreated: 0 });
+  t.equal(store.tokens.get('T1')?.digits, 8);
+  t.same(store.tokens.withSecret('T1')?.secret, Buffer.alloc(20, 7));
+  t.same(store.tokens.existingSerials(['T1', 'nope']), ['T1']);
+  t.same(
+    store.tokens.list().map((x) => x.serial),
+    ['T1', 'T2', 'T4', 'T5'],
+  );
+  t.same(
+    store.tokens.list({ user: 'zed' }).map((x) => x.serial),
+    ['T4', 'T5'],
+  );
+  const t4 = store.tokens.get('T4');
+  t.match(t4, { type: 'totp', algorithm: 'SHA1', period: 30, lastStep: null, failures: 0, enabled: true, user: 'zed', createdAt: 50 });
+  t.equal(store.tokens.withSecret('nope'), undefined);
+});
+
+t.test('tokens: records keep optional fields', async (t) => {
+  const { store } = tempStore();
+  t.teardown(() => store.close());
+  store.tokens.importMany(
+    [totpRecord('H1', { type: 'hotp', counter: 5, issuer: 'ACME', manufacturer: 'Token Co', model: 'K1', validFrom: 10, validUntil: 20 })],
+    { replace: false, createUsers: false },
+  );
+  t.match(store.tokens.get('H1'), { type: 'hotp', counter: 5, issuer: 'ACME', manufacturer: 'Token Co', model: 'K1', validFrom: 10, validUntil: 20 });
+});
+
+t.test('tokens: assign, enable, unlock, delete', async (t) => {
+  const { store } = tempStore();
+  t.teardown(() => store.close());
+  store.tokens.importMany([totpRecord('A'), totpRecord('B')], { replace: false, createUsers: false });
+  t.ok(store.tokens.assign('A', 'alice'));
+  t.ok(store.tokens.assign('B', 'alice'));
+  t.notOk(store.tokens.assign('nope', 'alice'));
+  t.same(
+    store.tokens.forUser('alice').map((x) => [x.token.serial, x.secret.toString()]),
+    [
+      ['A', '12345678901234567890'],
+      ['B', '12345678901234567890'],
+    ],
+  );
+  t.ok(store.tokens.setEnabled('A', false));
+  t.equal(store.tokens.get('A')?.enabled, false);
+  t.notOk(store.tokens.setEnabled('nope', true));
+  const id = store.tokens.get('A')!.id;
+  t.equal(store.tokens.recordFailure(id, 100, 2), 1);
+  t.equal(store.tokens.get('A')?.lockedAt, null);
+  t.equal(store.tokens.recordFailure(id, 101, 2), 2);
+  t.equal(store.tokens.get('A')?.lockedAt, 101, 'locked when the count reaches the limit');
+  t.equal(store.tokens.recordFailure(id, 102, 2), 3);
+  t.equal(store.tokens.get('A')?.lockedAt, 101, 'the lock time is not moved');
+  t.equal(store.tokens.recordFailure(9999, 102, 2), 0, 'unknown id');
+  t.ok(store.tokens.unlock('A'));
+  t.match(store.tokens.get('A'), { failures: 0, lockedAt: null });
+  store.tokens.recordFailure(id, 103, 2);
+  t.equal(store.tokens.unlockAll('alice'), 2);
+  t.equal(store.tokens.get('A')?.failures, 0);
+  t.equal(store.tokens.unassignAll('alice'), 2);
+  t.same(store.tokens.forUser('alice'), []);
+  t.ok(store.tokens.delete('A'));
+  t.notOk(store.tokens.delete('A'));
+  t.notOk(store.tokens.unlock('A'));
+});
+
+t.test('tokens: the replay guard is one compare-and-set', async (t) => {
+  const { store } = tempStore();
+  t.teardown(() => store.close());
+  store.tokens.importMany([totpRecord('T'), totpRecord('H', { type: 'hotp' })], { replace: false, createUsers: false });
+  const totp = store.tokens.get('T')!;
+  store.tokens.recordFailure(totp.id, 1, 10);
+  t.ok(store.tokens.commitTotp(totp.id, 100, 1, 3000), 'first use of step 100');
+  t.notOk(store.tokens.commitTotp(totp.id, 100, 1, 3001), 'step 100 again is a replay');
+  t.notOk(store.tokens.commitTotp(totp.id, 99, 0, 3001), 'an earlier step after a later one');
+  t.match(store.tokens.get('T'), { lastStep: 100, drift: 1, failures: 0, lastUsedAt: 3000 });
+  t.ok(store.tokens.commitTotp(totp.id, 101, 0, 3030));
+  const hotp = store.tokens.get('H')!;
+  t.ok(store.tokens.commitHotp(hotp.id, 4, 10));
+  t.notOk(store.tokens.commitHotp(hotp.id, 4, 11), 'same counter again');
+  t.notOk(store.tokens.commitHotp(hotp.id, 2, 11), 'an earlier counter');
+  t.equal(store.tokens.get('H')?.counter, 4);
+  store.tokens.resync(hotp.id, { drift: 0, lastStep: null, counter: 40 });
+  t.equal(store.tokens.get('H')?.counter, 40);
+  store.tokens.resync(totp.id, { drift: -3, lastStep: 200, counter: 0 });
+  t.match(store.tokens.get('T'), { drift: -3, lastStep: 200 });
+});
+
+t.test('tokens: a secret that fails to unseal is left out and reported (fail closed)', async (t) => {
+  const errors: string[] = [];
+  const { store } = tempStore({ onSealError: (serial) => errors.push(serial) });
+  t.teardown(() => store.close());
+  store.tokens.importMany([totpRecord('A', { user: 'u' }), totpRecord('B', { user: 'u' })], { replace: false, createUsers: true });
+  // Move A's sealed secret onto B's row: it is bound to A's id, so it must not open there.
+  const a = store.db.prepare("SELECT secret FROM tokens WHERE serial = 'A'").pluck().get() as Buffer;
+  store.db.prepare("UPDATE tokens SET secret = ? WHERE serial = 'B'").run(a);
+  t.same(
+    store.tokens.forUser('u').map((x) => x.token.serial),
+    ['A'],
+  );
+  t.same(errors, ['B']);
+  t.equal(store.tokens.withSecret('B'), undefined);
+});
+
+t.test('challenges: single use, expiry, purge, only a hash stored', async (t) => {
+  const { store } = tempStore();
+  t.teardown(() => store.close());
+  const state = Buffer.from('0123456789abcdef');
+  store.challenges.create(state, { user: 'alice', client: 'gw', createdAt: 100, expiresAt: 400 });
+  const raw = store.db.prepare('SELECT state_hash FROM challenges').pluck().get() as Buffer;
+  t.notSame(raw, state, 'the raw State is not stored');
+  t.same(store.challenges.take(state, 200), { challenge: { user: 'alice', client: 'gw', createdAt: 100, expiresAt: 400 }, expired: false });
+  t.equal(store.challenges.take(state, 200), undefined, 'answerable once');
+  store.challenges.create(state, { user: 'alice', client: 'gw', createdAt: 100, expiresAt: 400 });
+  t.equal(store.challenges.take(state, 400)?.expired, true);
+  store.challenges.create(Buffer.from('a'), { user: 'a', client: 'gw', createdAt: 1, expiresAt: 10 });
+  store.challenges.create(Buffer.from('b'), { user: 'b', client: 'gw', createdAt: 1, expiresAt: 20 });
+  t.equal(store.challenges.purgeExpired(15), 1);
+  t.ok(store.challenges.take(Buffer.from('b'), 16));
+});
+
+t.test('app passwords: create, list, hashes, touch, revoke', async (t) => {
+  const { store } = tempStore({ now: () => 7 });
+  t.teardown(() => store.close());
+  const a = store.appPasswords.create('alice', 'mail', 'h1');
+  const b = store.appPasswords.create('alice', 'wifi', 'h2');
+  t.same(a, { id: a.id, user: 'alice', label: 'mail', createdAt: 7, lastUsedAt: null });
+  t.same(store.appPasswords.hashes('alice'), [
+    { id: a.id, hash: 'h1' },
+    { id: b.id, hash: 'h2' },
+  ]);
+  store.appPasswords.touch(a.id, 99);
+  t.equal(store.appPasswords.list('alice')[0]?.lastUsedAt, 99);
+  t.ok(store.appPasswords.revoke('alice', a.id));
+  t.notOk(store.appPasswords.revoke('bob', b.id), 'only the owner’s');
+  t.equal(store.appPasswords.revokeAll('alice'), 1);
+  t.same(store.appPasswords.list('alice'), []);
+});
+
+t.test('a store that cannot be opened is a StoreError', async (t) => {
+  const { store, path } = tempStore();
+  store.close();
+  // The database file used as a directory: mkdir fails with ENOTDIR.
+  t.throws(() => openSqliteStore({ path: `${path}/x.db`, sealer: fakeSealer, onSealError: () => {} }), StoreError);
+  const mem = openSqliteStore({ path: ':memory:', sealer: fakeSealer, onSealError: () => {} });
+  t.same(mem.users.list(), []);
+  mem.close();
+});
+
+t.test('reopening keeps data and does not migrate twice', async (t) => {
+  const { store, path } = tempStore();
+  store.users.add('x', null);
+  store.close();
+  const again = openSqliteStore({ path, sealer: fakeSealer, onSealError: () => {} });
+  t.teardown(() => again.close());
+  t.ok(again.users.get('x'));
+});
