@@ -1,0 +1,225 @@
+/**
+ * The audit log: one JSON line per AuditEvent, fields in the order of event.ts, written through
+ * winston and winston-daily-rotate-file into one file per UTC day (naming in files.ts), every line
+ * through redact() (redact.ts).
+ *
+ * - record() never waits for the disk: the line is queued on the file stream.
+ * - If the current file is deleted or renamed underneath (an administrator, logrotate), the sink
+ *   notices within checkIntervalMs (or at once on reopen(), e.g. on SIGHUP) and the next lines go
+ *   to a new file of the same name. Lines already queued go to the old one.
+ * - close() resolves when every recorded line has been written to the file.
+ * - retentionDays > 0: dated files older than that are deleted when a new day's file is opened.
+ */
+import { fstat, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import winston from 'winston';
+import DailyRotateFile from 'winston-daily-rotate-file';
+import type { AuditEvent, AuditSink } from './event.js';
+import { auditFileNames } from './files.js';
+import { redact, scrub } from './redact.js';
+
+export interface AuditLogOptions {
+  /** The configured path ([log] audit); '' disables the audit log. */
+  file: string;
+  /** Days of dated files to keep; 0 keeps them all. */
+  retentionDays: number;
+  /** How often to check that the current file still exists (ms). Default 1000. */
+  checkIntervalMs?: number;
+  /** Where write faults go; default: one JSON line on stderr. */
+  onError?: (err: Error) => void;
+}
+
+export interface AuditLog extends AuditSink {
+  /** Close the current file and open it again by name (SIGHUP, after an outside rotation). */
+  reopen(): void;
+  /** Reopen now if the current file was deleted or replaced; resolves true when it reopened. */
+  checkFile(): Promise<boolean>;
+}
+
+/** Field order of each event type (event.ts); fields not listed follow in their own order. */
+const FIELD_ORDER: Record<AuditEvent['event'], readonly string[]> = {
+  decision: [
+    'event',
+    'time',
+    'server',
+    'server_ip',
+    'client',
+    'client_ip',
+    'user',
+    'calling_station_id',
+    'nas_identifier',
+    'mode',
+    'token_serial',
+    'result',
+    'reason',
+  ],
+  drop: ['event', 'time', 'server', 'server_ip', 'client', 'client_ip', 'reason'],
+};
+/** winston's key for the formatted line (triple-beam MESSAGE). */
+const MESSAGE = Symbol.for('message');
+const NOT_FIELDS = new Set(['level', 'message']);
+
+/** JSON line of the event fields only (not winston's level and message), in event.ts order. */
+export function auditLine(info: Record<string, unknown>): string {
+  const order = FIELD_ORDER[info.event as AuditEvent['event']] ?? [];
+  const out: Record<string, unknown> = {};
+  for (const k of order) if (info[k] !== undefined) out[k] = info[k];
+  for (const k of Object.keys(info)) if (!(k in out) && !NOT_FIELDS.has(k)) out[k] = info[k];
+  return JSON.stringify(out);
+}
+
+const lineFormat = winston.format((info) => {
+  (info as Record<string | symbol, unknown>)[MESSAGE] = auditLine(info);
+  return info;
+});
+
+interface Handle {
+  transport: DailyRotateFile;
+  /** The dated file being written, once known. */
+  file: string;
+  ino: number | undefined;
+  dev: number | undefined;
+  broken: boolean;
+  /** Resolves when the file stream has finished (every line written). */
+  flushed: Promise<void>;
+  close(): void;
+}
+
+/** The parts of winston-daily-rotate-file's internal stream we rely on (v5). */
+interface RotatingStream {
+  on(event: 'open', fn: (fd: number) => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  end(cb: () => void): void;
+}
+
+function defaultOnError(err: Error): void {
+  process.stderr.write(`${JSON.stringify({ level: 'error', message: scrub(`audit log: ${err.message}`), timestamp: new Date().toISOString() })}\n`);
+}
+
+export function createAuditLog(opts: AuditLogOptions): AuditLog {
+  if (opts.file === '') return Object.assign(nullAuditSink(), { reopen() {}, checkFile: async () => false });
+  const names = auditFileNames(opts.file);
+  const onError = opts.onError ?? defaultOnError;
+  const logger = winston.createLogger({
+    level: 'info',
+    format: winston.format.combine(redact({ scrubText: false }), lineFormat()),
+    exitOnError: false,
+  });
+  logger.on('error', (err: Error) => onError(err));
+
+  let generation = 0;
+  const open = (): Handle => {
+    const gen = ++generation;
+    const transport = new DailyRotateFile({
+      filename: join(names.dir, names.pattern),
+      datePattern: 'YYYY-MM-DD',
+      utc: true,
+      maxFiles: opts.retentionDays > 0 ? `${opts.retentionDays}d` : undefined,
+      auditFile: names.rotationFile,
+      createSymlink: true,
+      symlinkName: names.base,
+      options: { flags: 'a', mode: 0o640 },
+    });
+    const stream = (transport as unknown as { logStream: RotatingStream }).logStream;
+    let done!: () => void;
+    let ended = false;
+    const h: Handle = {
+      transport,
+      file: '',
+      ino: undefined,
+      dev: undefined,
+      broken: false,
+      flushed: new Promise<void>((resolve) => (done = resolve)),
+      // winston calls close() when the transport is removed or the logger ends; end the file
+      // stream once, and let flushed resolve when it has written everything.
+      close: () => {
+        if (ended) return;
+        ended = true;
+        stream.end(() => done());
+      },
+    };
+    transport.close = h.close;
+    transport.on('new', (file: string) => {
+      h.file = file;
+      h.ino = h.dev = undefined;
+    });
+    stream.on('open', (fd) =>
+      fstat(fd, (err, st) => {
+        if (err === null && gen === generation) ({ ino: h.ino, dev: h.dev } = st);
+      }),
+    );
+    stream.on('error', (err) => {
+      h.broken = true;
+      onError(err);
+    });
+    return h;
+  };
+
+  let current = open();
+  logger.add(current.transport);
+  const retired: Promise<void>[] = [];
+  let closing: Promise<void> | undefined;
+
+  const reopen = (): void => {
+    if (closing !== undefined) return;
+    const old = current;
+    current = open();
+    logger.add(current.transport);
+    logger.remove(old.transport);
+    old.close();
+    retired.push(old.flushed);
+  };
+
+  const checkFile = async (): Promise<boolean> => {
+    const h = current;
+    if (closing !== undefined || (h.ino === undefined && !h.broken)) return false;
+    const st = await fsp.stat(h.file).catch(() => undefined);
+    if (h !== current || closing !== undefined) return false;
+    if (h.broken || st === undefined || st.ino !== h.ino || st.dev !== h.dev) {
+      reopen();
+      return true;
+    }
+    return false;
+  };
+
+  const timer = setInterval(() => void checkFile(), opts.checkIntervalMs ?? 1000);
+  timer.unref();
+
+  return {
+    record(event: AuditEvent): void {
+      if (closing !== undefined) return;
+      logger.log({ level: 'info', message: '', ...event });
+    },
+    reopen,
+    checkFile,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        clearInterval(timer);
+        await new Promise<void>((resolve) => {
+          logger.once('finish', resolve);
+          logger.end();
+        });
+        current.close();
+        await Promise.all([current.flushed, ...retired]);
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Discards every event (audit disabled, or a test that does not look). */
+export function nullAuditSink(): AuditSink {
+  return { record() {}, close: async () => {} };
+}
+
+/** Keeps events in memory, for tests. */
+export function memoryAuditSink(): AuditSink & { events: AuditEvent[] } {
+  const events: AuditEvent[] = [];
+  return {
+    events,
+    record(event) {
+      events.push(event);
+    },
+    close: async () => {},
+  };
+}

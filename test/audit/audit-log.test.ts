@@ -1,0 +1,227 @@
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { auditLine, createAuditLog, memoryAuditSink, nullAuditSink } from '../../src/audit/audit-log.js';
+import type { DecisionEvent, DropEvent } from '../../src/audit/event.js';
+import { auditFileNames } from '../../src/audit/files.js';
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+function decision(i: number, extra: Partial<DecisionEvent> = {}): DecisionEvent {
+  return {
+    // deliberately not in event.ts order: the line must be
+    result: i % 3 === 0 ? 'reject' : 'accept',
+    event: 'decision',
+    time: new Date(Date.UTC(2026, 10, 22, 10, 0, i % 60)).toISOString(),
+    server: 'radius-otp-1',
+    server_ip: '127.0.0.1',
+    client: 'vpn-gw',
+    client_ip: '10.0.0.1',
+    user: `user${i % 7}`,
+    calling_station_id: '00-11-22-33-44-55',
+    nas_identifier: 'nas1',
+    mode: 'password+otp',
+    token_serial: `TOK${i % 5}`,
+    ...(i % 3 === 0 ? { reason: 'wrong-code' as const } : {}),
+    ...extra,
+  };
+}
+
+const DECISION_ORDER = [
+  'event', 'time', 'server', 'server_ip', 'client', 'client_ip', 'user', 'calling_station_id',
+  'nas_identifier', 'mode', 'token_serial', 'result', 'reason',
+];
+
+function lines(file: string): string[] {
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+}
+
+t.test('N events → N lines, fields in event.ts order, flushed when close() resolves', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const sink = createAuditLog({ file, retentionDays: 0 });
+  const N = 20_000;
+  for (let i = 0; i < N; i++) sink.record(decision(i));
+  const drop: DropEvent = { reason: 'ma-invalid', event: 'drop', time: '2026-11-22T10:00:00.000Z', server: 's', server_ip: '127.0.0.1', client: '', client_ip: '10.9.9.9' };
+  sink.record(drop);
+  await sink.close();
+  const dated = auditFileNames(file).forDate(today());
+  const got = lines(dated); // read at once: close() promised every line is there
+  t.equal(got.length, N + 1);
+  const first = JSON.parse(got[0]!);
+  t.same(Object.keys(first), DECISION_ORDER);
+  t.same(first, decision(0));
+  t.same(Object.keys(JSON.parse(got[1]!)), DECISION_ORDER.slice(0, -1), 'accept has no reason');
+  t.same(Object.keys(JSON.parse(got[N]!)), ['event', 'time', 'server', 'server_ip', 'client', 'client_ip', 'reason']);
+  t.equal(got.filter((l) => l.includes('"result":"reject"')).length, Math.ceil(N / 3));
+  // audit.log is a link to today's file, for tail -F
+  t.ok(lstatSync(file).isSymbolicLink());
+  t.equal(readlinkSync(file), `audit-${today()}.log`);
+  // no winston fields leak into the line
+  t.notMatch(got[0]!, /"level"|"message"/);
+  // recording after close is ignored, close() again is the same promise
+  sink.record(decision(1));
+  await sink.close();
+  t.equal(lines(dated).length, N + 1);
+});
+
+t.test('extra and secret-looking fields: extras follow the known fields, secrets are masked', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const sink = createAuditLog({ file, retentionDays: 0 });
+  sink.record({ ...decision(1), password: 'hunter2', extra: { otp: '123456', note: 'x' } } as DecisionEvent);
+  await sink.close();
+  const [line] = lines(auditFileNames(file).forDate(today()));
+  t.notMatch(line!, /hunter2|123456/);
+  t.same(Object.keys(JSON.parse(line!)), [...DECISION_ORDER.slice(0, -1), 'password', 'extra']);
+  t.same(JSON.parse(line!).extra, { otp: '[redacted]', note: 'x' });
+});
+
+t.test('auditLine keeps an unknown event type as it comes', async (t) => {
+  t.equal(auditLine({ level: 'info', message: '', event: 'other', b: 1, a: 2 }), '{"event":"other","b":1,"a":2}');
+});
+
+t.test('the file deleted underneath: the next lines land in a new file', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000 });
+  const dated = auditFileNames(file).forDate(today());
+  sink.record(decision(1));
+  // wait until the sink knows which file it has open (it checks nothing before that)
+  while (!(await sink.checkFile().then(() => existsSync(dated)))) await new Promise((r) => setTimeout(r, 5));
+  t.equal(await sink.checkFile(), false, 'nothing to do while the file is there');
+  unlinkSync(dated);
+  t.equal(await sink.checkFile(), true, 'noticed the deletion and reopened');
+  sink.record(decision(2));
+  sink.record(decision(3));
+  await sink.close();
+  const got = lines(dated).map((l) => JSON.parse(l).user);
+  t.same(got, ['user2', 'user3']);
+  t.equal(await sink.checkFile(), false, 'closed: no more checks');
+});
+
+t.test('renamed underneath (outside rotation): old lines stay in the renamed file, new ones go to a new file', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 5 });
+  const dated = auditFileNames(file).forDate(today());
+  sink.record(decision(1));
+  while (!existsSync(dated)) await new Promise((r) => setTimeout(r, 5));
+  const ino = statSync(dated).ino;
+  renameSync(dated, join(dir, 'moved.log'));
+  // the sink's own timer notices (checkIntervalMs: 5) and creates the file again
+  while (!existsSync(dated)) await new Promise((r) => setTimeout(r, 5));
+  t.not(statSync(dated).ino, ino);
+  sink.record(decision(2));
+  await sink.close();
+  t.same(lines(join(dir, 'moved.log')).map((l) => JSON.parse(l).user), ['user1']);
+  t.same(lines(dated).map((l) => JSON.parse(l).user), ['user2']);
+});
+
+t.test('reopen() (SIGHUP) closes and reopens by name; no line lost', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const sink = createAuditLog({ file, retentionDays: 0 });
+  for (let i = 0; i < 1000; i++) {
+    sink.record(decision(i));
+    if (i % 100 === 0) sink.reopen();
+  }
+  await sink.close();
+  sink.reopen(); // after close: nothing
+  t.equal(lines(auditFileNames(file).forDate(today())).length, 1000);
+});
+
+t.test('a write fault is reported and the sink recovers on the next check', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'logs', 'audit.log');
+  const errors: string[] = [];
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000, onError: (e) => errors.push(e.message) });
+  const dated = auditFileNames(file).forDate(today());
+  sink.record(decision(1));
+  while (!existsSync(dated)) await new Promise((r) => setTimeout(r, 5));
+  // replace the directory by a file: opening anything in it fails
+  rmSync(join(dir, 'logs'), { recursive: true });
+  writeFileSync(join(dir, 'logs'), '');
+  t.equal(await sink.checkFile(), true);
+  while (errors.length === 0) await new Promise((r) => setTimeout(r, 5));
+  t.match(errors[0], /ENOTDIR|ENOENT/);
+  // put the directory back: the broken handle is replaced at the next check
+  rmSync(join(dir, 'logs'));
+  mkdirSync(join(dir, 'logs'));
+  t.equal(await sink.checkFile(), true);
+  sink.record(decision(2));
+  await sink.close();
+  t.same(lines(dated).map((l) => JSON.parse(l).user), ['user2']);
+});
+
+t.test('write faults go to stderr by default', async (t) => {
+  const dir = t.testdir({ logs: '' });
+  const written: string[] = [];
+  const orig = process.stderr.write;
+  process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+  t.teardown(() => void (process.stderr.write = orig));
+  const sink = createAuditLog({ file: join(dir, 'logs', 'audit.log'), retentionDays: 0 });
+  sink.record(decision(1));
+  await sink.close();
+  process.stderr.write = orig;
+  t.ok(written.length > 0);
+  const line = JSON.parse(written[0]!);
+  t.equal(line.level, 'error');
+  t.match(line.message, /^audit log: /);
+});
+
+function seedRotation(file: string, oldFile: string, ageDays: number): void {
+  const date = Date.now() - ageDays * 86_400_000;
+  const names = auditFileNames(file);
+  writeFileSync(oldFile, '{"event":"decision"}\n');
+  const hash = createHash('sha256').update(oldFile + 'LOG_FILE' + date).digest('hex');
+  writeFileSync(
+    names.rotationFile,
+    JSON.stringify({ keep: { days: true, amount: 1 }, auditLog: names.rotationFile, files: [{ date, name: oldFile, hash }], hashType: 'sha256' }),
+  );
+}
+
+t.test('retentionDays is passed through: dated files older than that are deleted', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const old = auditFileNames(file).forDate('2020-01-01');
+  seedRotation(file, old, 40);
+  const sink = createAuditLog({ file, retentionDays: 30 });
+  sink.record(decision(1));
+  await sink.close();
+  t.notOk(existsSync(old), 'the 40-day-old file is gone');
+  const rotation = JSON.parse(readFileSync(auditFileNames(file).rotationFile, 'utf8'));
+  t.same(rotation.keep, { days: true, amount: 30 });
+  t.same(rotation.files.map((f: { name: string }) => f.name), [auditFileNames(file).forDate(today())]);
+});
+
+t.test('retentionDays 0 keeps every file', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const old = auditFileNames(file).forDate('2020-01-01');
+  seedRotation(file, old, 4000);
+  const sink = createAuditLog({ file, retentionDays: 0 });
+  sink.record(decision(1));
+  await sink.close();
+  t.ok(existsSync(old));
+});
+
+t.test("file '' disables the audit log", async (t) => {
+  const sink = createAuditLog({ file: '', retentionDays: 0 });
+  sink.record(decision(1));
+  sink.reopen();
+  t.equal(await sink.checkFile(), false);
+  await sink.close();
+});
+
+t.test('null and memory sinks', async (t) => {
+  const n = nullAuditSink();
+  n.record(decision(1));
+  await n.close();
+  const m = memoryAuditSink();
+  m.record(decision(1));
+  m.record(decision(2));
+  await m.close();
+  t.same(m.events.map((e) => (e as DecisionEvent).user), ['user1', 'user2']);
+});
