@@ -1,0 +1,96 @@
+import t from 'tap';
+import { request } from 'node:http';
+import { Metrics, startMetricsServer } from '../../src/audit/metrics.js';
+
+function get(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode as number, type: String(res.headers['content-type']), body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+t.test('counters, histogram and gauge appear in text()', async (t) => {
+  const m = new Metrics();
+  m.request(1);
+  m.request(1);
+  m.request(12);
+  m.request(99);
+  m.decision('accept', undefined, 'password+otp', 0.002);
+  m.decision('reject', 'wrong-code', 'challenge', 0.004);
+  m.decision('reject', 'wrong-code', 'challenge', 0.004);
+  m.drop('ma-invalid');
+  m.pending(7);
+  const text = await m.text();
+  t.match(text, /radius_requests_total\{code="1"\} 2\n/);
+  t.match(text, /radius_requests_total\{code="12"\} 1\n/);
+  t.match(text, /radius_requests_total\{code="99"\} 1\n/);
+  t.match(text, /radius_decisions_total\{result="accept",reason="",mode="password\+otp"\} 1\n/);
+  t.match(text, /radius_decisions_total\{result="reject",reason="wrong-code",mode="challenge"\} 2\n/);
+  t.match(text, /radius_decisions_total\{result="reject",reason="locked",mode="otp"\} 0\n/, 'pre-created at 0');
+  t.match(text, /radius_drops_total\{reason="ma-invalid"\} 1\n/);
+  t.match(text, /radius_drops_total\{reason="unknown-client"\} 0\n/);
+  t.match(text, /radius_decision_seconds_bucket\{le="0.0025"\} 1\n/);
+  t.match(text, /radius_decision_seconds_bucket\{le="0.005"\} 3\n/);
+  t.match(text, /radius_decision_seconds_count 3\n/);
+  t.match(text, /radius_pending_requests 7\n/);
+  t.notMatch(text, /process_cpu/, 'no process metrics unless asked');
+  // two instances do not share a registry
+  t.match(await new Metrics().text(), /radius_requests_total\{code="1"\} 0\n/);
+});
+
+t.test('process metrics on request', async (t) => {
+  const m = new Metrics({ processMetrics: true });
+  t.match(await m.text(), /process_cpu_user_seconds_total/);
+});
+
+t.test('many calls: every one counted (the figure per call is printed, not asserted)', async (t) => {
+  const m = new Metrics();
+  const n = 200_000;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    m.request(1);
+    m.decision('reject', 'wrong-code', 'password+otp', 0.001);
+    m.pending(i & 15);
+  }
+  const perCall = Number(process.hrtime.bigint() - t0) / n / 3;
+  t.comment(`${perCall.toFixed(0)} ns per metrics call`);
+  t.match(await m.text(), new RegExp(`radius_requests_total\\{code="1"\\} ${n}\\n`));
+});
+
+t.test('server: GET /metrics on port 0, 404 elsewhere, 500 when collection fails', async (t) => {
+  const m = new Metrics();
+  m.request(1);
+  const srv = await startMetricsServer({ host: '127.0.0.1', port: 0 }, m);
+  t.teardown(() => srv.close());
+  t.ok(srv.port > 0);
+  const ok = await get(srv.port, '/metrics');
+  t.equal(ok.status, 200);
+  t.match(ok.type, /^text\/plain; version=0.0.4/);
+  t.match(ok.body, /radius_requests_total\{code="1"\} 1/);
+  t.equal((await get(srv.port, '/metrics?x=1')).status, 200);
+  const head = await get(srv.port, '/metrics', 'HEAD');
+  t.equal(head.status, 200);
+  t.equal(head.body, '');
+  t.equal((await get(srv.port, '/')).status, 404);
+  t.equal((await get(srv.port, '/metrics/x')).status, 404);
+  t.equal((await get(srv.port, '/metrics', 'POST')).status, 404);
+
+  const broken = new Metrics();
+  broken.text = () => Promise.reject(new Error('collector failed'));
+  const srv2 = await startMetricsServer({ host: '127.0.0.1', port: 0 }, broken);
+  t.teardown(() => srv2.close());
+  t.equal((await get(srv2.port, '/metrics')).status, 500);
+});
+
+t.test('server: a port in use is an error', async (t) => {
+  const m = new Metrics();
+  const srv = await startMetricsServer({ host: '127.0.0.1', port: 0 }, m);
+  await t.rejects(startMetricsServer({ host: '127.0.0.1', port: srv.port }, m), { code: 'EADDRINUSE' });
+  await srv.close();
+});
