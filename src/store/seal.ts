@@ -1,0 +1,174 @@
+/**
+ * Token secrets at rest (RELIABILITY §6 S1–S3).
+ *
+ * Blob layout: version (1 byte, = 1) | key id (4, big-endian) | nonce (12) | GCM tag (16) | ciphertext.
+ * AES-256-GCM with a random 96-bit nonce (NIST SP 800-38D §8.2.2); the additional data binds the
+ * blob to its token id and to the key that sealed it, so a blob copied to another row fails (S1).
+ * Any failure is StoreError 'seal-failed': the token fails closed, never falls back (S2).
+ *
+ * Key file: one 32-byte key as 64 hex digits and a newline, mode 0600; a file that group or
+ * others can reach is refused before it is read (S3). Error messages name the path, never the
+ * content.
+ */
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import { closeSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { StoreError } from './types.js';
+
+const VERSION = 1;
+const KEY_BYTES = 32;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const HEADER_BYTES = 1 + 4 + NONCE_BYTES + TAG_BYTES;
+/** 64 hex digits and a newline; anything longer is not a key file, so it is not read whole. */
+const MAX_KEY_FILE_BYTES = 128;
+const KEY_HEX = /^[0-9a-fA-F]{64}\r?\n?$/;
+
+function errnoCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? 'error';
+}
+
+export class Sealer {
+  /** First 4 bytes of SHA-256(key), big-endian: which key sealed a record. Not secret. */
+  readonly keyId: number;
+  readonly #key: KeyObject;
+
+  private constructor(key: Buffer) {
+    if (key.length !== KEY_BYTES) throw new StoreError('key-file', `the sealing key must be ${KEY_BYTES} bytes`);
+    this.#key = createSecretKey(key);
+    this.keyId = createHash('sha256').update(key).digest().readUInt32BE(0);
+  }
+
+  /** A sealer over a key held in memory (tests only). */
+  static forTests(key: Buffer): Sealer {
+    return new Sealer(key);
+  }
+
+  /**
+   * Loads the key file, creating it (0600, parent directories 0700) when missing and `create`.
+   * Throws StoreError 'key-file' when it is missing and !create, reachable by group or others,
+   * not a regular file, unreadable, or not one 256-bit key in hex.
+   */
+  static fromKeyFile(path: string, opts: { create: boolean }): Sealer {
+    let fd = openKeyFile(path);
+    if (fd === null) {
+      if (!opts.create) throw new StoreError('key-file', `key file ${path} does not exist`);
+      createKeyFile(path);
+      fd = openKeyFile(path) ?? fail(`key file ${path} is missing right after it was created`);
+    }
+    try {
+      return new Sealer(readKeyFile(fd, path));
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  seal(tokenId: number, secret: Buffer): Buffer {
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG_BYTES });
+    cipher.setAAD(this.#aad(tokenId));
+    const ciphertext = Buffer.concat([cipher.update(secret), cipher.final()]);
+    const header = Buffer.alloc(5);
+    header[0] = VERSION;
+    header.writeUInt32BE(this.keyId, 1);
+    return Buffer.concat([header, nonce, cipher.getAuthTag(), ciphertext]);
+  }
+
+  /**
+   * The secret sealed for `tokenId`. Throws StoreError 'seal-failed' (details say why) for a
+   * wrong version, another key's blob, a changed byte, or a blob sealed for another token.
+   */
+  open(tokenId: number, blob: Buffer): Buffer {
+    const fail = (why: string) => new StoreError('seal-failed', `secret of token id ${tokenId} failed authentication`, [why]);
+    if (blob.length < HEADER_BYTES) throw fail('blob too short');
+    if (blob[0] !== VERSION) throw fail(`unknown seal version ${blob[0]}`);
+    const keyId = blob.readUInt32BE(1);
+    if (keyId !== this.keyId) throw fail(`sealed by key id ${keyId}, this key is ${this.keyId}`);
+    const nonce = blob.subarray(5, 5 + NONCE_BYTES);
+    const tag = blob.subarray(5 + NONCE_BYTES, HEADER_BYTES);
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG_BYTES });
+    decipher.setAAD(this.#aad(tokenId));
+    decipher.setAuthTag(tag);
+    try {
+      return Buffer.concat([decipher.update(blob.subarray(HEADER_BYTES)), decipher.final()]);
+    } catch {
+      throw fail('authentication tag mismatch');
+    }
+  }
+
+  #aad(tokenId: number): Buffer {
+    return Buffer.from(`radius-otp:token:${tokenId}:key:${this.keyId}`, 'utf8');
+  }
+}
+
+function fail(message: string): never {
+  throw new StoreError('key-file', message);
+}
+
+/** The key file opened for reading; null when it does not exist. */
+function openKeyFile(path: string): number | null {
+  try {
+    return openSync(path, 'r');
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return null;
+    return fail(`cannot open key file ${path} (${errnoCode(err)})`);
+  }
+}
+
+/** Checks mode and type on the open descriptor (no race with a rename), then parses the hex. */
+function readKeyFile(fd: number, path: string): Buffer {
+  const st = fstatSync(fd);
+  if (!st.isFile()) throw new StoreError('key-file', `key file ${path} is not a regular file`);
+  if ((st.mode & 0o077) !== 0) {
+    const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+    throw new StoreError('key-file', `key file ${path} is readable by group or others (mode ${mode}); chmod 600 it`);
+  }
+  const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+  let length = 0;
+  for (let n; length < buf.length && (n = readSync(fd, buf, length, buf.length - length, null)) > 0; ) length += n;
+  const text = buf.toString('latin1', 0, length);
+  buf.fill(0);
+  if (!KEY_HEX.test(text)) throw new StoreError('key-file', `key file ${path} does not hold one 256-bit key as 64 hex digits`);
+  return Buffer.from(text.slice(0, KEY_BYTES * 2), 'hex');
+}
+
+/**
+ * Writes a new random key: to a temporary file opened 'wx' with mode 0600, synced, then linked
+ * into place. link() never replaces a file, so a key another process created first wins and is
+ * the one loaded; a crash leaves either no key file or a whole one.
+ */
+function createKeyFile(path: string): void {
+  const dir = dirname(path);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new StoreError('key-file', `cannot create the directory of key file ${path} (${errnoCode(err)})`);
+  }
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const key = randomBytes(KEY_BYTES);
+  const text = Buffer.from(`${key.toString('hex')}\n`, 'latin1');
+  key.fill(0);
+  try {
+    const fd = openSync(tmp, 'wx', 0o600);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(tmp, path);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+    }
+  } catch (err) {
+    throw new StoreError('key-file', `cannot create key file ${path} (${errnoCode(err)})`);
+  } finally {
+    text.fill(0);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Nothing to remove when the temporary file was never created.
+    }
+  }
+}
