@@ -86,13 +86,14 @@ const ZERO16 = Buffer.alloc(16);
  * in place. Where MA sits in the request is not checked (B2). `required` is the client's effective
  * require_message_authenticator (B1); with it off, Proxy-State without MA is refused (B6,
  * limit_proxy_state). EAP-Message (B5) and Status-Server (RFC 5997 §3) always need MA.
- * `packet` holds at least `view.length` bytes; only those are read.
+ * `packet` holds at least `view.length` bytes; only those are read, none is written.
  */
 export function checkMessageAuthenticator(packet: Buffer, view: PacketView, secret: Buffer, required: boolean): MaCheck {
   if (packet.length < view.length) throw new RangeError('packet is shorter than view.length');
   const off = view.maOffset;
   if (off !== -1) {
-    // HMAC over slices with zeros in place of the MA value: no copy of the packet.
+    // HMAC over the slices around the MA value with a zero block in its place: no copy of the packet.
+    // (Zeroing in place for a single update measured no faster here.)
     const mac = createHmac('md5', secret)
       .update(packet.subarray(0, off))
       .update(ZERO16)

@@ -2,7 +2,7 @@
  * Encoding of replies on the authentication port: Message-Authenticator first (RELIABILITY B7,
  * draft-ietf-radext-deprecating-radius), then the Response Authenticator (RFC 2865 §3).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, hash } from 'node:crypto';
 import { Attr, HEADER_LENGTH, MAX_ATTRIBUTE_VALUE, MAX_PACKET_LENGTH } from './codes.js';
 
 export interface ReplyOptions {
@@ -69,7 +69,10 @@ export function encodeReply(opts: ReplyOptions): Buffer {
   }
   if (length > MAX_PACKET_LENGTH) throw new RangeError('reply would exceed 4096 bytes');
 
-  const buf = Buffer.allocUnsafe(length);
+  // The secret goes right after the reply so the Response Authenticator is one MD5 call; the
+  // tail is wiped afterwards and the returned view excludes it.
+  const whole = Buffer.allocUnsafe(length + secret.length);
+  const buf = whole.subarray(0, length);
   buf.writeUInt8(opts.code, 0);
   buf.writeUInt8(opts.identifier, 1);
   buf.writeUInt16BE(length, 2);
@@ -87,6 +90,8 @@ export function encodeReply(opts: ReplyOptions): Buffer {
   // RFC 3579 §3.2: HMAC-MD5 over the reply with MA zeroed and the request authenticator in place.
   createHmac('md5', secret).update(buf).digest().copy(buf, 22);
   // RFC 2865 §3, computed after MA: bytes 4..19 still hold the request authenticator.
-  createHash('md5').update(buf).update(secret).digest().copy(buf, 4);
+  secret.copy(whole, length);
+  hash('md5', whole, 'buffer').copy(buf, 4);
+  whole.fill(0, length);
   return buf;
 }

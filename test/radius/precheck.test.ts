@@ -190,3 +190,13 @@ t.test('a packet shorter than view.length is a programming error', async (t) => 
   const v = viewOf(p);
   t.throws(() => checkMessageAuthenticator(p.subarray(0, p.length - 1), v, secret, true), RangeError);
 });
+
+t.test('the MA check never writes to the packet', async (t) => {
+  const p = req({ messageAuthenticator: 'last' });
+  const copy = Buffer.from(p);
+  const v = viewOf(p);
+  t.equal(checkMessageAuthenticator(p, v, secret, true), 'ok');
+  t.same(p, copy, 'after ok');
+  t.equal(checkMessageAuthenticator(p, v, Buffer.from('nope'), true), 'ma-invalid');
+  t.same(p, copy, 'after ma-invalid');
+});

@@ -63,6 +63,9 @@ t.test('layout: header, MA first, attributes, Proxy-States; both authenticators 
   t.same(verifyReply(bare, RA, secret), { ok: true, maFirst: true });
   const emptyPs = encodeReply({ code: Code.AccessReject, identifier: 0, requestAuthenticator: RA, secret, attributes: [], proxyStates: [Buffer.alloc(0)] });
   t.same(emptyPs.subarray(38), Buffer.from([33, 2]), 'an empty Proxy-State is echoed as received');
+  // The secret used for the one-shot MD5 does not linger next to the reply.
+  const tail = Buffer.from(reply.buffer, reply.byteOffset + reply.length, secret.length);
+  t.same(tail, Buffer.alloc(secret.length), 'no copy of the secret after the reply');
 });
 
 t.test('encodeReply refuses what cannot be sent', async (t) => {
