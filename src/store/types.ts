@@ -115,6 +115,8 @@ export interface TokenStore {
 export interface StoredChallenge {
   user: string;
   client: string;
+  /** Groups found by the primary credential, for reply attributes when the code arrives. */
+  groups: readonly string[];
   createdAt: number;
   expiresAt: number;
 }

@@ -8,6 +8,7 @@ const hashState = (state: Buffer): Buffer => createHash('sha256').update(state).
 interface ChallengeRow {
   user: string;
   client: string;
+  groups: string;
   created_at: number;
   expires_at: number;
 }
@@ -17,21 +18,21 @@ export class SqliteChallenges implements ChallengeStore {
 
   constructor(db: Database) {
     this.q = {
-      create: db.prepare('INSERT INTO challenges (state_hash, user, client, created_at, expires_at) VALUES (?, ?, ?, ?, ?)'),
+      create: db.prepare('INSERT INTO challenges (state_hash, user, client, groups, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
       // Single use: the row is gone the moment it is read (RETURNING makes it one statement).
-      take: db.prepare<[Buffer], ChallengeRow>('DELETE FROM challenges WHERE state_hash = ? RETURNING user, client, created_at, expires_at'),
+      take: db.prepare<[Buffer], ChallengeRow>('DELETE FROM challenges WHERE state_hash = ? RETURNING user, client, groups, created_at, expires_at'),
       purge: db.prepare('DELETE FROM challenges WHERE expires_at <= ?'),
     };
   }
 
   create(state: Buffer, c: StoredChallenge): void {
-    this.q.create.run(hashState(state), c.user, c.client, c.createdAt, c.expiresAt);
+    this.q.create.run(hashState(state), c.user, c.client, JSON.stringify(c.groups), c.createdAt, c.expiresAt);
   }
 
   take(state: Buffer, now: number): { challenge: StoredChallenge; expired: boolean } | undefined {
     const r = this.q.take.get(hashState(state));
     if (!r) return undefined;
-    const challenge = { user: r.user, client: r.client, createdAt: r.created_at, expiresAt: r.expires_at };
+    const challenge = { user: r.user, client: r.client, groups: JSON.parse(r.groups) as string[], createdAt: r.created_at, expiresAt: r.expires_at };
     return { challenge, expired: now >= r.expires_at };
   }
 

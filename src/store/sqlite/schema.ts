@@ -44,6 +44,7 @@ const MIGRATIONS: readonly string[] = [
     state_hash BLOB PRIMARY KEY,
     user       TEXT NOT NULL,
     client     TEXT NOT NULL,
+    groups     TEXT NOT NULL DEFAULT '[]',
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL
   ) STRICT;

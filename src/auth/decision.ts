@@ -1,0 +1,31 @@
+/**
+ * The outcome of one Access-Request: a closed union. server/ maps it to a reply with one table
+ * (accept → Access-Accept, reject → Access-Reject, challenge → Access-Challenge); anything
+ * unexpected is a reject (ARCHITECTURE pattern 2).
+ */
+import type { AuthMode, DenialReason } from '../audit/event.js';
+
+export type Decision =
+  | { result: 'accept'; mode: AuthMode; user: string; tokenSerial: string; groups: readonly string[] }
+  | { result: 'reject'; mode: AuthMode; user: string; tokenSerial: string; reason: DenialReason; replyMessage?: string }
+  | { result: 'challenge'; mode: 'challenge'; user: string; tokenSerial: string; state: Buffer; replyMessage: string };
+
+export type AuthMethod = 'pap' | 'chap' | 'mschap' | 'eap' | 'none';
+
+/** What the pipeline needs of an Access-Request (already checked on the wire by radius/). */
+export interface AuthRequest {
+  userName: string;
+  /** Decrypted User-Password bytes; undefined when the request carries none. */
+  password: Buffer | undefined;
+  state: Buffer | undefined;
+  method: AuthMethod;
+  /** Name of the NAS client the request came from. */
+  client: string;
+  /** The primary credential this client uses ([auth] primary, or the client's override). */
+  primary: 'local' | 'ldap' | 'none';
+}
+
+export const reject = (user: string, mode: AuthMode, reason: DenialReason, tokenSerial = '', replyMessage?: string): Decision =>
+  replyMessage === undefined
+    ? { result: 'reject', mode, user, tokenSerial, reason }
+    : { result: 'reject', mode, user, tokenSerial, reason, replyMessage };

@@ -1,0 +1,24 @@
+/** The primary credential against local users (argon2id hashes in the store). */
+import type { UserStore } from '../store/types.js';
+import type { PasswordHasher } from './passwords.js';
+import type { PrimaryAuthenticator, PrimaryResult } from './primary.js';
+
+export class LocalPrimary implements PrimaryAuthenticator {
+  constructor(
+    private readonly users: UserStore,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async verify(user: string, password: string): Promise<PrimaryResult> {
+    const found = this.users.get(user);
+    const hashed = found ? this.users.passwordHash(user) : null;
+    // Same work whether or not the user exists or has a password (RELIABILITY O10).
+    const ok = hashed !== null && password !== '' ? await this.hasher.verify(hashed, password) : await this.hasher.verifyDummy(password);
+    if (!found) return { ok: false, reason: 'unknown-user' };
+    if (!ok) return { ok: false, reason: 'wrong-password' };
+    if (!found.enabled) return { ok: false, reason: 'disabled-user' };
+    return { ok: true, user, groups: this.users.groups(user) };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,64 @@
+/** `app-password create|list|revoke` — for clients that cannot do a second factor. */
+import type { Argv, CommandModule } from 'yargs';
+import { hashAppPassword, newAppPassword } from '../auth/app-passwords.js';
+import { withStore } from './context.js';
+import { CliError, type GlobalArgs, type Io } from './io.js';
+import { isoTime, printRows } from './output.js';
+
+type AppArgs = GlobalArgs & { name: string; label?: string; id?: number; all?: boolean };
+
+export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
+  return {
+    command: 'app-password <command>',
+    describe: 'passwords for clients that cannot do a second factor (shown once)',
+    builder: (y: Argv<GlobalArgs>) =>
+      y
+        .command<AppArgs>(
+          'create <name>',
+          'create an app password for a user and print it once',
+          (y) => y.positional('name', { type: 'string', demandOption: true }).option('label', { type: 'string', default: '' }),
+          (argv) =>
+            withStore(argv, ({ store }) => {
+              const password = newAppPassword();
+              const created = store.appPasswords.create(argv.name, argv.label ?? '', hashAppPassword(password));
+              if (argv.json) io.stdout(`${JSON.stringify({ id: created.id, user: argv.name, label: created.label, password })}\n`);
+              else io.stdout(`app password ${created.id} for ${argv.name}: ${password}\n(shown only now: it is stored as a hash)\n`);
+            }),
+        )
+        .command<AppArgs>(
+          'list <name>',
+          'list a user’s app passwords (never the passwords)',
+          (y) => y.positional('name', { type: 'string', demandOption: true }),
+          (argv) =>
+            withStore(argv, ({ store }) => {
+              const rows = store.appPasswords.list(argv.name).map((a) => ({ id: a.id, label: a.label, created: isoTime(a.createdAt), last_used: isoTime(a.lastUsedAt) }));
+              printRows(io, argv.json, rows, ['id', 'label', 'created', 'last_used']);
+            }),
+        )
+        .command<AppArgs>(
+          'revoke <name> [id]',
+          'revoke one app password by id, or --all',
+          (y) =>
+            y
+              .positional('name', { type: 'string', demandOption: true })
+              .positional('id', { type: 'number' })
+              .option('all', { type: 'boolean' })
+              .check((a) => {
+                if ((a.id === undefined) === !a.all) throw new Error('give an app password ID or --all, not both');
+                return true;
+              }),
+          (argv) =>
+            withStore(argv, ({ store }) => {
+              if (argv.all) {
+                io.stdout(`${store.appPasswords.revokeAll(argv.name)} app password(s) of ${argv.name} revoked\n`);
+                return;
+              }
+              if (!store.appPasswords.revoke(argv.name, argv.id as number)) throw new CliError(`${argv.name} has no app password ${argv.id}`, 1);
+              io.stdout(`app password ${argv.id} of ${argv.name} revoked\n`);
+            }),
+        )
+        .demandCommand(1, 'name an app-password command')
+        .strict(),
+    handler: () => {},
+  };
+}

@@ -1,0 +1,29 @@
+/** What commands share: the config named by --config / $RADIUS_OTP_CONFIG, and the store. */
+import { ConfigError } from '../config/errors.js';
+import { configPath, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/types.js';
+import { CliError, type GlobalArgs } from './io.js';
+
+export function loadCliConfig(argv: GlobalArgs): { config: Config; file: string } {
+  const file = configPath(argv.config);
+  try {
+    return { config: loadConfig(file), file };
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, 1);
+    /* c8 ignore next -- loadConfig throws only ConfigError */
+    throw err;
+  }
+}
+
+export async function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: Store }) => Promise<T> | T): Promise<T> {
+  const { config } = loadCliConfig(argv);
+  // A secret that fails to unseal comes back as "no such token secret"; the command says so.
+  const store = openStore(config, () => {});
+  try {
+    return await fn({ config, store });
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * What a command may touch of the outside world. runCli gets one from bin/radius-otp (the real
+ * process) or from a test (collecting buffers), so every command is testable in-process.
+ */
+export interface Io {
+  /** Write to standard output (add your own newlines). */
+  stdout(text: string): void;
+  /** Write to standard error (add your own newlines). */
+  stderr(text: string): void;
+  /** All of standard input as text (for --password-stdin). */
+  readStdin(): Promise<string>;
+  /** True when stdout is a terminal: progress bars and QR codes only then. */
+  isTTY: boolean;
+  /** Stream a progress bar may draw on (stderr of the process), when isTTY. */
+  progress?: NodeJS.WritableStream;
+}
+
+/** A refused operation (exit 1) or a usage error (exit 2), printed as one line on stderr. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+/** Options every command takes (SPEC: --config, --json). */
+export interface GlobalArgs {
+  config?: string;
+  json?: boolean;
+}
+
+/** The secret read by --password-stdin: the first line, without its line ending. */
+export function firstLine(text: string): string {
+  const nl = text.search(/\r?\n/);
+  return nl === -1 ? text : text.slice(0, nl);
+}

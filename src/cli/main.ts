@@ -1,0 +1,82 @@
+/**
+ * The `radius-otp` command line (SPEC "Command line"). Exit codes: 0 success, 1 refused
+ * operation, 2 usage error; errors are one line on stderr.
+ */
+import yargs from 'yargs';
+import { StoreError } from '../store/types.js';
+import { appPasswordCommands } from './app-passwords.js';
+import { enrollCommand } from './enroll.js';
+import { importCommands } from './import.js';
+import { CliError, type Io } from './io.js';
+import { reportCommand } from './report.js';
+import { serveCommand } from './serve.js';
+import { tokenCommands } from './tokens.js';
+import { userCommands } from './users.js';
+
+export async function runCli(args: readonly string[], io: Io, signals?: NodeJS.EventEmitter): Promise<number> {
+  let usageError: string | null = null;
+  const parser = yargs([...args])
+    .scriptName('radius-otp')
+    .option('config', { type: 'string', describe: 'configuration file (default ./radius.conf or $RADIUS_OTP_CONFIG)', global: true })
+    .option('json', { type: 'boolean', describe: 'machine-readable output', global: true })
+    .command(serveCommand(io, signals))
+    .command(userCommands(io))
+    .command(tokenCommands(io))
+    .command(importCommands(io))
+    .command(enrollCommand(io))
+    .command(appPasswordCommands(io))
+    .command(reportCommand(io))
+    .demandCommand(1, 'name a command (see --help)')
+    .strict()
+    .help()
+    .version(false)
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .showHelpOnFail(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageError = msg;
+    });
+  try {
+    let helpText = '';
+    await parser.parseAsync([...args], {}, (_err, _argv, output) => {
+      helpText = output;
+    });
+    if (usageError !== null) {
+      io.stderr(`radius-otp: ${usageError}\n`);
+      return 2;
+    }
+    if (helpText) io.stdout(`${helpText}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.stderr(`radius-otp: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof StoreError) {
+      io.stderr(`radius-otp: ${err.message}${err.details.length > 0 ? `: ${err.details.slice(0, 20).join(', ')}${err.details.length > 20 ? ', …' : ''}` : ''}\n`);
+      return 1;
+    }
+    io.stderr(`radius-otp: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+/** The real process's Io. */
+export function processIo(): Io {
+  return {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    isTTY: Boolean(process.stdout.isTTY),
+    progress: process.stderr,
+  };
+}
+
+export async function main(): Promise<void> {
+  process.exitCode = await runCli(process.argv.slice(2), processIo());
+}

@@ -1,0 +1,23 @@
+/** Lists for people (aligned columns) or for scripts (--json). */
+import type { Io } from './io.js';
+
+export type Row = Record<string, string | number | boolean | null>;
+
+export function printRows(io: Io, json: boolean | undefined, rows: readonly Row[], columns: readonly string[]): void {
+  if (json) {
+    io.stdout(`${JSON.stringify(rows)}\n`);
+    return;
+  }
+  if (rows.length === 0) {
+    io.stdout('(none)\n');
+    return;
+  }
+  const cell = (v: Row[string] | undefined): string => (v === null || v === undefined ? '-' : String(v));
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (values: readonly string[]): string => values.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd();
+  io.stdout(`${line(columns)}\n`);
+  for (const r of rows) io.stdout(`${line(columns.map((c) => cell(r[c])))}\n`);
+}
+
+/** Unix seconds → ISO time, or null. */
+export const isoTime = (s: number | null): string | null => (s === null ? null : new Date(s * 1000).toISOString());

@@ -1,0 +1,79 @@
+/**
+ * `report [--since T] [--until T] [--by user|day|client|result] [--format table|csv|json]`:
+ * authentication and usage report from the audit log (SPEC). Thin: parse, build, print.
+ */
+import cliProgress from 'cli-progress';
+import type { Argv, CommandModule } from 'yargs';
+import { GROUP_BY } from '../audit/report/aggregate.js';
+import type { GroupBy } from '../audit/report/aggregate.js';
+import { REPORT_FORMATS, renderReport } from '../audit/report/format.js';
+import type { ReportFormat } from '../audit/report/format.js';
+import { parsePeriod } from '../audit/report/period.js';
+import type { Period, PeriodError } from '../audit/report/period.js';
+import { buildReport } from '../audit/report/run.js';
+import { withStore } from './context.js';
+import { CliError } from './io.js';
+import type { GlobalArgs, Io } from './io.js';
+
+interface ReportArgs extends GlobalArgs {
+  since?: string;
+  until?: string;
+  by: GroupBy;
+  format: ReportFormat;
+}
+
+export interface ReportDeps {
+  /** The clock relative times count back from (tests fix it). */
+  now?: () => Date;
+}
+
+export function reportCommand(io: Io, deps: ReportDeps = {}): CommandModule<GlobalArgs, ReportArgs> {
+  return {
+    command: 'report',
+    describe: 'authentication and usage report from the audit log',
+    builder: (y: Argv<GlobalArgs>) =>
+      y
+        .option('since', { type: 'string', describe: 'start: ISO date/time (UTC unless an offset is given) or a time ago (7d, 12h, 30m); default 7d' })
+        .option('until', { type: 'string', describe: 'end (excluded), same forms; default now' })
+        .option('by', { choices: GROUP_BY, default: 'result' as GroupBy, describe: 'group the counts by' })
+        .option('format', { choices: REPORT_FORMATS, default: 'table' as ReportFormat, describe: 'output format (--json = json)' }) as unknown as Argv<ReportArgs>,
+    handler: async (argv) => {
+      let period: Period;
+      try {
+        period = parsePeriod({ since: argv.since, until: argv.until, now: deps.now?.() ?? new Date() });
+      } catch (err) {
+        // parsePeriod throws only PeriodError, whose message names the option.
+        throw new CliError((err as PeriodError).message, 2);
+      }
+      const format: ReportFormat = argv.json === true ? 'json' : argv.format;
+      await withStore(argv, async ({ config, store }) => {
+        if (config.log.audit === '') throw new CliError('report: the audit log is disabled ([log] audit = "")');
+        const tokens = store.tokens.list().map((t) => ({ serial: t.serial, user: t.user, lastUsedAt: t.lastUsedAt }));
+        const bar =
+          io.isTTY && io.progress !== undefined
+            ? new cliProgress.SingleBar(
+                { stream: io.progress, format: 'reading audit log [{bar}] {percentage}% {value}/{total} bytes', clearOnComplete: true, hideCursor: true },
+                cliProgress.Presets.shades_classic,
+              )
+            : undefined;
+        let started = false;
+        const report = await buildReport({
+          file: config.log.audit,
+          since: period.since,
+          until: period.until,
+          by: argv.by,
+          tokens,
+          onProgress: bar
+            ? (read, total) => {
+                if (!started) bar.start(total, 0);
+                started = true;
+                bar.update(Math.min(read, total));
+              }
+            : undefined,
+        });
+        if (started) bar?.stop();
+        io.stdout(renderReport(report, format));
+      });
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/** `serve` — the RADIUS server in the foreground. SIGHUP reloads; SIGTERM/SIGINT stop cleanly. */
+import type { CommandModule } from 'yargs';
+import { createLogger } from '../audit/logger.js';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { startServer, type RunningServer } from '../server/app.js';
+import { loadCliConfig } from './context.js';
+import { CliError, type GlobalArgs, type Io } from './io.js';
+
+/** Secrets a log line must never show, whatever path it took. */
+const secretsOf = (c: Config): string[] => [...c.client.map((x) => x.secret), c.ldap.bind_password].filter((s) => s !== '');
+
+export function serveCommand(io: Io, signals: NodeJS.EventEmitter = process): CommandModule<GlobalArgs, GlobalArgs> {
+  return {
+    command: 'serve',
+    describe: 'run the RADIUS server in the foreground',
+    handler: async (argv) => {
+      const { config, file } = loadCliConfig(argv);
+      let current = config;
+      const logger = createLogger({ level: config.log.level, knownSecrets: () => secretsOf(current) });
+      let server: RunningServer;
+      try {
+        server = await startServer(config, { logger, configFile: file });
+      } catch (err) {
+        logger.end();
+        throw new CliError(`cannot start: ${(err as Error).message}`, 1);
+      }
+      io.stdout(`radius-otp listening on ${server.sockets.map((s) => (s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`)).join(', ')}\n`);
+      await new Promise<void>((resolve) => {
+        const reload = (): void => {
+          try {
+            const next = loadConfig(file);
+            server.reload(next);
+            current = next;
+          } catch (err) {
+            logger.error('reload refused; the running configuration stays', { error: (err as Error).message });
+          }
+        };
+        const stop = (): void => {
+          signals.off('SIGHUP', reload);
+          signals.off('SIGTERM', stop);
+          signals.off('SIGINT', stop);
+          void server.stop().then(resolve);
+        };
+        signals.on('SIGHUP', reload);
+        signals.on('SIGTERM', stop);
+        signals.on('SIGINT', stop);
+      });
+      await new Promise<void>((resolve) => {
+        logger.on('finish', resolve);
+        logger.end();
+      });
+    },
+  };
+}

@@ -1,0 +1,129 @@
+/** `user add|passwd|delete|list|reset|enable|disable|group` — local users. */
+import type { Argv, CommandModule } from 'yargs';
+import { createArgon2Hasher } from '../auth/passwords.js';
+import { withStore } from './context.js';
+import { CliError, firstLine, type GlobalArgs, type Io } from './io.js';
+import { isoTime, printRows } from './output.js';
+
+type UserArgs = GlobalArgs & { name: string; 'password-stdin'?: boolean; group?: string };
+
+/** Names are what NASes send as User-Name: printable, no spaces at the ends, at most 253 bytes. */
+export function checkUserName(name: string): string {
+  if (name === '' || name !== name.trim() || Buffer.byteLength(name) > 253 || /[\x00-\x1f\x7f]/.test(name)) {
+    throw new CliError(`user name "${name}" is not valid: 1-253 bytes, no control characters or surrounding spaces`, 1);
+  }
+  return name;
+}
+
+async function readPassword(io: Io): Promise<string> {
+  const password = firstLine(await io.readStdin());
+  if (password === '') throw new CliError('no password on standard input', 1);
+  return password;
+}
+
+export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
+  return {
+    command: 'user <command>',
+    describe: 'manage local users',
+    builder: (y: Argv<GlobalArgs>) =>
+      y
+        .command<UserArgs>(
+          'add <name>',
+          'create a local user (password from stdin with --password-stdin)',
+          (y) => y.positional('name', { type: 'string', demandOption: true }).option('password-stdin', { type: 'boolean', describe: 'read the password from standard input' }),
+          async (argv) => {
+            const name = checkUserName(argv.name);
+            const hash = argv['password-stdin'] ? await (await createArgon2Hasher()).hash(await readPassword(io)) : null;
+            await withStore(argv, ({ store }) => {
+              if (!store.users.add(name, hash)) throw new CliError(`user ${name} already exists`, 1);
+            });
+            io.stdout(`user ${name} added${hash === null ? ' (no password)' : ''}\n`);
+          },
+        )
+        .command<UserArgs>(
+          'passwd <name>',
+          'set a local user’s password from standard input',
+          (y) => y.positional('name', { type: 'string', demandOption: true }).option('password-stdin', { type: 'boolean', demandOption: true }),
+          async (argv) => {
+            const hash = await (await createArgon2Hasher()).hash(await readPassword(io));
+            await withStore(argv, ({ store }) => {
+              if (!store.users.setPassword(argv.name, hash)) throw new CliError(`no user ${argv.name}`, 1);
+            });
+            io.stdout(`password of ${argv.name} changed\n`);
+          },
+        )
+        .command<UserArgs>(
+          'delete <name>',
+          'delete a local user (their tokens are unassigned, app passwords revoked)',
+          (y) => y.positional('name', { type: 'string', demandOption: true }),
+          (argv) =>
+            withStore(argv, ({ store }) => {
+              if (!store.users.delete(argv.name)) throw new CliError(`no user ${argv.name}`, 1);
+              store.tokens.unassignAll(argv.name);
+              store.appPasswords.revokeAll(argv.name);
+              io.stdout(`user ${argv.name} deleted\n`);
+            }),
+        )
+        .command<UserArgs>(
+          'reset <name>',
+          'unassign the user’s tokens, revoke app passwords and clear lockouts: the user enrolls again',
+          (y) => y.positional('name', { type: 'string', demandOption: true }),
+          (argv) =>
+            withStore(argv, ({ store }) => {
+              store.tokens.unlockAll(argv.name);
+              const tokens = store.tokens.unassignAll(argv.name);
+              const apps = store.appPasswords.revokeAll(argv.name);
+              if (tokens === 0 && apps === 0 && !store.users.get(argv.name)) throw new CliError(`no user ${argv.name}, and no token or app password of that name`, 1);
+              io.stdout(`user ${argv.name} reset: ${tokens} token(s) unassigned, ${apps} app password(s) revoked\n`);
+            }),
+        )
+        .command<UserArgs>(
+          ['enable <name>', 'disable <name>'],
+          'allow or refuse a local user',
+          (y) => y.positional('name', { type: 'string', demandOption: true }),
+          (argv) =>
+            withStore(argv, ({ store }) => {
+              const enable = (argv._ as string[]).includes('enable');
+              if (!store.users.setEnabled(argv.name, enable)) throw new CliError(`no user ${argv.name}`, 1);
+              io.stdout(`user ${argv.name} ${enable ? 'enabled' : 'disabled'}\n`);
+            }),
+        )
+        .command<UserArgs>(
+          ['group-add <name> <group>', 'group-remove <name> <group>'],
+          'add a local user to a local group (used by [[reply]] rules), or remove them',
+          (y) => y.positional('name', { type: 'string', demandOption: true }).positional('group', { type: 'string', demandOption: true }),
+          (argv) =>
+            withStore(argv, ({ store }) => {
+              const group = argv.group as string;
+              if (!store.users.get(argv.name)) throw new CliError(`no user ${argv.name}`, 1);
+              if ((argv._ as string[]).includes('group-add')) {
+                store.users.addToGroup(argv.name, group);
+                io.stdout(`${argv.name} is in group ${group}\n`);
+              } else {
+                if (!store.users.removeFromGroup(argv.name, group)) throw new CliError(`${argv.name} is not in group ${group}`, 1);
+                io.stdout(`${argv.name} removed from group ${group}\n`);
+              }
+            }),
+        )
+        .command<GlobalArgs>(
+          'list',
+          'list local users',
+          (y) => y,
+          (argv) =>
+            withStore(argv, ({ store }) => {
+              const rows = store.users.list().map((u) => ({
+                name: u.name,
+                password: u.hasPassword,
+                enabled: u.enabled,
+                groups: store.users.groups(u.name).join(',') || null,
+                tokens: store.tokens.list({ user: u.name }).length,
+                created: isoTime(u.createdAt),
+              }));
+              printRows(io, argv.json, rows, ['name', 'password', 'enabled', 'groups', 'tokens', 'created']);
+            }),
+        )
+        .demandCommand(1, 'name a user command')
+        .strict(),
+    handler: () => {},
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * Wiring: builds the store, hashers, primaries, pipeline, handler and sockets from a Config,
+ * and gives back a running server that can reload (SIGHUP) and stop (SIGTERM/SIGINT).
+ */
+import { randomBytes } from 'node:crypto';
+import type winston from 'winston';
+import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
+import type { AuditSink } from '../audit/event.js';
+import { setLevel } from '../audit/logger.js';
+import { Metrics, startMetricsServer, type MetricsServer } from '../audit/metrics.js';
+import { LdapAuthenticator } from '../auth/ldap.js';
+import { LocalPrimary } from '../auth/local.js';
+import { createArgon2Hasher } from '../auth/passwords.js';
+import { Pipeline } from '../auth/pipeline.js';
+import type { PrimaryAuthenticator } from '../auth/primary.js';
+import { parseListen, type Config } from '../config/schema.js';
+import { openStore } from '../store/open.js';
+import type { SqliteStore } from '../store/sqlite/open.js';
+import { ClientTable } from './clients.js';
+import { DuplicateCache } from './dedup.js';
+import { RateLimitedLog } from './drop-log.js';
+import { RequestHandler } from './handler.js';
+import { buildReplyAttributes, type ReplyAttributes } from './reply-attributes.js';
+import { UdpServer, type BoundSocket } from './udp.js';
+
+export interface ServerOptions {
+  logger: winston.Logger;
+  /** The config file, for naming lines in start-up errors. */
+  configFile: string;
+  /** Replaces the audit log from config (tests). */
+  audit?: AuditSink;
+  now?: () => number;
+  random?: (n: number) => Buffer;
+}
+
+export interface RunningServer {
+  sockets: BoundSocket[];
+  store: SqliteStore;
+  metrics: Metrics;
+  metricsPort: number | null;
+  /** Applies clients, log settings and reply rules of a new config; throws (keeping the old) if they are invalid. */
+  reload(config: Config): void;
+  stop(): Promise<void>;
+}
+
+const DRAIN_MS = 5000;
+
+export async function startServer(initial: Config, opts: ServerOptions): Promise<RunningServer> {
+  const { logger } = opts;
+  let config = initial;
+  const now = opts.now ?? (() => Date.now() / 1000);
+  const metrics = new Metrics({ processMetrics: true });
+  let replies: ReplyAttributes = buildReplyAttributes(config, opts.configFile);
+  const store = openStore(config, (serial) => logger.error('token secret failed authentication: token refused', { serial }));
+  const closers: Array<() => Promise<void> | void> = [() => store.close()];
+  try {
+    const hasher = await createArgon2Hasher(config.server.hash_threads);
+    const primaries: { local: PrimaryAuthenticator; ldap?: LdapAuthenticator } = { local: new LocalPrimary(store.users, hasher) };
+    if (config.ldap.urls.length > 0) {
+      const ldap = new LdapAuthenticator(config.ldap);
+      primaries.ldap = ldap;
+      closers.push(() => ldap.close());
+    }
+    const audit: AuditSink | AuditLog =
+      opts.audit ?? createAuditLog({ file: config.log.audit, retentionDays: config.log.audit_retention_days, onError: (e) => logger.error('audit log write failed', { error: e.message }) });
+    closers.push(() => audit.close());
+
+    const pipeline = new Pipeline({
+      users: store.users,
+      tokens: store.tokens,
+      challenges: store.challenges,
+      appPasswords: store.appPasswords,
+      primaries,
+      policy: policyOf(config),
+      now,
+      random: opts.random ?? randomBytes,
+    });
+    let clients = new ClientTable(config.client, config.auth.primary);
+    const dedup = new DuplicateCache(config.server.duplicate_cache_seconds * 1000);
+    const dropLog = new RateLimitedLog<{ reason: string; clientIp: string; client: string }>(config.log.drop_log_per_second, (d, suppressed) => {
+      logger.warn('dropped packet', { reason: d.reason, client_ip: d.clientIp, client: d.client, ...(suppressed > 0 ? { suppressed } : {}) });
+      audit.record({
+        event: 'drop',
+        time: new Date().toISOString(),
+        server: config.server.name,
+        server_ip: '',
+        client: d.client,
+        client_ip: d.clientIp,
+        reason: d.reason as never,
+      });
+    });
+    const handler = new RequestHandler({
+      clients: () => clients,
+      dedup,
+      decider: pipeline,
+      replyAttributes: (user, groups) => replies.for(user, groups),
+      audit,
+      metrics,
+      onDrop: (reason, clientIp, client) => dropLog.log({ reason, clientIp, client }),
+      onError: (err) => logger.error('decision failed: request rejected', { error: (err as Error).message }),
+      server: { get name() { return config.server.name; } },
+      limits: { maxPending: config.server.max_pending, maxPendingPerClient: config.server.max_pending_per_client },
+      now: () => new Date(now() * 1000),
+    });
+    const udp = new UdpServer(() => handler, (err) => logger.warn('socket error', { error: err.message }));
+    const sockets = await udp.listen(config.server.listen);
+    closers.unshift(() => udp.close());
+
+    let metricsServer: MetricsServer | null = null;
+    if (config.metrics.listen !== '') {
+      metricsServer = await startMetricsServer(parseListen(config.metrics.listen) as { host: string; port: number }, metrics);
+      closers.unshift(() => metricsServer?.close());
+    }
+
+    const timers = [
+      setInterval(() => dedup.sweep(), 1000),
+      setInterval(() => store.challenges.purgeExpired(Math.floor(now())), 60_000),
+    ];
+    for (const t of timers) t.unref();
+
+    logger.info('listening', { sockets: sockets.map((s) => `${s.address}:${s.port}`), clients: clients.size });
+    return {
+      sockets,
+      store,
+      metrics,
+      metricsPort: metricsServer?.port ?? null,
+      reload(next: Config) {
+        const nextReplies = buildReplyAttributes(next, opts.configFile);
+        clients = new ClientTable(next.client, next.auth.primary);
+        replies = nextReplies;
+        setLevel(logger, next.log.level);
+        dropLog.setRate(next.log.drop_log_per_second);
+        if (next.server.listen.join() !== config.server.listen.join()) logger.warn('server.listen changed: restart to apply');
+        config = next;
+        logger.info('reloaded', { clients: clients.size });
+      },
+      async stop() {
+        for (const t of timers) clearInterval(t);
+        await udp.close();
+        const deadline = Date.now() + DRAIN_MS;
+        while (handler.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        for (const close of closers.slice(1)) await close();
+        logger.info('stopped');
+      },
+    };
+  } catch (err) {
+    for (const close of closers.reverse()) await close();
+    throw err;
+  }
+}
+
+function policyOf(config: Config): ConstructorParameters<typeof Pipeline>[0]['policy'] {
+  return {
+    usersWithoutToken: config.auth.users_without_token,
+    challengeTimeout: config.auth.challenge_timeout,
+    challengeMessage: config.auth.challenge_message,
+    otp: {
+      window: config.otp.window,
+      hotpLookAhead: config.otp.hotp_look_ahead,
+      maxFailures: config.otp.max_failures,
+      unlockAfter: config.otp.unlock_after,
+    },
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * One datagram in, at most one datagram out. The order follows RFC 2865 §3 and RFC 3579 §3.2:
+ * client lookup → precheck → Message-Authenticator → duplicate check → decision → reply.
+ * Sockets are not touched here (server.ts sends), so every path is testable with plain buffers.
+ */
+import type { AuditSink, DecisionResult, DenialReason, DropReason, AuthMode } from '../audit/event.js';
+import type { Decision, AuthMethod } from '../auth/decision.js';
+import { Attr, Code } from '../radius/codes.js';
+import { checkMessageAuthenticator, precheck } from '../radius/precheck.js';
+import { attribute, encodeReply, replyMessage } from '../radius/reply.js';
+import { parseAccessRequest, type AccessRequest } from '../radius/request.js';
+import type { Client, ClientTable } from './clients.js';
+import type { DuplicateCache } from './dedup.js';
+
+/** What the handler reports to metrics (src/audit/metrics.ts implements it). */
+export interface MetricsSink {
+  request(code: number): void;
+  decision(result: DecisionResult, reason: DenialReason | undefined, mode: AuthMode, seconds: number): void;
+  drop(reason: DropReason): void;
+  pending(n: number): void;
+}
+
+export interface Decider {
+  decide(req: {
+    userName: string;
+    password: Buffer | undefined;
+    state: Buffer | undefined;
+    method: AuthMethod;
+    client: string;
+    primary: Client['primary'];
+  }): Promise<Decision>;
+}
+
+export interface HandlerDeps {
+  clients: () => ClientTable;
+  dedup: DuplicateCache;
+  decider: Decider;
+  /** Reply attributes for an Access-Accept ([[reply]] rules), already encoded. */
+  replyAttributes: (user: string, groups: readonly string[]) => readonly Buffer[];
+  audit: AuditSink;
+  metrics: MetricsSink;
+  /** A dropped datagram: the caller rate-limits the log line. */
+  onDrop: (reason: DropReason, clientIp: string, client: string) => void;
+  /** A fault inside the decision (store error, bug): the request is rejected. */
+  onError: (err: unknown) => void;
+  server: { name: string };
+  limits: { maxPending: number; maxPendingPerClient: number };
+  now: () => Date;
+}
+
+export interface Peer {
+  address: string;
+  port: number;
+  /** Index of the receiving socket (part of the duplicate key) and its local address. */
+  socket: number;
+  localAddress: string;
+}
+
+const REPLY_CODE: Record<DecisionResult, number> = {
+  accept: Code.AccessAccept,
+  reject: Code.AccessReject,
+  challenge: Code.AccessChallenge,
+};
+
+export class RequestHandler {
+  private pending = 0;
+  private readonly pendingByClient = new Map<string, number>();
+
+  constructor(private readonly deps: HandlerDeps) {}
+
+  get pendingCount(): number {
+    return this.pending;
+  }
+
+  /** Returns the reply to send, or null when the datagram is dropped. */
+  async handle(datagram: Buffer, peer: Peer): Promise<Buffer | null> {
+    const d = this.deps;
+    const client = d.clients().lookup(peer.address);
+    if (client === null) return this.drop('unknown-client', peer, '');
+    const pre = precheck(datagram);
+    if (!pre.ok) return this.drop(pre.reason, peer, client.name);
+    const { view } = pre;
+    const packet = datagram.length === view.length ? datagram : datagram.subarray(0, view.length);
+    const ma = checkMessageAuthenticator(packet, view, client.secret, client.requireMessageAuthenticator);
+    if (ma !== 'ok') return this.drop(ma, peer, client.name);
+    d.metrics.request(view.code);
+
+    const authenticator = packet.subarray(4, 20);
+    const key = `${peer.socket}|${peer.address}|${peer.port}|${view.identifier}`;
+    const hit = d.dedup.begin(key, authenticator);
+    if (hit.kind === 'replay') return hit.reply;
+    if (hit.kind === 'in-progress') return this.drop('duplicate-in-progress', peer, client.name);
+
+    const perClient = this.pendingByClient.get(client.name) ?? 0;
+    if (this.pending >= d.limits.maxPending || perClient >= d.limits.maxPendingPerClient) {
+      d.dedup.abandon(key, authenticator);
+      return this.drop('overload', peer, client.name);
+    }
+
+    const started = process.hrtime.bigint();
+    const req = parseAccessRequest(packet, client.secret);
+    let reply: Buffer;
+    if (view.code === Code.StatusServer) {
+      // RFC 5997 §3: Access-Accept, no decision, no side effects.
+      reply = this.encode(Code.AccessAccept, req, client, []);
+    } else {
+      this.pending++;
+      this.pendingByClient.set(client.name, perClient + 1);
+      d.metrics.pending(this.pending);
+      let decision: Decision;
+      try {
+        decision = await this.decide(req, client);
+      } finally {
+        this.pending--;
+        const left = (this.pendingByClient.get(client.name) as number) - 1;
+        if (left === 0) this.pendingByClient.delete(client.name);
+        else this.pendingByClient.set(client.name, left);
+        d.metrics.pending(this.pending);
+      }
+      reply = this.encode(REPLY_CODE[decision.result], req, client, this.attributesOf(decision));
+      const reason = decision.result === 'reject' ? decision.reason : undefined;
+      d.metrics.decision(decision.result, reason, decision.mode, Number(process.hrtime.bigint() - started) / 1e9);
+      d.audit.record({
+        event: 'decision',
+        time: d.now().toISOString(),
+        server: d.server.name,
+        server_ip: peer.localAddress,
+        client: client.name,
+        client_ip: peer.address,
+        user: decision.user,
+        calling_station_id: req.callingStationId ?? '',
+        nas_identifier: req.nasIdentifier ?? '',
+        mode: decision.mode,
+        token_serial: decision.tokenSerial,
+        result: decision.result,
+        ...(reason === undefined ? {} : { reason }),
+      });
+    }
+    d.dedup.finish(key, authenticator, reply);
+    return reply;
+  }
+
+  private async decide(req: AccessRequest, client: Client): Promise<Decision> {
+    const user = req.userName ?? '';
+    if (req.problem !== undefined) {
+      return { result: 'reject', mode: 'unknown', user, tokenSerial: '', reason: 'bad-request' };
+    }
+    const method: AuthMethod = req.hasEap ? 'eap' : req.hasMsChap ? 'mschap' : req.hasChapPassword ? 'chap' : 'pap';
+    try {
+      return await this.deps.decider.decide({
+        userName: user,
+        password: req.password,
+        state: req.state,
+        method,
+        client: client.name,
+        primary: client.primary,
+      });
+    } catch (err) {
+      this.deps.onError(err);
+      return { result: 'reject', mode: 'unknown', user, tokenSerial: '', reason: 'internal-error' };
+    } finally {
+      req.password?.fill(0);
+    }
+  }
+
+  private attributesOf(decision: Decision): readonly Buffer[] {
+    switch (decision.result) {
+      case 'accept':
+        return this.deps.replyAttributes(decision.user, decision.groups);
+      case 'challenge':
+        return [attribute(Attr.State, decision.state), ...replyMessage(decision.replyMessage)];
+      case 'reject':
+        return decision.replyMessage === undefined ? [] : replyMessage(decision.replyMessage);
+    }
+  }
+
+  private encode(code: number, req: AccessRequest, client: Client, attributes: readonly Buffer[]): Buffer {
+    return encodeReply({
+      code,
+      identifier: req.identifier,
+      requestAuthenticator: req.authenticator,
+      secret: client.secret,
+      attributes,
+      proxyStates: req.proxyStates,
+    });
+  }
+
+  private drop(reason: DropReason, peer: Peer, client: string): null {
+    this.deps.metrics.drop(reason);
+    this.deps.onDrop(reason, peer.address, client);
+    return null;
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * UDP sockets: one per `server.listen` address, IPv4 and IPv6. Each reply leaves from the socket
+ * its request came in on (RELIABILITY R10), so the NAS sees the address it sent to.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { parseListen } from '../config/schema.js';
+import type { Peer, RequestHandler } from './handler.js';
+
+export interface BoundSocket {
+  listen: string;
+  address: string;
+  port: number;
+}
+
+export class UdpServer {
+  private sockets: Socket[] = [];
+
+  constructor(
+    private readonly handler: () => RequestHandler,
+    private readonly onSendError: (err: Error) => void,
+  ) {}
+
+  async listen(addresses: readonly string[]): Promise<BoundSocket[]> {
+    const bound: BoundSocket[] = [];
+    try {
+      for (const listen of addresses) {
+        const { host, port } = parseListen(listen) as { host: string; port: number };
+        const v6 = host.includes(':');
+        const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ...(v6 ? { ipv6Only: true } : {}), recvBufferSize: 4 << 20 });
+        const index = this.sockets.length;
+        this.sockets.push(socket);
+        await new Promise<void>((resolve, reject) => {
+          socket.once('error', reject);
+          socket.bind({ address: host, port, exclusive: true }, () => {
+            socket.off('error', reject);
+            resolve();
+          });
+        });
+        const local = socket.address();
+        socket.on('error', this.onSendError);
+        socket.on('message', (msg, rinfo) => this.receive(socket, index, local.address, msg, rinfo.address, rinfo.port));
+        bound.push({ listen, address: local.address, port: local.port });
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    return bound;
+  }
+
+  private receive(socket: Socket, index: number, localAddress: string, msg: Buffer, address: string, port: number): void {
+    const peer: Peer = { address, port, socket: index, localAddress };
+    this.handler()
+      .handle(msg, peer)
+      .then((reply) => {
+        if (reply !== null) socket.send(reply, port, address, (err) => err && this.onSendError(err));
+      }, this.onSendError);
+  }
+
+  async close(): Promise<void> {
+    const sockets = this.sockets;
+    this.sockets = [];
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve())).catch(() => undefined)));
+  }
+}

@@ -1,0 +1,89 @@
+/** An in-process server on loopback port 0 with a temp store, for end-to-end tests. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { memoryAuditSink } from '../../src/audit/audit-log.js';
+import type { AuditEvent } from '../../src/audit/event.js';
+import { createArgon2Hasher } from '../../src/auth/passwords.js';
+import { parseConfig } from '../../src/config/load.js';
+import { startServer, type RunningServer } from '../../src/server/app.js';
+
+export const SECRET = 'testing123';
+
+export interface TestServer {
+  server: RunningServer;
+  v4: { host: string; port: number };
+  v6: { host: string; port: number } | null;
+  dir: string;
+  configFile: string;
+  audit: AuditEvent[];
+  logs: Array<Record<string, unknown>>;
+  addUser(name: string, password: string | null): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function testConfig(dir: string, extra = ''): string {
+  return `
+[server]
+name = "test-server"
+listen = ["127.0.0.1:0", "[::1]:0"]
+[store]
+path = "${join(dir, 'radius-otp.db')}"
+key_file = "${join(dir, 'master.key')}"
+[log]
+audit = ""
+level = "debug"
+drop_log_per_second = 1000
+${extra}
+[[client]]
+name = "local"
+address = "127.0.0.1"
+secret = "${SECRET}"
+[[client]]
+name = "local6"
+address = "::1"
+secret = "${SECRET}"
+`;
+}
+
+export async function startTestServer(opts: { extra?: string; clients?: string; now?: () => number } = {}): Promise<TestServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-e2e-'));
+  const configFile = join(dir, 'radius.conf');
+  writeFileSync(configFile, testConfig(dir, opts.extra) + (opts.clients ?? ''));
+  const config = parseConfig(testConfig(dir, opts.extra) + (opts.clients ?? ''), configFile);
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = winston.createLogger({
+    level: 'debug',
+    format: winston.format.json(),
+    transports: [
+      new winston.transports.Stream({
+        stream: new Writable({
+          write(chunk, _enc, cb) {
+            logs.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+            cb();
+          },
+        }),
+      }),
+    ],
+  });
+  const sink = memoryAuditSink();
+  const server = await startServer(config, { logger, configFile, audit: sink, now: opts.now });
+  const v4 = server.sockets.find((s) => !s.address.includes(':')) as { address: string; port: number };
+  const v6 = server.sockets.find((s) => s.address.includes(':')) ?? null;
+  const hasher = await createArgon2Hasher(1);
+  return {
+    server,
+    v4: { host: v4.address, port: v4.port },
+    v6: v6 && { host: v6.address, port: v6.port },
+    dir,
+    configFile,
+    audit: sink.events,
+    logs,
+    async addUser(name, password) {
+      server.store.users.add(name, password === null ? null : await hasher.hash(password));
+    },
+    stop: () => server.stop(),
+  };
+}
