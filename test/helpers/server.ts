@@ -19,16 +19,18 @@ export interface TestServer {
   dir: string;
   configFile: string;
   audit: AuditEvent[];
+  /** The socket bound to this address (tests with several loopback addresses). */
+  at(address: string): { host: string; port: number };
   logs: Array<Record<string, unknown>>;
   addUser(name: string, password: string | null): Promise<void>;
   stop(): Promise<void>;
 }
 
-export function testConfig(dir: string, extra = ''): string {
+export function testConfig(dir: string, extra = '', listen = ['127.0.0.1:0', '[::1]:0']): string {
   return `
 [server]
 name = "test-server"
-listen = ["127.0.0.1:0", "[::1]:0"]
+listen = ${JSON.stringify(listen)}
 [store]
 path = "${join(dir, 'radius-otp.db')}"
 key_file = "${join(dir, 'master.key')}"
@@ -48,11 +50,13 @@ secret = "${SECRET}"
 `;
 }
 
-export async function startTestServer(opts: { extra?: string; clients?: string; now?: () => number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: { extra?: string; clients?: string; now?: () => number; listen?: string[] } = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'radius-otp-e2e-'));
   const configFile = join(dir, 'radius.conf');
-  writeFileSync(configFile, testConfig(dir, opts.extra) + (opts.clients ?? ''));
-  const config = parseConfig(testConfig(dir, opts.extra) + (opts.clients ?? ''), configFile);
+  writeFileSync(configFile, testConfig(dir, opts.extra, opts.listen) + (opts.clients ?? ''));
+  const config = parseConfig(testConfig(dir, opts.extra, opts.listen) + (opts.clients ?? ''), configFile);
   const logs: Array<Record<string, unknown>> = [];
   const logger = winston.createLogger({
     level: 'debug',
@@ -80,6 +84,11 @@ export async function startTestServer(opts: { extra?: string; clients?: string; 
     dir,
     configFile,
     audit: sink.events,
+    at(address) {
+      const b = server.sockets.find((x) => x.address === address);
+      if (!b) throw new Error(`not listening on ${address}`);
+      return { host: b.address, port: b.port };
+    },
     logs,
     async addUser(name, password) {
       server.store.users.add(name, password === null ? null : await hasher.hash(password));
