@@ -83,5 +83,6 @@ export async function listAuditFiles(file: string): Promise<AuditFile[]> {
       if (st.isFile()) out.push({ path, date: null, size: st.size });
     }
   }
-  return out.sort((a, b) => (a.date ?? '').localeCompare(b.date ?? ''));
+  const dateKey = (f: AuditFile): string => f.date ?? '';
+  return out.sort((a, b) => (dateKey(a) < dateKey(b) ? -1 : 1));
 }

@@ -225,3 +225,20 @@ t.test('null and memory sinks', async (t) => {
   await m.close();
   t.same(m.events.map((e) => (e as DecisionEvent).user), ['user1', 'user2']);
 });
+
+t.test('a check racing a reopen or a close does nothing', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000 });
+  const dated = auditFileNames(file).forDate(today());
+  sink.record(decision(1));
+  while (!(await sink.checkFile().then(() => existsSync(dated)))) await new Promise((r) => setTimeout(r, 5));
+  unlinkSync(dated);
+  const racingReopen = sink.checkFile();
+  sink.reopen();
+  t.equal(await racingReopen, false, 'the handle it looked at is gone already');
+  const racingClose = sink.checkFile();
+  const closed = sink.close();
+  t.equal(await racingClose, false);
+  await closed;
+});
