@@ -1,0 +1,195 @@
+/**
+ * `import pskc FILE` and `import csv FILE` (SPEC "Command line"). All or nothing: the parser
+ * returns records and issues (ARCHITECTURE pattern 6); any issue prints every one of them and
+ * refuses the file before the store is opened. Serials already stored and unknown users are
+ * checked against the store, then one `importMany` call writes everything in one transaction.
+ * Never prints a secret, a key or a password.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import cliProgress from 'cli-progress';
+import type { Argv, CommandModule } from 'yargs';
+import { parseCsv } from '../tokens/import/csv.js';
+import { formatIssue, type ParseResult } from '../tokens/import/issue.js';
+import { parsePskc, type PskcProtection } from '../tokens/import/pskc.js';
+import type { TokenRecord } from '../tokens/record.js';
+import { withStore } from './context.js';
+import { CliError, firstLine, type GlobalArgs, type Io } from './io.js';
+import { printRows } from './output.js';
+
+type ImportArgs = GlobalArgs & {
+  file: string;
+  keyHex?: string;
+  keyFile?: string;
+  passwordStdin?: boolean;
+  legacy?: boolean;
+  dryRun?: boolean;
+  replace?: boolean;
+  createUsers?: boolean;
+};
+
+const AES_KEY_BYTES = [16, 24, 32];
+const LIST_LIMIT = 20;
+
+function readInput(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new CliError(`${what}${file}: cannot read (${String((err as NodeJS.ErrnoException).code)})`, 1);
+  }
+}
+
+/** A key as hex text (32, 48 or 64 hex digits); the message never repeats what was given. */
+function hexKey(text: string, what: string): Buffer {
+  const hex = text.trim();
+  if (!/^[0-9a-fA-F]+$/.test(hex) || !AES_KEY_BYTES.includes(hex.length / 2)) {
+    throw new CliError(`${what}: not an AES key (16, 24 or 32 bytes as 32, 48 or 64 hex digits)`, 1);
+  }
+  return Buffer.from(hex, 'hex');
+}
+
+async function protectionFrom(argv: ImportArgs, io: Io): Promise<PskcProtection> {
+  const given = [argv.keyHex !== undefined, argv.keyFile !== undefined, argv.passwordStdin === true].filter(Boolean).length;
+  if (given > 1) throw new CliError('give one of --key-hex, --key-file, --password-stdin', 2);
+  const protection: PskcProtection = { legacy: argv.legacy === true };
+  if (argv.keyHex !== undefined) protection.key = hexKey(argv.keyHex, '--key-hex');
+  if (argv.keyFile !== undefined) {
+    // A key file holds the raw key bytes, or the key in hex on one line.
+    const raw = readInput(argv.keyFile, '--key-file ');
+    protection.key = AES_KEY_BYTES.includes(raw.length) && !/^[0-9a-fA-F]+\s*$/.test(raw.toString('latin1')) ? raw : hexKey(raw.toString('latin1'), `--key-file ${argv.keyFile}`);
+  }
+  if (argv.passwordStdin === true) {
+    const password = firstLine(await io.readStdin());
+    if (password === '') throw new CliError('--password-stdin: the password is empty', 1);
+    protection.password = password;
+  }
+  return protection;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function listed(items: readonly string[]): string {
+  return items.slice(0, LIST_LIMIT).join(', ') + (items.length > LIST_LIMIT ? `, … (${items.length - LIST_LIMIT} more)` : '');
+}
+
+/** Prints warnings and issues; refuses the file on any issue (nothing is written). */
+function check(io: Io, file: string, result: ParseResult): void {
+  for (const w of result.warnings) io.stderr(`warning: ${formatIssue(w)}\n`);
+  for (const i of result.issues) io.stderr(`${formatIssue(i)}\n`);
+  if (result.issues.length > 0) {
+    const whole = result.issues.some((i) => i.record === 'file');
+    const bad = new Set(result.issues.map((i) => i.record)).size;
+    throw new CliError(`${file}: nothing imported (${whole ? 'the file is refused' : plural(bad, 'invalid record')})`, 1);
+  }
+  if (result.records.length === 0) throw new CliError(`${file}: nothing imported (no OTP tokens in the file)`, 1);
+}
+
+function planRow(r: TokenRecord, replacing: ReadonlySet<string>) {
+  return {
+    serial: r.serial,
+    type: r.type,
+    algorithm: r.algorithm,
+    digits: r.digits,
+    period: r.type === 'totp' ? r.period : null,
+    counter: r.type === 'hotp' ? r.counter : null,
+    user: r.user ?? null,
+    action: replacing.has(r.serial) ? 'replace' : 'add',
+  };
+}
+
+async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => ParseResult): Promise<void> {
+  const file = argv.file;
+  const content = readInput(file, '');
+  const started = performance.now();
+  const result = parse(content);
+  check(io, file, result);
+  const records = result.records;
+
+  await withStore(argv, ({ store }) => {
+    const existing = store.tokens.existingSerials(records.map((r) => r.serial));
+    if (existing.length > 0 && argv.replace !== true) {
+      throw new CliError(`${file}: nothing imported: ${plural(existing.length, 'serial')} already in the store (use --replace): ${listed(existing)}`, 1);
+    }
+    const users = [...new Set(records.flatMap((r) => (r.user === undefined ? [] : [r.user])))];
+    const missing = users.filter((u) => store.users.get(u) === undefined);
+    if (missing.length > 0 && argv.createUsers !== true) {
+      throw new CliError(`${file}: nothing imported: ${plural(missing.length, 'user')} not found (use --create-users): ${listed(missing)}`, 1);
+    }
+
+    if (argv.dryRun === true) {
+      const replacing = new Set(existing);
+      const rows = records.map((r) => planRow(r, replacing));
+      if (argv.json === true) {
+        io.stdout(`${JSON.stringify({ file, dryRun: true, tokens: rows, replace: existing.length, createUsers: missing })}\n`);
+        return;
+      }
+      printRows(io, false, rows, ['serial', 'type', 'algorithm', 'digits', 'period', 'counter', 'user', 'action']);
+      io.stdout(
+        `dry run: would import ${plural(records.length, 'token')} from ${file} (${existing.length} replaced, ${plural(missing.length, 'user')} created); nothing written\n`,
+      );
+      return;
+    }
+
+    let bar: cliProgress.SingleBar | undefined;
+    if (io.isTTY && io.progress !== undefined) {
+      bar = new cliProgress.SingleBar(
+        { stream: io.progress, format: 'importing [{bar}] {value}/{total} tokens', clearOnComplete: true, hideCursor: false },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(records.length, 0);
+    }
+    const progress = bar === undefined ? undefined : (n: number): void => bar.update(n);
+    const done = store.tokens.importMany(records, { replace: argv.replace === true, createUsers: argv.createUsers === true }, progress);
+    if (bar !== undefined) {
+      bar.update(records.length);
+      bar.stop();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const imported = done.inserted + done.replaced;
+    if (argv.json === true) {
+      io.stdout(`${JSON.stringify({ file, imported, replaced: done.replaced, usersCreated: done.usersCreated, seconds: Number(seconds.toFixed(3)) })}\n`);
+    } else {
+      io.stdout(
+        `imported ${plural(imported, 'token')} from ${file} (${done.replaced} replaced, ${plural(done.usersCreated, 'user')} created) in ${seconds.toFixed(1)} s\n`,
+      );
+    }
+  });
+}
+
+export function importCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
+  const common = (y: Argv<GlobalArgs>) =>
+    y
+      .positional('file', { type: 'string', demandOption: true, describe: 'the file to import' })
+      .option('dry-run', { type: 'boolean', describe: 'validate everything and print what would be imported; write nothing' })
+      .option('replace', { type: 'boolean', describe: 'replace tokens whose serial is already stored' })
+      .option('create-users', { type: 'boolean', describe: 'create users named in the file when missing (no password)' });
+  return {
+    command: 'import <format>',
+    describe: 'import OATH tokens from PSKC (RFC 6030) or Base32 CSV files (all or nothing)',
+    builder: (y: Argv<GlobalArgs>) =>
+      y
+        .command<ImportArgs>(
+          'pskc <file>',
+          'import from an RFC 6030 PSKC file (plain, pre-shared key or PBKDF2 password)',
+          (y) =>
+            common(y)
+              .option('key-hex', { type: 'string', describe: 'pre-shared AES key in hex (visible in ps: prefer --key-file)' })
+              .option('key-file', { type: 'string', describe: 'file holding the pre-shared AES key (raw bytes or hex)' })
+              .option('password-stdin', { type: 'boolean', describe: 'read the PBKDF2 password from the first line of stdin' })
+              .option('legacy', { type: 'boolean', describe: 'accept pre-RFC 6030 MACs (over the plaintext, or without MACKey)' }) as unknown as Argv<ImportArgs>,
+          async (argv) => {
+            const protection = await protectionFrom(argv, io);
+            await runImport(io, argv, (content) => parsePskc(content, argv.file, protection));
+          },
+        )
+        .command<ImportArgs>(
+          'csv <file>',
+          'import from a Base32 CSV file (Entra/Azure columns, or serial,secret[,interval[,digits[,algorithm]]])',
+          (y) => common(y) as unknown as Argv<ImportArgs>,
+          (argv) => runImport(io, argv, (content) => parseCsv(content, argv.file)),
+        )
+        .demandCommand(1, 'name a format: pskc or csv')
+        .strict(),
+    handler: () => {},
+  };
+}
