@@ -1,0 +1,111 @@
+/**
+ * The built server as a process: configuration errors stop it with key and line; SIGHUP reloads
+ * clients without dropping a packet; SIGTERM stops it cleanly; an accepted code stays used after
+ * kill -9 and a restart.
+ */
+import t from 'tap';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { encodeAccessRequest } from '../../src/radius/request-encode.js';
+import { Code } from '../../src/radius/codes.js';
+import { radclient } from '../helpers/radclient.js';
+import { run, serve } from '../helpers/process.js';
+import { UdpClient } from '../helpers/udp-client.js';
+import { totpCode } from '../helpers/oathtool.js';
+
+function workspace(clients: string, extra = ''): { dir: string; config: string; write: (clients: string, extra?: string) => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-serve-'));
+  const config = join(dir, 'radius.conf');
+  const write = (c: string, e = extra): void =>
+    writeFileSync(config, `[server]\nlisten = ["127.0.0.1:0"]\n[log]\nlevel = "info"\n${e}\n${c}`);
+  write(clients);
+  return { dir, config, write };
+}
+
+const CLIENT = '[[client]]\nname = "gw"\naddress = "127.0.0.1"\nsecret = "s1"\n';
+const MA = 'Message-Authenticator = 0x00';
+
+t.test('a wrong config stops the server, naming key and line', async (t) => {
+  const w = workspace(`${CLIENT}\n[otp]\nwindow = 1\nmax_failure = 3\n`);
+  const r = await run(['serve', '--config', w.config]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, `${w.config}:13: otp.max_failure: unknown key`);
+  t.equal(r.stdout, '', 'never listened');
+  const env = await run(['user', 'list'], '');
+  t.equal(env.code, 1, 'no ./radius.conf here: refused');
+  t.match(env.stderr, /radius\.conf: file not found/);
+});
+
+t.test('a master key readable by others stops the server, naming the file', async (t) => {
+  const w = workspace(CLIENT);
+  writeFileSync(join(w.dir, 'data-key'), `${'ab'.repeat(32)}\n`);
+  chmodSync(join(w.dir, 'data-key'), 0o644);
+  w.write(CLIENT, '[store]\nkey_file = "data-key"\n');
+  const r = await run(['serve', '--config', w.config]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /data-key.*readable by group or others/);
+  t.notMatch(r.stderr, /abab/, 'the key never appears');
+});
+
+t.test('SIGHUP reloads clients without dropping a packet; SIGTERM stops cleanly', async (t) => {
+  const w = workspace(CLIENT);
+  const s = await serve(w.config);
+  t.teardown(() => s.child.kill('SIGKILL'));
+  const target = { host: '127.0.0.1', port: s.port };
+  const status = await radclient(target, 's1', MA, { command: 'status' });
+  t.equal(status.reply, 'Access-Accept');
+
+  const second = '[[client]]\nname = "gw2"\naddress = "127.0.0.2"\nsecret = "s2"\n';
+  const before = await radclient(target, 's2', `${MA}, Packet-Src-IP-Address = 127.0.0.2`, { command: 'status', timeout: 1 });
+  t.equal(before.reply, null, '127.0.0.2 is not a client yet');
+
+  // A steady stream of Status-Server requests while the config is reloaded: every one answered.
+  const client = await UdpClient.open();
+  t.teardown(() => client.close());
+  w.write(CLIENT + second);
+  let answered = 0;
+  for (let i = 0; i < 200; i++) {
+    if (i === 50) s.child.kill('SIGHUP');
+    const packet = encodeAccessRequest({ code: Code.StatusServer, identifier: i & 0xff, authenticator: randomBytes(16), secret: Buffer.from('s1') });
+    if ((await client.exchange(packet, target, 1000))?.[0] === Code.AccessAccept) answered++;
+  }
+  t.equal(answered, 200, 'no packet dropped across the reload');
+  const after = await radclient(target, 's2', `${MA}, Packet-Src-IP-Address = 127.0.0.2`, { command: 'status' });
+  t.equal(after.reply, 'Access-Accept', 'the new client is served');
+
+  // A broken config on SIGHUP: refused, and the running config stays.
+  writeFileSync(w.config, 'this is not toml =');
+  s.child.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 300));
+  t.match(s.stderr(), /reload refused/);
+  t.equal((await radclient(target, 's1', MA, { command: 'status' })).reply, 'Access-Accept');
+
+  s.child.kill('SIGTERM');
+  t.equal(await s.exited, 0, 'exit 0 on SIGTERM');
+  t.match(s.stderr(), /"message":"stopped"/);
+});
+
+t.test('a code accepted once is refused after kill -9 and a restart', async (t) => {
+  const w = workspace(CLIENT, '[auth]\nprimary = "none"\n');
+  const secretHex = randomBytes(20).toString('hex');
+  const { base32Encode } = await import('../../src/tokens/base32.js');
+  writeFileSync(join(w.dir, 'tokens.csv'), `serial,secret,interval\nK9,${base32Encode(Buffer.from(secretHex, 'hex'))},30\n`);
+  const imported = await run(['import', 'csv', join(w.dir, 'tokens.csv'), '--config', w.config]);
+  t.equal(imported.code, 0, imported.stderr);
+  t.equal((await run(['user', 'add', 'carol', '--config', w.config])).code, 0);
+  t.equal((await run(['token', 'assign', 'K9', 'carol', '--config', w.config])).code, 0);
+
+  const code = totpCode(secretHex, Math.floor(Date.now() / 1000));
+  const first = await serve(w.config);
+  const ok = await radclient({ host: '127.0.0.1', port: first.port }, 's1', `User-Name = "carol", User-Password = "${code}", NAS-Identifier = "gw", ${MA}`);
+  t.equal(ok.reply, 'Access-Accept');
+  first.child.kill('SIGKILL');
+  await first.exited;
+
+  const second = await serve(w.config);
+  t.teardown(() => second.child.kill('SIGKILL'));
+  const again = await radclient({ host: '127.0.0.1', port: second.port }, 's1', `User-Name = "carol", User-Password = "${code}", NAS-Identifier = "gw", ${MA}`);
+  t.equal(again.reply, 'Access-Reject', 'replay refused after the restart');
+});
