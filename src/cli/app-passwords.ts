@@ -44,7 +44,7 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
               .positional('id', { type: 'number' })
               .option('all', { type: 'boolean' })
               .check((a) => {
-                if ((a.id === undefined) === !a.all) throw new Error('give an app password ID or --all, not both');
+                if ((a.id === undefined) === !a.all) throw new CliError('give an app password ID or --all, not both', 2);
                 return true;
               }),
           (argv) =>

@@ -39,6 +39,7 @@ export function parseConfig(source: string, file: string): Config {
   if (!result.success) throw toConfigError(result.error.issues[0] as z.core.$ZodIssue, source, file);
   const config = result.data;
   checkClients(config, source, file);
+  checkLdap(config, source, file);
   resolvePaths(config, dirname(file));
   return deepFreeze(config);
 }
@@ -66,6 +67,14 @@ function checkClients(config: Config, source: string, file: string): void {
     names.add(c.name);
     addresses.add(addr.toLowerCase());
   });
+}
+
+/** primary = "ldap" anywhere needs a directory to ask. */
+function checkLdap(config: Config, source: string, file: string): void {
+  const usesLdap = config.auth.primary === 'ldap' || config.client.some((c) => c.primary === 'ldap');
+  if (usesLdap && config.ldap.urls.length === 0) {
+    throw new ConfigError('invalid', file, 'ldap.urls', locateKey(source, ['ldap', 'urls']), 'primary = "ldap" needs at least one URL');
+  }
 }
 
 /** Relative file paths in the config are relative to the config file's directory. */

@@ -8,7 +8,7 @@ import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import type { AuditSink } from '../audit/event.js';
 import { setLevel } from '../audit/logger.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../audit/metrics.js';
-import { LdapAuthenticator } from '../auth/ldap.js';
+import { LdapAuthenticator, LdapConfigError } from '../auth/ldap.js';
 import { LocalPrimary } from '../auth/local.js';
 import { createArgon2Hasher } from '../auth/passwords.js';
 import { Pipeline } from '../auth/pipeline.js';
@@ -20,7 +20,7 @@ import { ClientTable } from './clients.js';
 import { DuplicateCache } from './dedup.js';
 import { RateLimitedLog } from './drop-log.js';
 import { RequestHandler } from './handler.js';
-import { buildReplyAttributes, type ReplyAttributes } from './reply-attributes.js';
+import { buildReplyAttributes, configErrorAt, type ReplyAttributes } from './reply-attributes.js';
 import { UdpServer, type BoundSocket } from './udp.js';
 
 export interface ServerOptions {
@@ -57,7 +57,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     const hasher = await createArgon2Hasher(config.server.hash_threads);
     const primaries: { local: PrimaryAuthenticator; ldap?: LdapAuthenticator } = { local: new LocalPrimary(store.users, hasher) };
     if (config.ldap.urls.length > 0) {
-      const ldap = new LdapAuthenticator(config.ldap);
+      const ldap = newLdap(config, opts.configFile);
       primaries.ldap = ldap;
       closers.push(() => ldap.close());
     }
@@ -146,6 +146,16 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
   } catch (err) {
     for (const close of closers.reverse()) await close();
     throw err;
+  }
+}
+
+function newLdap(config: Config, configFile: string): LdapAuthenticator {
+  try {
+    return new LdapAuthenticator(config.ldap);
+  } catch (err) {
+    /* c8 ignore next -- the constructor throws only LdapConfigError */
+    if (!(err instanceof LdapConfigError)) throw err;
+    throw configErrorAt(configFile, err.key.split('.'), err.reason);
   }
 }
 

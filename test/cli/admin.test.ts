@@ -1,0 +1,142 @@
+/** user, token, app-password and enroll commands, in-process. */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cli, cliWorkspace } from '../helpers/cli.js';
+import { totpCode, hotpCode } from '../helpers/oathtool.js';
+import { base32Decode, base32Encode } from '../../src/tokens/base32.js';
+import { writeFileSync } from 'node:fs';
+
+t.test('usage errors exit 2; unknown commands too', async (t) => {
+  const r = await cli([]);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /name a command/);
+  t.equal((await cli(['frobnicate'])).code, 2);
+  t.equal((await cli(['user'])).code, 2);
+  const help = await cli(['--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /radius-otp serve/);
+});
+
+t.test('users: add with and without password, passwd, list, groups, enable/disable, delete, reset', async (t) => {
+  const w = cliWorkspace();
+  const add = await w.run(['user', 'add', 'alice', '--password-stdin'], 'hunter2\n');
+  t.equal(add.code, 0, add.stderr);
+  t.match(add.stdout, 'user alice added');
+  t.notMatch(add.stdout + add.stderr, /hunter2/);
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 1, 'exists');
+  t.match((await w.run(['user', 'add', 'bob'])).stdout, '(no password)');
+  t.equal((await w.run(['user', 'add', ' bad'])).code, 1, 'bad name');
+  t.equal((await w.run(['user', 'add', 'x', '--password-stdin'], '\n')).code, 1, 'empty password');
+  t.equal((await w.run(['user', 'passwd', 'alice', '--password-stdin'], 'new\n')).code, 0);
+  t.equal((await w.run(['user', 'passwd', 'nobody', '--password-stdin'], 'new\n')).code, 1);
+  t.equal((await w.run(['user', 'group-add', 'alice', 'vpn-admins'])).code, 0);
+  t.equal((await w.run(['user', 'group-add', 'nobody', 'g'])).code, 1);
+  t.equal((await w.run(['user', 'disable', 'bob'])).code, 0);
+  t.equal((await w.run(['user', 'disable', 'nobody'])).code, 1);
+  const list = await w.run(['user', 'list', '--json']);
+  t.match(JSON.parse(list.stdout), [
+    { name: 'alice', password: true, enabled: true, groups: 'vpn-admins', tokens: 0 },
+    { name: 'bob', password: false, enabled: false, groups: null },
+  ]);
+  const table = await w.run(['user', 'list']);
+  t.match(table.stdout, /^name\s+password\s+enabled/);
+  t.equal((await w.run(['user', 'enable', 'bob'])).code, 0);
+  t.equal((await w.run(['user', 'group-remove', 'alice', 'vpn-admins'])).code, 0);
+  t.equal((await w.run(['user', 'group-remove', 'alice', 'vpn-admins'])).code, 1);
+  t.match((await w.run(['user', 'reset', 'alice'])).stdout, '0 token(s) unassigned, 0 app password(s) revoked');
+  t.equal((await w.run(['user', 'reset', 'nobody'])).code, 1);
+  t.equal((await w.run(['user', 'delete', 'bob'])).code, 0);
+  t.equal((await w.run(['user', 'delete', 'bob'])).code, 1);
+  t.match((await w.run(['user', 'list'])).stdout, /alice/);
+  const empty = cliWorkspace();
+  t.equal((await empty.run(['user', 'list'])).stdout, '(none)\n');
+});
+
+t.test('tokens: list, show, assign, enable/disable, unlock, resync, delete — never a secret', async (t) => {
+  const w = cliWorkspace();
+  const secretTotp = Buffer.from('3132333435363738393031323334353637383930', 'hex');
+  const secretHotp = Buffer.from('a1'.repeat(20), 'hex');
+  writeFileSync(join(w.dir, 't.csv'), `serial,secret,interval\nT1,${base32Encode(secretTotp)},30\n`);
+  t.equal((await w.run(['import', 'csv', join(w.dir, 't.csv')])).code, 0);
+  // An HOTP token through enrollment's store path is not available; import one via PSKC-free route: CSV is TOTP only,
+  // so resync for HOTP is exercised in the store/unit tests and here through a TOTP token.
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
+  t.equal((await w.run(['token', 'assign', 'T1', 'alice'])).code, 0);
+  t.equal((await w.run(['token', 'assign', 'NOPE', 'alice'])).code, 1);
+  const list = await w.run(['token', 'list', '--json']);
+  t.match(JSON.parse(list.stdout), [{ serial: 'T1', type: 'totp', algorithm: 'SHA1', digits: 6, user: 'alice', enabled: true, locked: false }]);
+  t.match((await w.run(['token', 'list', '--user', 'alice'])).stdout, /T1/);
+  t.equal((await w.run(['token', 'list', '--user', 'bob'])).stdout, '(none)\n');
+  const show = await w.run(['token', 'show', 'T1']);
+  t.match(show.stdout, /serial:\s+T1/);
+  const showJson = JSON.parse((await w.run(['token', 'show', 'T1', '--json'])).stdout) as Record<string, unknown>;
+  t.equal(showJson.period, 30);
+  t.equal((await w.run(['token', 'show', 'NOPE'])).code, 1);
+  for (const out of [list.stdout, show.stdout]) {
+    t.notMatch(out, base32Encode(secretTotp));
+    t.notMatch(out, secretTotp.toString('hex'));
+  }
+  t.equal((await w.run(['token', 'disable', 'T1'])).code, 0);
+  t.equal((await w.run(['token', 'enable', 'T1'])).code, 0);
+  t.equal((await w.run(['token', 'enable', 'NOPE'])).code, 1);
+  t.equal((await w.run(['token', 'unlock', 'T1'])).code, 0);
+  t.equal((await w.run(['token', 'unlock', 'NOPE'])).code, 1);
+
+  // Resync: two consecutive codes 20 steps ahead of now → drift 20.
+  const now = Math.floor(Date.now() / 1000);
+  const hex = secretTotp.toString('hex');
+  const c1 = totpCode(hex, now + 20 * 30);
+  const c2 = totpCode(hex, now + 21 * 30);
+  const rs = await w.run(['token', 'resync', 'T1', c1, c2]);
+  t.equal(rs.code, 0, rs.stderr);
+  t.match(rs.stdout, /drift (20|21) step/);
+  t.equal((await w.run(['token', 'resync', 'T1', c1, c2])).code, 0, 'the same pair still resyncs (no second use of codes at login)');
+  t.equal((await w.run(['token', 'resync', 'T1', c2, c1])).code, 1, 'not consecutive');
+  t.equal((await w.run(['token', 'resync', 'T1', '12', '34'])).code, 1, 'wrong shape');
+  t.equal((await w.run(['token', 'resync', 'NOPE', '123456', '123456'])).code, 1);
+  void secretHotp;
+  void hotpCode;
+  t.equal((await w.run(['token', 'unassign', 'T1'])).code, 0);
+  t.equal((await w.run(['token', 'unassign', 'NOPE'])).code, 1);
+  t.equal((await w.run(['token', 'delete', 'T1'])).code, 0);
+  t.equal((await w.run(['token', 'delete', 'T1'])).code, 1);
+});
+
+t.test('app passwords: shown once, listed without the password, revoked', async (t) => {
+  const w = cliWorkspace();
+  const made = await w.run(['app-password', 'create', 'alice', '--label', 'mail']);
+  t.equal(made.code, 0);
+  const password = /: ([a-z2-7]{4}(?:-[a-z2-7]{4}){5})\n/.exec(made.stdout)?.[1];
+  t.ok(password, 'printed once');
+  const json = JSON.parse((await w.run(['app-password', 'create', 'alice', '--json'])).stdout) as { id: number; password: string };
+  t.match(json.password, /^[a-z2-7-]{29}$/);
+  const list = await w.run(['app-password', 'list', 'alice']);
+  t.match(list.stdout, /mail/);
+  t.notMatch(list.stdout, password as string);
+  t.equal((await w.run(['app-password', 'revoke', 'alice', String(json.id)])).code, 0);
+  t.equal((await w.run(['app-password', 'revoke', 'alice', String(json.id)])).code, 1);
+  t.equal((await w.run(['app-password', 'revoke', 'alice'])).code, 2, 'needs an id or --all');
+  t.match((await w.run(['app-password', 'revoke', 'alice', '--all'])).stdout, '1 app password(s) of alice revoked');
+  t.equal((await w.run(['app-password', 'list', 'alice', '--json'])).stdout, '[]\n');
+});
+
+t.test('enroll: otpauth URI and QR once; the token works with oathtool codes', async (t) => {
+  const w = cliWorkspace('[otp]\nissuer = "ACME VPN"\n');
+  const r = await w.run(['enroll', 'alice', '--serial', 'SOFT1']);
+  t.equal(r.code, 0, r.stderr);
+  const uri = /otpauth:\/\/totp\/\S+/.exec(r.stdout)?.[0] as string;
+  const u = new URL(uri);
+  t.equal(decodeURIComponent(u.pathname), '/ACME VPN:alice');
+  t.equal(u.searchParams.get('issuer'), 'ACME VPN');
+  t.match(r.stdout, /[▀▄█]/, 'a terminal QR code');
+  const secret = base32Decode(u.searchParams.get('secret') as string);
+  t.ok(secret.ok && secret.bytes.length === 20);
+  const json = JSON.parse((await w.run(['enroll', 'alice', '--json'])).stdout) as { serial: string; uri: string };
+  t.match(json.serial, /^SW[0-9A-F]{10}$/);
+  t.equal((await w.run(['enroll', 'bob', '--serial', 'SOFT1'])).code, 1, 'serial exists');
+  const db = readFileSync(join(w.dir, 'db', 'radius-otp.db'));
+  const b32 = u.searchParams.get('secret') as string;
+  t.notOk(db.includes(b32) || db.includes(Buffer.from(b32)), 'the Base32 secret is not in the database file');
+  if (secret.ok) t.notOk(db.includes(secret.bytes), 'the raw secret is not in the database file');
+});

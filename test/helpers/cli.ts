@@ -1,0 +1,33 @@
+/** Runs a CLI command in-process with collected output. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/io.js';
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function cli(args: readonly string[], stdin = '', opts: { isTTY?: boolean } = {}): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    readStdin: async () => stdin,
+    isTTY: opts.isTTY ?? false,
+  };
+  const code = await runCli(args, io);
+  return { code, stdout, stderr };
+}
+
+/** A config file in a fresh directory; returns a runner bound to it. */
+export function cliWorkspace(extra = ''): { dir: string; config: string; run: (args: readonly string[], stdin?: string) => Promise<CliRun> } {
+  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-cli-'));
+  const config = join(dir, 'radius.conf');
+  writeFileSync(config, `[store]\npath = "db/radius-otp.db"\nkey_file = "db/master.key"\n${extra}`);
+  return { dir, config, run: (args, stdin) => cli([...args, '--config', config], stdin) };
+}
