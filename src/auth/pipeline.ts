@@ -34,10 +34,32 @@ export interface PipelineDeps {
 
 export const PAP_REQUIRED = 'PAP (User-Password) is required';
 
-export class Pipeline {
-  constructor(private readonly deps: PipelineDeps) {}
+/**
+ * The token store's group commit (SqliteTokens): token writes of one event-loop turn share one
+ * transaction. TODO(lead): belongs on TokenStore in store/types.ts.
+ */
+interface GroupCommit {
+  groupCommits(): void;
+  settled(): Promise<void>;
+}
 
+export class Pipeline {
+  constructor(private readonly deps: PipelineDeps) {
+    (deps.tokens as TokenStore & GroupCommit).groupCommits();
+  }
+
+  /**
+   * A decision is returned only once every store write made so far — its own, and any it read —
+   * is committed (RFC 6238 §5.2: an accepted code is never accepted again, even after kill -9).
+   * A failed commit throws: the caller rejects.
+   */
   async decide(req: AuthRequest): Promise<Decision> {
+    const decision = await this.decideNow(req);
+    await (this.deps.tokens as TokenStore & GroupCommit).settled();
+    return decision;
+  }
+
+  private async decideNow(req: AuthRequest): Promise<Decision> {
     const user = req.userName;
     if (req.method !== 'pap') return reject(user, 'unknown', 'unsupported-method', '', PAP_REQUIRED);
     if (user === '' || req.password === undefined) return reject(user, 'unknown', 'bad-request');
@@ -87,12 +109,17 @@ export class Pipeline {
     // tokens (or unknown) is tried as if with a 6-digit token, so the work done does not say
     // whether the user exists (RELIABILITY O10).
     const lengths = active.length > 0 ? [...new Set(active.map((o) => o.token.digits))] : [6];
+    let rightPasswordNoToken = false;
     for (const digits of lengths) {
       const split = splitCode(password, digits);
       if (split === null) continue;
       const r = await primary.verify(user, split.password);
       if (!r.ok && (r.reason === 'directory-unavailable' || r.reason === 'disabled-user')) return reject(user, 'password+otp', r.reason);
-      if (!r.ok || active.length === 0) continue;
+      if (!r.ok) continue;
+      if (active.length === 0) {
+        rightPasswordNoToken = true;
+        continue;
+      }
       const code = checkCode(this.deps.tokens, owned, split.code, now, this.deps.policy.otp);
       return code.ok
         ? { result: 'accept', mode: 'password+otp', user: r.user, tokenSerial: code.serial, groups: this.groupsOf(r) }
@@ -100,6 +127,8 @@ export class Pipeline {
     }
 
     const r = await primary.verify(user, password);
+    // The password before a code was right, but there is no active token to check the code with.
+    if (!r.ok && rightPasswordNoToken) return reject(user, 'password+otp', inactiveReason(owned));
     if (!r.ok) return reject(user, 'password+otp', r.reason);
     if (active.length > 0) return this.challenge(r.user, client, this.groupsOf(r), now, active);
     if (this.deps.policy.usersWithoutToken === 'password-only') {

@@ -1,0 +1,249 @@
+/**
+ * The decision pipeline with a real store and a fake primary: the three ways in, lockout,
+ * replay, drift, token states, app passwords, users without tokens (RELIABILITY §3).
+ */
+import t from 'tap';
+import { hotpCode as ourHotp } from '../../src/otp/generate.js';
+import { Pipeline, splitCode, type PipelinePolicy } from '../../src/auth/pipeline.js';
+import type { PrimaryAuthenticator, PrimaryResult } from '../../src/auth/primary.js';
+import type { AuthRequest, Decision } from '../../src/auth/decision.js';
+import { hashAppPassword } from '../../src/auth/app-passwords.js';
+import { tempStore, totpRecord } from '../helpers/store.js';
+
+const KEY = Buffer.from('12345678901234567890');
+const PERIOD = 30;
+const T = 66_666_666; // a step number; now = T * 30 + 5
+const code = (step: number, key = KEY, digits: 6 | 8 = 6): string => ourHotp(key, step, digits, 'SHA1');
+
+class FakePrimary implements PrimaryAuthenticator {
+  calls: Array<[string, string]> = [];
+  constructor(
+    private readonly passwords: Record<string, string>,
+    private readonly override?: PrimaryResult,
+  ) {}
+  async verify(user: string, password: string): Promise<PrimaryResult> {
+    this.calls.push([user, password]);
+    if (this.override) return this.override;
+    if (!(user in this.passwords)) return { ok: false, reason: 'unknown-user' };
+    return this.passwords[user] === password ? { ok: true, user, groups: ['dir-group'] } : { ok: false, reason: 'wrong-password' };
+  }
+  async close(): Promise<void> {}
+}
+
+function setup(opts: { policy?: Partial<PipelinePolicy>; otp?: Partial<PipelinePolicy['otp']>; primary?: FakePrimary; now?: number } = {}) {
+  let now = opts.now ?? T * PERIOD + 5;
+  const { store } = tempStore({ now: () => now });
+  const primary = opts.primary ?? new FakePrimary({ alice: 'pw', bob: 'pw', carol: 'pw1234' });
+  let n = 0;
+  const pipeline = new Pipeline({
+    users: store.users,
+    tokens: store.tokens,
+    challenges: store.challenges,
+    appPasswords: store.appPasswords,
+    primaries: { local: primary, ldap: primary },
+    policy: {
+      usersWithoutToken: 'reject',
+      challengeTimeout: 300,
+      challengeMessage: 'Code?',
+      ...opts.policy,
+      otp: { window: 1, hotpLookAhead: 10, maxFailures: 3, unlockAfter: 0, ...opts.otp },
+    },
+    now: () => now,
+    random: (bytes) => Buffer.alloc(bytes, ++n),
+  });
+  const decide = (user: string, password: string | undefined, extra: Partial<AuthRequest> = {}): Promise<Decision> =>
+    pipeline.decide({ userName: user, password: password === undefined ? undefined : Buffer.from(password), state: undefined, method: 'pap', client: 'gw', primary: 'local', ...extra });
+  return {
+    store,
+    primary,
+    decide,
+    setNow: (s: number) => (now = s),
+    now: () => now,
+  };
+}
+
+t.test('splitCode', async (t) => {
+  t.same(splitCode('pw123456', 6), { password: 'pw', code: '123456' });
+  t.equal(splitCode('123456', 6), null, 'nothing left for a password');
+  t.equal(splitCode('pw12345a', 6), null);
+});
+
+t.test('password+code: accept, replay refused, wrong code, wrong password, unknown user', async (t) => {
+  const s = setup({ otp: { maxFailures: 10 } });
+  s.store.tokens.importMany([totpRecord('A1', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  t.match(await s.decide('alice', `pw${code(T)}`), { result: 'accept', mode: 'password+otp', tokenSerial: 'A1', groups: ['dir-group'] });
+  t.match(await s.decide('alice', `pw${code(T)}`), { result: 'reject', reason: 'replayed-code', tokenSerial: 'A1' });
+  t.match(await s.decide('alice', `pw${code(T - 1)}`), { result: 'reject', reason: 'replayed-code' }, 'an earlier step after a later one');
+  t.match(await s.decide('alice', `pw${code(T + 5)}`), { result: 'reject', reason: 'wrong-code' });
+  t.match(await s.decide('alice', `nope${code(T + 1)}`), { result: 'reject', reason: 'wrong-password', mode: 'password+otp' });
+  t.match(await s.decide('mallory', `pw${code(T + 1)}`), { result: 'reject', reason: 'unknown-user' });
+  s.store.users.addToGroup('alice', 'local-g');
+  t.match(await s.decide('alice', `pw${code(T + 1)}`), { result: 'accept', groups: ['dir-group', 'local-g'] }, 'T+1 is inside the window; directory and local groups');
+  t.equal(s.store.tokens.get('A1')?.drift, 1, 'drift learned');
+});
+
+t.test('window edges (RELIABILITY O3): T-2 rejected, T-1..T+1 accepted', async (t) => {
+  for (const [offset, result] of [
+    [-2, 'reject'],
+    [-1, 'accept'],
+    [0, 'accept'],
+    [1, 'accept'],
+    [2, 'reject'],
+  ] as const) {
+    const s = setup();
+    s.store.tokens.importMany([totpRecord('W', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+    t.equal((await s.decide('alice', `pw${code(T + offset)}`)).result, result, `T${offset >= 0 ? '+' : ''}${offset}`);
+  }
+});
+
+t.test('the window is centred on the learned drift (RELIABILITY O4)', async (t) => {
+  const s = setup();
+  s.store.tokens.importMany([totpRecord('D', { user: 'alice', secret: KEY, drift: 3 })], { replace: false, createUsers: true });
+  t.match(await s.decide('alice', `pw${code(T + 4)}`), { result: 'accept' }, 'T+drift+1');
+  t.equal(s.store.tokens.get('D')?.drift, 4);
+  t.match(await s.decide('alice', `pw${code(T)}`), { result: 'reject' }, 'T is outside a window centred on T+4');
+});
+
+t.test('password alone → challenge; the State answers once, for the same user, in time', async (t) => {
+  const s = setup();
+  s.store.tokens.importMany([totpRecord('C', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  const ch = await s.decide('alice', 'pw');
+  t.match(ch, { result: 'challenge', mode: 'challenge', replyMessage: 'Code?', tokenSerial: 'C' });
+  const state = (ch as { state: Buffer }).state;
+  t.match(await s.decide('bob', code(T), { state }), { result: 'reject', reason: 'unknown-state' }, 'another user cannot answer it');
+  const ch2 = (await s.decide('alice', 'pw')) as { state: Buffer };
+  t.match(await s.decide('alice', code(T), { state: ch2.state }), { result: 'accept', mode: 'challenge', groups: ['dir-group'] });
+  t.match(await s.decide('alice', code(T + 1), { state: ch2.state }), { result: 'reject', reason: 'unknown-state' }, 'single use');
+  const ch3 = (await s.decide('alice', 'pw')) as { state: Buffer };
+  s.setNow(s.now() + 300);
+  t.match(await s.decide('alice', code(T + 10), { state: ch3.state }), { result: 'reject', reason: 'expired-state' });
+  const ch4 = (await s.decide('alice', 'pw')) as { state: Buffer };
+  t.match(await s.decide('alice', '000000', { state: ch4.state }), { result: 'reject', reason: 'wrong-code', mode: 'challenge' });
+});
+
+t.test('code alone for primary = "none"', async (t) => {
+  const s = setup();
+  s.store.users.add('alice', null);
+  s.store.users.addToGroup('alice', 'local-g');
+  s.store.tokens.importMany([totpRecord('N', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  t.match(await s.decide('alice', code(T), { primary: 'none' }), { result: 'accept', mode: 'otp', groups: ['local-g'] });
+  t.match(await s.decide('alice', code(T), { primary: 'none' }), { result: 'reject', reason: 'replayed-code', mode: 'otp' });
+  t.match(await s.decide('nobody', code(T), { primary: 'none' }), { result: 'reject', reason: 'no-token' });
+  t.equal(s.primary.calls.length, 0, 'no password check at all');
+});
+
+t.test('lockout (RELIABILITY O6): at max_failures even a right code fails; unlock; success resets', async (t) => {
+  const s = setup();
+  s.store.tokens.importMany([totpRecord('L', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  t.match(await s.decide('alice', 'pw000000'), { reason: 'wrong-code' });
+  t.match(await s.decide('alice', `pw${code(T)}`), { result: 'accept' }, 'success resets the count');
+  t.equal(s.store.tokens.get('L')?.failures, 0);
+  for (let i = 0; i < 3; i++) t.match(await s.decide('alice', 'pw000000'), { reason: 'wrong-code' });
+  t.ok(s.store.tokens.get('L')?.lockedAt !== null, 'locked at the third failure');
+  t.match(await s.decide('alice', `pw${code(T + 1)}`), { result: 'reject', reason: 'locked', tokenSerial: 'L' });
+  t.match(await s.decide('alice', 'pw000000'), { result: 'reject', reason: 'locked' });
+  s.store.tokens.unlock('L');
+  t.match(await s.decide('alice', `pw${code(T + 1)}`), { result: 'accept' });
+});
+
+t.test('otp.unlock_after lifts a lock by itself', async (t) => {
+  const s = setup({ otp: { unlockAfter: 600 } });
+  s.store.tokens.importMany([totpRecord('U', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  for (let i = 0; i < 3; i++) await s.decide('alice', 'pw000000');
+  t.match(await s.decide('alice', `pw${code(T)}`), { reason: 'locked' });
+  s.setNow(s.now() + 600);
+  const step = Math.floor(s.now() / PERIOD);
+  t.match(await s.decide('alice', `pw${code(step)}`), { result: 'accept' });
+});
+
+t.test('token states: disabled, not yet valid, expired; users_without_token', async (t) => {
+  const s = setup();
+  s.store.tokens.importMany([totpRecord('X', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  s.store.tokens.setEnabled('X', false);
+  t.match(await s.decide('alice', `pw${code(T)}`), { result: 'reject', reason: 'disabled-token', mode: 'password+otp' });
+  t.match(await s.decide('alice', 'pw'), { result: 'reject', reason: 'disabled-token', mode: 'password' });
+  t.match(await s.decide('alice', code(T), { primary: 'none' }), { result: 'reject', reason: 'disabled-token' });
+  const now = s.now();
+  s.store.tokens.importMany([totpRecord('Y', { user: 'bob', secret: KEY, validFrom: now + 100 })], { replace: false, createUsers: true });
+  t.match(await s.decide('bob', code(T), { primary: 'none' }), { result: 'reject', reason: 'expired-token' }, 'not valid yet');
+  s.store.tokens.importMany([totpRecord('Z', { user: 'carol', secret: KEY, validUntil: now })], { replace: false, createUsers: true });
+  t.match(await s.decide('carol', code(T), { primary: 'none' }), { result: 'reject', reason: 'expired-token' }, 'expired');
+  t.match(await s.decide('bob', 'pw'), { result: 'reject', reason: 'expired-token' }, 'password alone: no active token');
+  const open = setup({ policy: { usersWithoutToken: 'password-only' } });
+  t.match(await open.decide('alice', 'pw'), { result: 'accept', mode: 'password', groups: ['dir-group'] });
+  t.match(await open.decide('carol', 'pw1234'), { result: 'accept', mode: 'password' }, 'a password ending in digits, no token');
+  t.match(await open.decide('alice', 'nope'), { result: 'reject', reason: 'wrong-password' });
+  const closed = setup();
+  t.match(await closed.decide('alice', 'pw'), { result: 'reject', reason: 'no-token' });
+});
+
+t.test('unknown users cost the same primary checks as known ones (RELIABILITY O10)', async (t) => {
+  const s = setup();
+  s.store.tokens.importMany([totpRecord('K', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  await s.decide('alice', 'wrong123456');
+  const known = s.primary.calls.length;
+  s.primary.calls.length = 0;
+  await s.decide('mallory', 'wrong123456');
+  t.equal(s.primary.calls.length, known, `${known} checks either way`);
+});
+
+t.test('several tokens: any of them; 8-digit tokens split at 8', async (t) => {
+  const s = setup();
+  const other = Buffer.from('abcdefghijabcdefghij');
+  s.store.tokens.importMany(
+    [totpRecord('S6', { user: 'alice', secret: KEY }), totpRecord('S8', { user: 'alice', secret: other, digits: 8 })],
+    { replace: false, createUsers: true },
+  );
+  t.match(await s.decide('alice', `pw${code(T, other, 8)}`), { result: 'accept', tokenSerial: 'S8' });
+  t.match(await s.decide('alice', `pw${code(T, KEY)}`), { result: 'accept', tokenSerial: 'S6' });
+  t.match(await s.decide('alice', 'pw000000'), { result: 'reject', reason: 'wrong-code', tokenSerial: 'S6' }, 'only the 6-digit token is tried');
+  t.match(await s.decide('alice', 'pw00000000'), { result: 'reject', reason: 'wrong-code', tokenSerial: 'S8' }, 'split at 8');
+  s.store.tokens.importMany([totpRecord('B1', { user: 'bob', secret: KEY }), totpRecord('B2', { user: 'bob', secret: other })], { replace: false, createUsers: true });
+  t.match(await s.decide('bob', 'pw000000'), { result: 'reject', reason: 'wrong-code', tokenSerial: '' }, 'two tokens fit: no single one to blame');
+  t.match(await s.decide('bob', `pw${code(T, other)}`), { result: 'accept', tokenSerial: 'B2' });
+  const ch = await s.decide('alice', 'pw');
+  t.match(ch, { result: 'challenge', tokenSerial: '' });
+});
+
+t.test('HOTP look-ahead and counter', async (t) => {
+  const s = setup();
+  s.store.tokens.importMany([totpRecord('H', { user: 'alice', secret: KEY, type: 'hotp', counter: 5 })], { replace: false, createUsers: true });
+  t.match(await s.decide('alice', `pw${code(15)}`), { result: 'accept' }, 'counter+10');
+  t.equal(s.store.tokens.get('H')?.counter, 16);
+  t.match(await s.decide('alice', `pw${code(27)}`), { result: 'reject', reason: 'wrong-code' }, 'counter+11');
+  t.match(await s.decide('alice', `pw${code(15)}`), { result: 'reject' }, 'used');
+});
+
+t.test('app passwords are accepted alone', async (t) => {
+  const s = setup();
+  s.store.users.add('alice', null);
+  s.store.users.addToGroup('alice', 'mail');
+  s.store.tokens.importMany([totpRecord('A', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  const made = s.store.appPasswords.create('alice', 'imap', hashAppPassword('aaaa-bbbb'));
+  t.match(await s.decide('alice', 'aaaa-bbbb'), { result: 'accept', mode: 'app-password', groups: ['mail'] });
+  t.equal(s.store.appPasswords.list('alice')[0]?.lastUsedAt, s.now());
+  s.store.appPasswords.revoke('alice', made.id);
+  t.match(await s.decide('alice', 'aaaa-bbbb'), { result: 'reject' });
+});
+
+t.test('disabled users, non-PAP methods, missing password, directory down', async (t) => {
+  const s = setup();
+  s.store.users.add('alice', null);
+  s.store.users.setEnabled('alice', false);
+  t.match(await s.decide('alice', 'pw'), { result: 'reject', reason: 'disabled-user' });
+  t.match(await s.decide('bob', 'pw', { method: 'chap' }), { result: 'reject', reason: 'unsupported-method', replyMessage: /PAP/ });
+  t.match(await s.decide('bob', undefined), { result: 'reject', reason: 'bad-request' });
+  t.match(await s.decide('', 'pw'), { result: 'reject', reason: 'bad-request' });
+  const down = setup({ primary: new FakePrimary({}, { ok: false, reason: 'directory-unavailable' }) });
+  t.match(await down.decide('alice', 'pw123456', { primary: 'ldap' }), { result: 'reject', reason: 'directory-unavailable' });
+  t.match(await down.decide('alice', 'pw', { primary: 'ldap' }), { result: 'reject', reason: 'directory-unavailable' });
+  const disabled = setup({ primary: new FakePrimary({}, { ok: false, reason: 'disabled-user' }) });
+  t.match(await disabled.decide('alice', 'pw123456'), { result: 'reject', reason: 'disabled-user' });
+});
+
+t.test('a secret that fails to unseal makes the token unusable (fail closed)', async (t) => {
+  const s = setup();
+  s.store.tokens.importMany([totpRecord('F', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  s.store.db.prepare("UPDATE tokens SET secret = x'00' WHERE serial = 'F'").run();
+  t.match(await s.decide('alice', `pw${code(T)}`), { result: 'reject', reason: 'no-token' });
+});
