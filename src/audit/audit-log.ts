@@ -16,7 +16,7 @@ import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import type { AuditEvent, AuditSink } from './event.js';
 import { auditFileNames } from './files.js';
-import { redact, scrub } from './redact.js';
+import { redact, scrub, setOwn } from './redact.js';
 
 export interface AuditLogOptions {
   /** The configured path ([log] audit); '' disables the audit log. */
@@ -59,12 +59,17 @@ const FIELD_ORDER: Record<AuditEvent['event'], readonly string[]> = {
 const MESSAGE = Symbol.for('message');
 const NOT_FIELDS = new Set(['level', 'message']);
 
+// Maps, not object lookups: an `event` such as "toString" must not find Object.prototype.
+const ORDER = new Map<string, readonly string[]>(Object.entries(FIELD_ORDER));
+const KNOWN = new Map<string, ReadonlySet<string>>(Object.entries(FIELD_ORDER).map(([event, fields]) => [event, new Set([...fields, ...NOT_FIELDS])]));
+
 /** JSON line of the event fields only (not winston's level and message), in event.ts order. */
 export function auditLine(info: Record<string, unknown>): string {
-  const order = FIELD_ORDER[info.event as AuditEvent['event']] ?? [];
+  const order = ORDER.get(info.event as string) ?? [];
+  const known = KNOWN.get(info.event as string) ?? NOT_FIELDS;
   const out: Record<string, unknown> = {};
   for (const k of order) if (info[k] !== undefined) out[k] = info[k];
-  for (const k of Object.keys(info)) if (!(k in out) && !NOT_FIELDS.has(k)) out[k] = info[k];
+  for (const k of Object.keys(info)) if (!known.has(k)) setOwn(out, k, info[k]);
   return JSON.stringify(out);
 }
 

@@ -189,13 +189,20 @@ export interface RedactOptions {
   scrubText?: boolean;
 }
 
+/** out[key] = value, also for a key named "__proto__" (which assignment would turn into a prototype change). */
+export function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
 const FREE_TEXT_KEYS = new Set(['message', 'stack', 'msg']);
 const MAX_DEPTH = 12;
 
 interface Ctx {
   known: readonly string[];
   scrubText: boolean;
-  seen: WeakSet<object>;
+  /** The objects being walked, outermost first (a cycle points back into this list). */
+  path: object[];
 }
 
 function cleanString(key: string, value: string, ctx: Ctx): string {
@@ -207,9 +214,9 @@ function cleanValue(key: string, value: unknown, depth: number, ctx: Ctx): unkno
   if (typeof value === 'string') return cleanString(key, value, ctx);
   if (value === null || typeof value !== 'object') return value;
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `[buffer ${value.byteLength} bytes]`;
-  if (ctx.seen.has(value)) return '[circular]';
+  if (ctx.path.includes(value)) return '[circular]';
   if (depth >= MAX_DEPTH) return '[depth]';
-  ctx.seen.add(value);
+  ctx.path.push(value);
   try {
     if (Array.isArray(value)) return value.map((v) => cleanValue(key, v, depth + 1, ctx));
     const source = value as Record<string, unknown>;
@@ -221,10 +228,10 @@ function cleanValue(key: string, value: unknown, depth: number, ctx: Ctx): unkno
     } else if (value instanceof Date) {
       return value;
     }
-    for (const k of Object.keys(source)) out[k] = cleanField(k, source[k], depth + 1, ctx);
+    for (const k of Object.keys(source)) setOwn(out, k, cleanField(k, source[k], depth + 1, ctx));
     return out;
   } finally {
-    ctx.seen.delete(value);
+    ctx.path.pop();
   }
 }
 
@@ -240,11 +247,10 @@ function cleanField(key: string, value: unknown, depth: number, ctx: Ctx): unkno
 /** Applies the rule to one object and returns a cleaned copy (the input is never changed). */
 export function redactObject<T extends object>(obj: T, options: RedactOptions = {}): T {
   const known = typeof options.knownSecrets === 'function' ? options.knownSecrets() : (options.knownSecrets ?? []);
-  const ctx: Ctx = { known, scrubText: options.scrubText ?? true, seen: new WeakSet() };
+  const ctx: Ctx = { known, scrubText: options.scrubText ?? true, path: [obj] };
   const source = obj as Record<string | symbol, unknown>;
   const out: Record<string | symbol, unknown> = {};
-  ctx.seen.add(obj);
-  for (const k of Object.keys(source)) out[k] = cleanField(k, source[k], 0, ctx);
+  for (const k of Object.keys(source)) setOwn(out as Record<string, unknown>, k, cleanField(k, source[k], 0, ctx));
   // winston keeps level, message and splat under symbols: carry them over, cleaned.
   for (const s of Object.getOwnPropertySymbols(source)) out[s] = cleanValue('message', source[s], 0, ctx);
   return out as T;

@@ -80,6 +80,12 @@ t.test('extra and secret-looking fields: extras follow the known fields, secrets
 
 t.test('auditLine keeps an unknown event type as it comes', async (t) => {
   t.equal(auditLine({ level: 'info', message: '', event: 'other', b: 1, a: 2 }), '{"event":"other","b":1,"a":2}');
+  t.equal(auditLine({ level: 'info', message: '' }), '{}');
+  t.equal(auditLine({ event: 'toString', a: 1 }), '{"event":"toString","a":1}');
+  t.equal(auditLine(JSON.parse('{"event":"drop","__proto__":{"a":1}}')), '{"event":"drop","__proto__":{"a":1}}');
+  t.equal(auditLine({ event: 'drop', fn: () => 1, 'q"uote': 'x' }), '{"event":"drop","q\\"uote":"x"}');
+  const line = auditLine({ ...decision(3), extra: [1, { a: null }] });
+  t.same(JSON.parse(line), { ...decision(3), extra: [1, { a: null }] });
 });
 
 t.test('the file deleted underneath: the next lines land in a new file', async (t) => {

@@ -107,6 +107,13 @@ t.test('cycles, depth, errors with extra properties', async (t) => {
   t.equal(plain.err.message, 'user 1234567 key=abc [redacted]');
 });
 
+t.test('a key named __proto__ is data, not a prototype', async (t) => {
+  const meta = JSON.parse('{"__proto__":{"password":"hunter2-pass","x":1},"nested":{"__proto__":{"secret":"testing123"}}}');
+  const out = redactObject(meta);
+  t.equal(Object.getPrototypeOf(out), Object.prototype);
+  t.equal(JSON.stringify(out), '{"__proto__":{"password":"[redacted]","x":1},"nested":{"__proto__":{"secret":"[redacted]"}}}');
+});
+
 t.test('known secrets as a function, short ones ignored', async (t) => {
   let secrets = ['testing123'];
   const out = redactObject({ note: 'secret is testing123, ab' }, { knownSecrets: () => [...secrets, 'ab'] });
