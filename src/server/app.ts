@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type winston from 'winston';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
-import type { AuditSink } from '../audit/event.js';
+import type { AuditSink, DropReason } from '../audit/event.js';
 import { setLevel } from '../audit/logger.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../audit/metrics.js';
 import { LdapAuthenticator, LdapConfigError } from '../auth/ldap.js';
@@ -19,7 +19,7 @@ import type { SqliteStore } from '../store/sqlite/open.js';
 import { ClientTable } from './clients.js';
 import { DuplicateCache } from './dedup.js';
 import { RateLimitedLog } from './drop-log.js';
-import { RequestHandler } from './handler.js';
+import { RequestHandler, type Peer } from './handler.js';
 import { buildReplyAttributes, configErrorAt, type ReplyAttributes } from './reply-attributes.js';
 import { UdpServer, type BoundSocket } from './udp.js';
 
@@ -61,8 +61,14 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       primaries.ldap = ldap;
       closers.push(() => ldap.close());
     }
-    const audit: AuditSink | AuditLog =
-      opts.audit ?? createAuditLog({ file: config.log.audit, retentionDays: config.log.audit_retention_days, onError: (e) => logger.error('audit log write failed', { error: e.message }) });
+    const auditLog: AuditLog | null = opts.audit
+      ? null
+      : createAuditLog({
+          file: config.log.audit,
+          retentionDays: config.log.audit_retention_days,
+          onError: (e) => logger.error('audit log write failed', { error: e.message }),
+        });
+    const audit: AuditSink = opts.audit ?? (auditLog as AuditLog);
     closers.push(() => audit.close());
 
     const pipeline = new Pipeline({
@@ -77,16 +83,16 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     });
     let clients = new ClientTable(config.client, config.auth.primary);
     const dedup = new DuplicateCache(config.server.duplicate_cache_seconds * 1000);
-    const dropLog = new RateLimitedLog<{ reason: string; clientIp: string; client: string }>(config.log.drop_log_per_second, (d, suppressed) => {
-      logger.warn('dropped packet', { reason: d.reason, client_ip: d.clientIp, client: d.client, ...(suppressed > 0 ? { suppressed } : {}) });
+    const dropLog = new RateLimitedLog<{ reason: DropReason; peer: Peer; client: string }>(config.log.drop_log_per_second, (d, suppressed) => {
+      logger.warn('dropped packet', { reason: d.reason, client_ip: d.peer.address, client: d.client, ...(suppressed > 0 ? { suppressed } : {}) });
       audit.record({
         event: 'drop',
-        time: new Date().toISOString(),
+        time: new Date(now() * 1000).toISOString(),
         server: config.server.name,
-        server_ip: '',
+        server_ip: d.peer.localAddress,
         client: d.client,
-        client_ip: d.clientIp,
-        reason: d.reason as never,
+        client_ip: d.peer.address,
+        reason: d.reason,
       });
     });
     const handler = new RequestHandler({
@@ -96,7 +102,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       replyAttributes: (user, groups) => replies.for(user, groups),
       audit,
       metrics,
-      onDrop: (reason, clientIp, client) => dropLog.log({ reason, clientIp, client }),
+      onDrop: (reason, peer, client) => dropLog.log({ reason, peer, client }),
       onError: (err) => logger.error('decision failed: request rejected', { error: (err as Error).message }),
       server: { get name() { return config.server.name; } },
       limits: { maxPending: config.server.max_pending, maxPendingPerClient: config.server.max_pending_per_client },
@@ -129,6 +135,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
         clients = new ClientTable(next.client, next.auth.primary);
         replies = nextReplies;
         setLevel(logger, next.log.level);
+        auditLog?.reopen();
         dropLog.setRate(next.log.drop_log_per_second);
         if (next.server.listen.join() !== config.server.listen.join()) logger.warn('server.listen changed: restart to apply');
         config = next;

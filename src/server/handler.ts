@@ -40,7 +40,7 @@ export interface HandlerDeps {
   audit: AuditSink;
   metrics: MetricsSink;
   /** A dropped datagram: the caller rate-limits the log line. */
-  onDrop: (reason: DropReason, clientIp: string, client: string) => void;
+  onDrop: (reason: DropReason, peer: Peer, client: string) => void;
   /** A fault inside the decision (store error, bug): the request is rejected. */
   onError: (err: unknown) => void;
   server: { name: string };
@@ -187,7 +187,7 @@ export class RequestHandler {
 
   private drop(reason: DropReason, peer: Peer, client: string): null {
     this.deps.metrics.drop(reason);
-    this.deps.onDrop(reason, peer.address, client);
+    this.deps.onDrop(reason, peer, client);
     return null;
   }
 }
