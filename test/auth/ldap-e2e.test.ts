@@ -79,3 +79,36 @@ t.test('wrong password and injected names: Access-Reject', async (t) => {
   t.equal((await ask('*', 'alice-pass-1')).reply, 'Access-Reject');
   t.equal((await ask('alice)(uid=*', 'alice-pass-1')).reply, 'Access-Reject');
 });
+
+t.test('a directory user with a token: challenge, then the code; reply attributes survive the challenge', async (t) => {
+  const { totpRecord } = await import('../helpers/store.js');
+  const { totpCode } = await import('../helpers/oathtool.js');
+  const key = Buffer.from('00112233445566778899aabbccddeeff00112233', 'hex');
+  // Tokens are assigned to the directory's own user name (no local user needed).
+  s.server.store.tokens.importMany([totpRecord('LDAP-T1', { secret: key })], { replace: false, createUsers: false });
+  s.server.store.tokens.assign('LDAP-T1', 'alice');
+  const ch = await ask('alice', 'alice-pass-1');
+  t.equal(ch.reply, 'Access-Challenge');
+  const state = ch.attributes.find(([n]) => n === 'State')?.[1];
+  const code = totpCode(key.toString('hex'), Math.floor(Date.now() / 1000));
+  const r = await radclient(s.v4, SECRET, `User-Name = "alice", User-Password = "${code}", State = ${state}, NAS-Identifier = "gw", ${MA}`);
+  t.equal(r.reply, 'Access-Accept', r.stdout);
+  t.match(replyText(r.stdout), /Filter-Id = "admins"/, 'the groups found at the password step apply');
+  t.match(s.audit.at(-1), { result: 'accept', mode: 'challenge', user: 'alice', token_serial: 'LDAP-T1' });
+  const replay = await ask('alice', `alice-pass-1${code}`);
+  t.equal(replay.reply, 'Access-Reject', 'the same code in password+code form is a replay');
+  t.match(s.audit.at(-1), { reason: 'replayed-code' });
+});
+
+t.test('directory down: Access-Reject with reason directory-unavailable, other clients still served', async (t) => {
+  const down = await startTestServer({
+    extra: `[auth]\nprimary = "ldap"\n[ldap]\nurls = ["ldap://127.0.0.1:1"]\nbase_dn = "dc=example,dc=com"\ntimeout = 1\n`,
+    clients: '[[client]]\nname = "code-only"\naddress = "127.0.0.2"\nsecret = "other"\nprimary = "none"\n',
+  });
+  t.teardown(() => down.stop());
+  const r = await radclient(down.v4, SECRET, `User-Name = "alice", User-Password = "alice-pass-1", NAS-Identifier = "gw", ${MA}`, { timeout: 5 });
+  t.equal(r.reply, 'Access-Reject');
+  t.match(down.audit.at(-1), { result: 'reject', reason: 'directory-unavailable' });
+  const status = await radclient(down.v4, SECRET, MA, { command: 'status' });
+  t.equal(status.reply, 'Access-Accept', 'the server keeps serving');
+});
