@@ -1,0 +1,166 @@
+/** Unit tests of the server edge: client table, duplicate cache, rate-limited drop log, handler limits. */
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import { memoryAuditSink } from '../../src/audit/audit-log.js';
+import type { Decision } from '../../src/auth/decision.js';
+import { ClientTable, normalizeAddress } from '../../src/server/clients.js';
+import { DuplicateCache } from '../../src/server/dedup.js';
+import { RateLimitedLog } from '../../src/server/drop-log.js';
+import { RequestHandler, type Decider, type MetricsSink, type Peer } from '../../src/server/handler.js';
+import { Code } from '../../src/radius/codes.js';
+import { encodeAccessRequest } from '../../src/radius/request-encode.js';
+
+t.test('client table: most specific prefix wins; IPv4-mapped addresses; unknown', async (t) => {
+  const table = new ClientTable(
+    [
+      { name: 'wide', address: '10.0.0.0/8', secret: 'a', require_message_authenticator: true },
+      { name: 'narrow', address: '10.1.2.0/24', secret: 'b', require_message_authenticator: false, primary: 'none' },
+      { name: 'host', address: '10.1.2.3', secret: 'c', require_message_authenticator: true },
+      { name: 'v6', address: '2001:db8::/32', secret: 'd', require_message_authenticator: true },
+    ],
+    'local',
+  );
+  t.equal(table.size, 4);
+  t.equal(table.lookup('10.1.2.3')?.name, 'host');
+  t.equal(table.lookup('10.1.2.4')?.name, 'narrow');
+  t.equal(table.lookup('10.1.2.4')?.primary, 'none');
+  t.equal(table.lookup('10.9.9.9')?.name, 'wide');
+  t.equal(table.lookup('10.9.9.9')?.primary, 'local', 'the [auth] default');
+  t.equal(table.lookup('::ffff:10.1.2.3')?.name, 'host', 'IPv4-mapped IPv6');
+  t.equal(table.lookup('2001:db8::1')?.name, 'v6');
+  t.equal(table.lookup('192.0.2.1'), null);
+  t.equal(table.lookup('192.0.2.1'), null, 'cached miss');
+  t.equal(normalizeAddress('::ffff:1.2.3.4'), '1.2.3.4');
+  t.equal(normalizeAddress('::ffff:abcd'), '::ffff:abcd');
+  const many = new ClientTable([{ name: 'all', address: '0.0.0.0/0', secret: 's', require_message_authenticator: true }], 'local');
+  for (let i = 0; i < 65537; i++) many.lookup(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  t.equal(many.lookup('10.0.0.1')?.name, 'all', 'the cache stays bounded and correct');
+});
+
+t.test('duplicate cache (RFC 5080)', async (t) => {
+  let now = 0;
+  const cache = new DuplicateCache(30_000, () => now);
+  const auth = Buffer.alloc(16, 1);
+  t.same(cache.begin('k', auth), { kind: 'new' });
+  t.same(cache.begin('k', auth), { kind: 'in-progress' });
+  cache.finish('k', auth, Buffer.from('reply'));
+  t.same(cache.begin('k', auth), { kind: 'replay', reply: Buffer.from('reply') });
+  t.same(cache.begin('k', Buffer.alloc(16, 2)), { kind: 'new' }, 'a new authenticator is a new request');
+  cache.finish('k', auth, Buffer.from('stale'));
+  t.same(cache.begin('k', Buffer.alloc(16, 2)), { kind: 'in-progress' }, 'a stale finish does not touch the new entry');
+  cache.abandon('k', auth);
+  t.equal(cache.size, 1, 'abandon of another authenticator changes nothing');
+  cache.abandon('k', Buffer.alloc(16, 2));
+  t.equal(cache.size, 0);
+  cache.finish('gone', auth, Buffer.from('x'));
+  t.equal(cache.size, 0, 'finish of an unknown key changes nothing');
+  cache.begin('a', auth);
+  cache.finish('a', auth, Buffer.from('r'));
+  now = 10_000;
+  cache.begin('b', auth);
+  now = 30_000;
+  t.same(cache.begin('a', auth), { kind: 'new' }, 'expired: decided anew');
+  now = 45_000;
+  t.equal(cache.sweep(), 1, 'b expired at 40 s; a (re-begun at 30 s) lives');
+  t.equal(cache.size, 1);
+  const done = new DuplicateCache(1000, () => now);
+  done.begin('x', auth);
+  done.finish('x', auth, Buffer.from('r'));
+  now += 500;
+  done.abandon('x', auth);
+  t.equal(done.size, 1, 'an answered request is not abandoned');
+});
+
+t.test('rate-limited drop log: at most N a second, then says how many were left out', async (t) => {
+  let now = 0;
+  const lines: Array<[string, number]> = [];
+  const log = new RateLimitedLog<string>(2, (item, suppressed) => lines.push([item, suppressed]), () => now);
+  for (const x of ['a', 'b', 'c', 'd']) log.log(x);
+  now = 1000;
+  log.log('e');
+  t.same(lines, [
+    ['a', 0],
+    ['b', 0],
+    ['e', 2],
+  ]);
+  log.setRate(0);
+  log.log('f');
+  t.equal(lines.length, 3);
+  const real = new RateLimitedLog<string>(1, () => {});
+  real.log('x');
+  t.pass('the default clock works');
+});
+
+function handlerWith(decider: Decider, limits = { maxPending: 10, maxPendingPerClient: 10 }) {
+  const drops: string[] = [];
+  const errors: unknown[] = [];
+  const audit = memoryAuditSink();
+  const metrics: MetricsSink = { request() {}, decision() {}, drop() {}, pending() {} };
+  const handler = new RequestHandler({
+    clients: () => new ClientTable([{ name: 'c', address: '127.0.0.1', secret: 's', require_message_authenticator: true }], 'local'),
+    dedup: new DuplicateCache(30_000),
+    decider,
+    replyAttributes: () => [],
+    audit,
+    metrics,
+    onDrop: (reason) => drops.push(reason),
+    onError: (err) => errors.push(err),
+    server: { name: 'unit' },
+    limits,
+    now: () => new Date(0),
+  });
+  return { handler, drops, errors, audit };
+}
+
+const peer: Peer = { address: '127.0.0.1', port: 5000, socket: 0, localAddress: '127.0.0.1' };
+const packet = (id: number, user = 'u'): Buffer =>
+  encodeAccessRequest({ identifier: id, authenticator: randomBytes(16), secret: Buffer.from('s'), userName: user, password: 'p', nasIdentifier: 'n' });
+
+t.test('handler: a decision that throws is an Access-Reject (internal-error), and reported', async (t) => {
+  const { handler, errors, audit } = handlerWith({ decide: async () => Promise.reject(new Error('disk on fire')) });
+  const reply = await handler.handle(packet(1), peer);
+  t.equal(reply?.[0], Code.AccessReject);
+  t.equal((errors[0] as Error).message, 'disk on fire');
+  t.match(audit.events[0], { result: 'reject', reason: 'internal-error', user: 'u' });
+  t.equal(handler.pendingCount, 0);
+});
+
+t.test('handler: over the pending limits, requests are dropped (and can be retried)', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const accept: Decision = { result: 'accept', mode: 'password', user: 'u', tokenSerial: '', groups: [] };
+  const { handler, drops } = handlerWith({ decide: async () => (await gate, accept) }, { maxPending: 2, maxPendingPerClient: 1 });
+  const first = handler.handle(packet(1), peer);
+  const p2 = packet(2);
+  t.equal(await handler.handle(p2, peer), null, 'second from the same client: per-client limit');
+  t.same(drops, ['overload']);
+  const inProgress = packet(3);
+  const third = handler.handle(inProgress, { ...peer, port: 5001 });
+  void third;
+  release();
+  t.equal((await first)?.[0], Code.AccessAccept);
+  t.equal((await handler.handle(p2, peer))?.[0], Code.AccessAccept, 'the dropped request, retransmitted, is decided');
+  const global = handlerWith({ decide: async () => (await new Promise(() => {}), accept) }, { maxPending: 1, maxPendingPerClient: 5 });
+  void global.handler.handle(packet(1), peer);
+  t.equal(await global.handler.handle(packet(2), { ...peer, port: 6000 }), null, 'global limit');
+  t.same(global.drops, ['overload']);
+});
+
+t.test('handler: a duplicate while the first is being decided is dropped', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const { handler, drops } = handlerWith({ decide: async () => (await gate, { result: 'reject', mode: 'unknown', user: 'u', tokenSerial: '', reason: 'wrong-password' }) });
+  const p = packet(4);
+  const first = handler.handle(p, peer);
+  t.equal(await handler.handle(p, peer), null);
+  t.same(drops, ['duplicate-in-progress']);
+  release();
+  t.equal((await first)?.[0], Code.AccessReject);
+  t.same(await handler.handle(p, peer), await first, 'afterwards: the cached reply');
+});
+
+t.test('handler: a datagram with trailing padding is accepted (bytes after Length ignored)', async (t) => {
+  const { handler } = handlerWith({ decide: async () => ({ result: 'accept', mode: 'password', user: 'u', tokenSerial: '', groups: [] }) });
+  const padded = Buffer.concat([packet(5), Buffer.alloc(7)]);
+  t.equal((await handler.handle(padded, peer))?.[0], Code.AccessAccept);
+});
