@@ -74,6 +74,33 @@ interface Batch {
   reject: (err: Error) => void;
 }
 
+/** A row of `SELECT ${COLUMNS}, secret` in .raw() form, by position. */
+const fromRaw = (a: unknown[]): TokenRow =>
+  ({
+    id: a[0],
+    serial: a[1],
+    type: a[2],
+    algorithm: a[3],
+    digits: a[4],
+    period: a[5],
+    t0: a[6],
+    counter: a[7],
+    last_step: a[8],
+    drift: a[9],
+    failures: a[10],
+    locked_at: a[11],
+    enabled: a[12],
+    user: a[13],
+    issuer: a[14],
+    manufacturer: a[15],
+    model: a[16],
+    valid_from: a[17],
+    valid_until: a[18],
+    created_at: a[19],
+    last_used_at: a[20],
+    secret: a[21],
+  }) as TokenRow;
+
 export class SqliteTokens implements TokenStore {
   private readonly q: Record<string, Statement>;
   private grouping = false;
@@ -100,7 +127,9 @@ export class SqliteTokens implements TokenStore {
       getWithSecret: db.prepare(`SELECT ${COLUMNS}, secret FROM tokens WHERE serial = ?`),
       list: db.prepare(`SELECT ${COLUMNS} FROM tokens ORDER BY serial`),
       listUser: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE user = ? ORDER BY serial`),
-      forUser: db.prepare(`SELECT ${COLUMNS}, secret FROM tokens WHERE user = ? ORDER BY id`),
+      // Hot path (every code check): rows as arrays, turned into objects in JS (fromRaw), which
+      // costs less than better-sqlite3 building a 22-key object per row.
+      forUser: db.prepare(`SELECT ${COLUMNS}, secret FROM tokens WHERE user = ? ORDER BY id`).raw(),
       assign: db.prepare('UPDATE tokens SET user = ? WHERE serial = ?'),
       unassignAll: db.prepare('UPDATE tokens SET user = NULL WHERE user = ?'),
       setEnabled: db.prepare('UPDATE tokens SET enabled = ? WHERE serial = ?'),
@@ -187,8 +216,8 @@ export class SqliteTokens implements TokenStore {
 
   forUser(user: string): TokenWithSecret[] {
     const out: TokenWithSecret[] = [];
-    for (const r of this.q.forUser!.all(user) as TokenRow[]) {
-      const opened = this.unseal(r);
+    for (const a of this.q.forUser!.all(user) as unknown[][]) {
+      const opened = this.unseal(fromRaw(a));
       if (opened) out.push(opened);
     }
     return out;
