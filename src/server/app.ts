@@ -52,7 +52,11 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
   const metrics = new Metrics({ processMetrics: true });
   let replies: ReplyAttributes = buildReplyAttributes(config, opts.configFile);
   const store = openStore(config, (serial) => logger.error('token secret failed authentication: token refused', { serial }));
+  /** What was opened, in order; closed in reverse on stop or on a failed start. */
   const closers: Array<() => Promise<void> | void> = [() => store.close()];
+  const closeAll = async (): Promise<void> => {
+    for (const close of closers.reverse()) await close();
+  };
   try {
     const hasher = await createArgon2Hasher(config.server.hash_threads);
     const primaries: { local: PrimaryAuthenticator; ldap?: LdapAuthenticator } = { local: new LocalPrimary(store.users, hasher) };
@@ -110,12 +114,17 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     });
     const udp = new UdpServer(() => handler, (err) => logger.warn('socket error', { error: err.message }));
     const sockets = await udp.listen(config.server.listen);
-    closers.unshift(() => udp.close());
+    closers.push(async () => {
+      await udp.close();
+      // Decisions already under way finish and are audited before the store and log close.
+      const deadline = Date.now() + DRAIN_MS;
+      while (handler.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    });
 
     let metricsServer: MetricsServer | null = null;
     if (config.metrics.listen !== '') {
       metricsServer = await startMetricsServer(parseListen(config.metrics.listen) as { host: string; port: number }, metrics);
-      closers.unshift(() => metricsServer?.close());
+      closers.push(() => metricsServer?.close());
     }
 
     const timers = [
@@ -143,15 +152,12 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       },
       async stop() {
         for (const t of timers) clearInterval(t);
-        await udp.close();
-        const deadline = Date.now() + DRAIN_MS;
-        while (handler.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        for (const close of closers.slice(1)) await close();
+        await closeAll();
         logger.info('stopped');
       },
     };
   } catch (err) {
-    for (const close of closers.reverse()) await close();
+    await closeAll();
     throw err;
   }
 }
