@@ -20,7 +20,7 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
           (argv) =>
             withStore(argv, ({ store }) => {
               const password = newAppPassword();
-              const created = store.appPasswords.create(argv.name, argv.label ?? '', hashAppPassword(password));
+              const created = store.appPasswords.create(argv.name, argv.label as string, hashAppPassword(password));
               if (argv.json) io.stdout(`${JSON.stringify({ id: created.id, user: argv.name, label: created.label, password })}\n`);
               else io.stdout(`app password ${created.id} for ${argv.name}: ${password}\n(shown only now: it is stored as a hash)\n`);
             }),

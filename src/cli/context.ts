@@ -11,9 +11,8 @@ export function loadCliConfig(argv: GlobalArgs): { config: Config; file: string 
   try {
     return { config: loadConfig(file), file };
   } catch (err) {
-    if (err instanceof ConfigError) throw new CliError(err.message, 1);
-    /* c8 ignore next -- loadConfig throws only ConfigError */
-    throw err;
+    // loadConfig throws ConfigError, whose message names file, line and key.
+    throw new CliError((err as ConfigError).message, 1);
   }
 }
 

@@ -56,11 +56,8 @@ t.test('users: add with and without password, passwd, list, groups, enable/disab
 t.test('tokens: list, show, assign, enable/disable, unlock, resync, delete — never a secret', async (t) => {
   const w = cliWorkspace();
   const secretTotp = Buffer.from('3132333435363738393031323334353637383930', 'hex');
-  const secretHotp = Buffer.from('a1'.repeat(20), 'hex');
   writeFileSync(join(w.dir, 't.csv'), `serial,secret,interval\nT1,${base32Encode(secretTotp)},30\n`);
   t.equal((await w.run(['import', 'csv', join(w.dir, 't.csv')])).code, 0);
-  // An HOTP token through enrollment's store path is not available; import one via PSKC-free route: CSV is TOTP only,
-  // so resync for HOTP is exercised in the store/unit tests and here through a TOTP token.
   t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
   t.equal((await w.run(['token', 'assign', 'T1', 'alice'])).code, 0);
   t.equal((await w.run(['token', 'assign', 'NOPE', 'alice'])).code, 1);
@@ -95,8 +92,6 @@ t.test('tokens: list, show, assign, enable/disable, unlock, resync, delete — n
   t.equal((await w.run(['token', 'resync', 'T1', c2, c1])).code, 1, 'not consecutive');
   t.equal((await w.run(['token', 'resync', 'T1', '12', '34'])).code, 1, 'wrong shape');
   t.equal((await w.run(['token', 'resync', 'NOPE', '123456', '123456'])).code, 1);
-  void secretHotp;
-  void hotpCode;
   t.equal((await w.run(['token', 'unassign', 'T1'])).code, 0);
   t.equal((await w.run(['token', 'unassign', 'NOPE'])).code, 1);
   t.equal((await w.run(['token', 'delete', 'T1'])).code, 0);
@@ -139,4 +134,30 @@ t.test('enroll: otpauth URI and QR once; the token works with oathtool codes', a
   const b32 = u.searchParams.get('secret') as string;
   t.notOk(db.includes(b32) || db.includes(Buffer.from(b32)), 'the Base32 secret is not in the database file');
   if (secret.ok) t.notOk(db.includes(secret.bytes), 'the raw secret is not in the database file');
+});
+
+t.test('HOTP resync through the CLI: two consecutive counter codes set the next counter', async (t) => {
+  const w = cliWorkspace();
+  const fig3 = new URL('../fixtures/pskc/rfc6030/figure3.pskcxml', import.meta.url).pathname;
+  const imported = await w.run(['import', 'pskc', fig3, '--create-users']);
+  t.equal(imported.code, 0, imported.stderr);
+  const key = Buffer.from('12345678901234567890').toString('hex');
+  const r = await w.run(['token', 'resync', '987654321', hotpCode(key, 40, 8), hotpCode(key, 41, 8)]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, 'next counter 42');
+  t.match(JSON.parse((await w.run(['token', 'show', '987654321', '--json'])).stdout), { counter: 42 });
+  t.equal((await w.run(['token', 'resync', '987654321', hotpCode(key, 41, 8), hotpCode(key, 40, 8)])).code, 1, 'not consecutive');
+});
+
+t.test('an unexpected fault is one line on stderr, exit 1', async (t) => {
+  const { runCli } = await import('../../src/cli/main.js');
+  let err = '';
+  const code = await runCli(['user', 'add', 'x', '--password-stdin', '--config', cliWorkspace().config], {
+    stdout: () => {},
+    stderr: (s) => void (err += s),
+    readStdin: () => Promise.reject(new Error('standard input closed')),
+    isTTY: false,
+  });
+  t.equal(code, 1);
+  t.equal(err, 'radius-otp: standard input closed\n');
 });

@@ -27,3 +27,31 @@ t.test('reload: new clients apply; invalid reply rules are refused and the old c
   t.ok(a.logs.some((l) => l.message === 'server.listen changed: restart to apply'));
   t.ok(a.logs.some((l) => l.message === 'reloaded'));
 });
+
+t.test('a bad [ldap] section stops the start, naming the key and line', async (t) => {
+  const a = await startTestServer();
+  t.teardown(() => a.stop());
+  const { writeFileSync } = await import('node:fs');
+  const text = testConfig(a.dir, '[auth]\nprimary = "ldap"\n[ldap]\nurls = ["ldap://127.0.0.1:1"]\nbase_dn = "dc=x"\nbind_password_file = "/nonexistent/pw"\n', ['127.0.0.1:0']);
+  writeFileSync(a.configFile, text);
+  const config = parseConfig(text, a.configFile);
+  await t.rejects(startServer(config, { logger: quiet(), configFile: a.configFile, audit: memoryAuditSink() }), {
+    key: 'ldap.bind_password_file',
+    line: 17,
+  });
+});
+
+t.test('a reply that cannot be sent is reported, and the server goes on', async (t) => {
+  const { UdpServer } = await import('../../src/server/udp.js');
+  const errors: string[] = [];
+  const { createSocket } = await import('node:dgram');
+  // A handler whose reply is too big for a datagram: the send fails with EMSGSIZE.
+  const udp = new UdpServer(() => ({ handle: async () => Buffer.alloc(70_000) }) as never, (e) => errors.push((e as NodeJS.ErrnoException).code ?? ''));
+  const [bound] = await udp.listen(['127.0.0.1:0']);
+  const c = createSocket('udp4');
+  await new Promise<void>((r) => c.send(Buffer.from('x'), bound!.port, '127.0.0.1', () => r()));
+  for (let i = 0; i < 50 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  c.close();
+  await udp.close();
+  t.same(errors, ['EMSGSIZE']);
+});

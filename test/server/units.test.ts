@@ -164,3 +164,25 @@ t.test('handler: a datagram with trailing padding is accepted (bytes after Lengt
   const padded = Buffer.concat([packet(5), Buffer.alloc(7)]);
   t.equal((await handler.handle(padded, peer))?.[0], Code.AccessAccept);
 });
+
+t.test('handler: EAP, MS-CHAP and CHAP reach the decider as such; a missing User-Name is an empty name', async (t) => {
+  const seen: string[] = [];
+  const { handler, audit } = handlerWith({
+    decide: async (req) => {
+      seen.push(req.method);
+      return { result: 'reject', mode: 'unknown', user: req.userName, tokenSerial: '', reason: 'unsupported-method', replyMessage: 'PAP' };
+    },
+  });
+  const secret = Buffer.from('s');
+  const vsa = Buffer.concat([Buffer.from([0, 0, 0x01, 0x37]), Buffer.from([11, 18]), Buffer.alloc(16, 1)]); // vendor 311, MS-CHAP-Challenge
+  const mk = (extra: Buffer[], opts: { password?: string; userName?: string } = {}) =>
+    encodeAccessRequest({ identifier: seen.length + 20, authenticator: randomBytes(16), secret, nasIdentifier: 'n', extra, ...opts });
+  const { attribute } = await import('../../src/radius/reply.js');
+  t.equal((await handler.handle(mk([attribute(79, Buffer.from([2, 1, 0, 5, 1]))], { userName: 'u' }), peer))?.[0], Code.AccessReject);
+  t.equal((await handler.handle(mk([attribute(26, vsa)], { userName: 'u' }), peer))?.[0], Code.AccessReject);
+  t.equal((await handler.handle(mk([attribute(3, Buffer.alloc(17, 2))], { userName: 'u' }), peer))?.[0], Code.AccessReject);
+  t.same(seen, ['eap', 'mschap', 'chap']);
+  t.equal((await handler.handle(mk([], { password: 'p' }), peer))?.[0], Code.AccessReject);
+  t.same(seen, ['eap', 'mschap', 'chap', 'pap'], 'no User-Name: the decider gets an empty name (and rejects it)');
+  t.match(audit.events.at(-1), { result: 'reject', user: '' });
+});
