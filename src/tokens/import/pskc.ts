@@ -15,10 +15,17 @@
  * - A serial may appear once per file (P10, fig 10): both KeyPackages are named.
  * - A PIN key (`…pskc:pin`, fig 5) is not a token: it is left out with a warning. A key whose
  *   PINPolicy asks the server to check the PIN (PINUsageMode other than Local) is refused.
+ *
+ * Large files: xmldom needs ~25 s and ~2.6 GB for 100,000 KeyPackages, so the document is first
+ * given to pskc-split.ts, which reads the KeyPackages into small trees and leaves the container
+ * (header) to xmldom; whenever it is unsure, the whole document goes to xmldom as before. Both
+ * paths feed the same checks below, in the same order.
  */
 import { createDecipheriv, createHmac, pbkdf2Sync, timingSafeEqual } from 'node:crypto';
 import { DOMParser, onWarningStopParsing } from '@xmldom/xmldom';
 import type { Element } from '@xmldom/xmldom';
+import { splitPskc } from './pskc-split.js';
+import type { XElement } from './pskc-split.js';
 import { MIN_SECRET_BYTES } from '../record.js';
 import type { OtpAlgorithm, OtpDigits, TokenRecord, TokenType } from '../record.js';
 import type { ImportIssue, ParseResult } from './issue.js';
@@ -35,9 +42,12 @@ export interface PskcProtection {
 export interface PskcLimits {
   maxBytes?: number;
   maxIterations?: number;
+  /** Read the whole document with xmldom, skipping the fast path (for tests comparing the two). */
+  wholeDocument?: boolean;
 }
 
-export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+/** 256 MiB: a 100,000-token file as python-pskc writes it (indented) is ~70 MB. */
+export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_MAX_ITERATIONS = 10_000_000;
 
 const NS = {
@@ -84,34 +94,49 @@ class Fault extends Error {
 
 // ---------------------------------------------------------------- DOM helpers
 
-function children(el: Element, ns: string | null, name: string): Element[] {
-  const out: Element[] = [];
+function children(el: XElement, ns: string | null, name: string): XElement[] {
+  const out: XElement[] = [];
   for (let n = el.firstChild; n !== null; n = n.nextSibling) {
     if (n.nodeType === 1) {
-      const e = n as Element;
+      const e = n as XElement;
       if (e.namespaceURI === ns && e.localName === name) out.push(e);
     }
   }
   return out;
 }
 
-function child(el: Element | undefined, ns: string, name: string): Element | undefined {
-  return el === undefined ? undefined : children(el, ns, name)[0];
+function child(el: XElement | undefined, ns: string, name: string): XElement | undefined {
+  for (let n = el?.firstChild ?? null; n !== null; n = n.nextSibling) {
+    if (n.nodeType === 1 && (n as XElement).namespaceURI === ns && (n as XElement).localName === name) return n as XElement;
+  }
+  return undefined;
 }
 
 /**
  * A child of PBKDF2-params: RFC 6030 fig 7 writes them unqualified (no namespace, or the default
  * pskc namespace when the file uses one); a schema-strict writer qualifies them with `ns`.
  */
-function looseChild(el: Element, ns: string, name: string): Element | undefined {
+function looseChild(el: XElement, ns: string, name: string): XElement | undefined {
   return [ns, null, NS.pskc].map((n) => children(el, n, name)[0]).find((c) => c !== undefined);
 }
 
-function text(el: Element): string {
+/** Descendants named ns:name in document order (getElementsByTagNameNS over any XElement). */
+function descendants(el: XElement, ns: string, name: string, out: XElement[] = []): XElement[] {
+  for (let n = el.firstChild; n !== null; n = n.nextSibling) {
+    if (n.nodeType === 1) {
+      const e = n as XElement;
+      if (e.namespaceURI === ns && e.localName === name) out.push(e);
+      descendants(e, ns, name, out);
+    }
+  }
+  return out;
+}
+
+function text(el: XElement): string {
   return (el.textContent as string).trim(); // an Element's textContent is never null (DOM §4.4)
 }
 
-function childText(el: Element | undefined, ns: string, name: string): string | undefined {
+function childText(el: XElement | undefined, ns: string, name: string): string | undefined {
   const c = child(el, ns, name);
   return c === undefined ? undefined : text(c);
 }
@@ -137,7 +162,7 @@ interface CipherRef {
 }
 
 /** Reads xenc:EncryptionMethod + xenc:CipherData/CipherValue (an EncryptedValue or the MACKey). */
-function readEncrypted(el: Element, field: string): { cipher: CipherRef; data: Buffer } {
+function readEncrypted(el: XElement, field: string): { cipher: CipherRef; data: Buffer } {
   const method = child(el, NS.xenc, 'EncryptionMethod');
   const algorithm = method?.getAttribute('Algorithm') ?? '';
   if (algorithm === '') throw new Fault(field, 'no EncryptionMethod algorithm given');
@@ -154,7 +179,7 @@ function readEncrypted(el: Element, field: string): { cipher: CipherRef; data: B
   return { cipher, data };
 }
 
-function readValue(el: Element, field: string): RawValue {
+function readValue(el: XElement, field: string): RawValue {
   const plain = child(el, NS.pskc, 'PlainValue');
   if (plain !== undefined) return { kind: 'plain', text: text(plain) };
   const enc = child(el, NS.pskc, 'EncryptedValue');
@@ -186,7 +211,7 @@ type KeySource =
   | { kind: 'preshared' }
   | { kind: 'pbkdf2'; salt: Buffer; iterations: number; keyLength: number | undefined; prf: string };
 
-function readEncryptionKey(container: Element, maxIterations: number): KeySource {
+function readEncryptionKey(container: XElement, maxIterations: number): KeySource {
   const ek = child(container, NS.pskc, 'EncryptionKey');
   if (ek === undefined) return { kind: 'none' };
   if (child(ek, NS.ds, 'X509Data') !== undefined || child(ek, NS.ds, 'KeyValue') !== undefined) {
@@ -232,7 +257,7 @@ function parseSuite(suite: string | undefined): OtpAlgorithm {
   return `SHA${m[1]}` as OtpAlgorithm;
 }
 
-function parseDigits(format: Element | undefined): OtpDigits {
+function parseDigits(format: XElement | undefined): OtpDigits {
   if (format === undefined) return 6;
   const encoding = format.getAttribute('Encoding');
   if (encoding !== null && encoding.toUpperCase() !== 'DECIMAL') throw new Fault('ResponseFormat', `Encoding ${encoding} is not supported (DECIMAL only)`);
@@ -278,7 +303,7 @@ function openValue(v: Extract<RawValue, { kind: 'encrypted' }>, field: string, c
 }
 
 function readInteger(
-  data: Element | undefined,
+  data: XElement | undefined,
   name: string,
   c: Crypto | undefined,
   check: { min: number; signed?: boolean },
@@ -306,10 +331,10 @@ interface PackageOutcome {
   warning?: string;
 }
 
-function readPackage(pkg: Element, c: Crypto | undefined): PackageOutcome {
+function readPackage(pkg: XElement, c: Crypto | undefined): PackageOutcome {
   const keys = children(pkg, NS.pskc, 'Key');
   if (keys.length !== 1) throw new Fault('Key', keys.length === 0 ? 'missing' : 'more than one Key in a KeyPackage');
-  const key = keys[0] as Element;
+  const key = keys[0] as XElement;
   const algorithm = key.getAttribute('Algorithm') ?? '';
   if (algorithm === PIN_ALGORITHM) return { warning: 'a PIN key (for the device), not an OTP token: not imported' };
   const type = TOKEN_ALGORITHMS[algorithm];
@@ -376,28 +401,71 @@ function readPackage(pkg: Element, c: Crypto | undefined): PackageOutcome {
 }
 
 /** Every EncryptedValue in the file must use a cipher whose key fits the key we hold (P6). */
-function ciphersIn(container: Element): CipherRef[] {
-  const out: CipherRef[] = [];
-  const methods = container.getElementsByTagNameNS(NS.xenc, 'EncryptionMethod');
-  for (let i = 0; i < methods.length; i++) {
-    const cipher = CIPHERS[(methods.item(i) as Element).getAttribute('Algorithm') ?? ''];
-    if (cipher !== undefined) out.push(cipher);
+function addCiphers(el: XElement, out: Set<CipherRef>): void {
+  for (const method of descendants(el, NS.xenc, 'EncryptionMethod')) {
+    const cipher = CIPHERS[method.getAttribute('Algorithm') ?? ''];
+    if (cipher !== undefined) out.add(cipher);
   }
-  return out;
 }
 
-function parseXml(text: string): Element {
+/** The file as the checks see it, however it was read. */
+interface PskcDocument {
+  container: XElement;
+  /** The container's pskc:KeyPackage children, in order. */
+  packages: Iterable<XElement>;
+  count: number;
+  /** The first pskc:EncryptedValue in document order (the wrong-key probe with --legacy). */
+  firstEncrypted: XElement | undefined;
+  /** The known ciphers of every xenc:EncryptionMethod in the file. */
+  ciphers: Set<CipherRef>;
+}
+
+function parseXml(text: string): XElement {
   try {
     const doc = new DOMParser({ onError: onWarningStopParsing }).parseFromString(text, 'text/xml');
-    return doc.documentElement as Element;
+    return doc.documentElement as Element as XElement;
   } catch (e) {
     const message = (e as Error).message.split('\n')[0] as string;
     throw new Fault('', `not well-formed XML: ${message.replace(/^Reporting \w+ "(.*)" caused .*$/, '$1')}`);
   }
 }
 
+/** The whole document through xmldom: the reference reading. */
+function readWhole(text: string): PskcDocument {
+  const container = parseXml(text);
+  const packages = children(container, NS.pskc, 'KeyPackage');
+  const ciphers = new Set<CipherRef>();
+  addCiphers(container, ciphers);
+  return { container, packages, count: packages.length, firstEncrypted: descendants(container, NS.pskc, 'EncryptedValue')[0], ciphers };
+}
+
+/** The fast path (pskc-split.ts); undefined whenever it cannot be sure to read as readWhole does. */
+function readSplit(text: string): PskcDocument | undefined {
+  const ciphers = new Set<CipherRef>();
+  let firstEncrypted: XElement | undefined;
+  const split = splitPskc(text, (pkg) => {
+    addCiphers(pkg, ciphers);
+    firstEncrypted ??= descendants(pkg, NS.pskc, 'EncryptedValue')[0];
+  });
+  if (split === undefined) return undefined;
+  let container: XElement;
+  try {
+    container = parseXml(split.header);
+  } catch {
+    return undefined; // not well-formed: readWhole gives the exact message
+  }
+  // An EncryptedValue outside the KeyPackages would change which one comes first: not worth the care.
+  if (descendants(container, NS.pskc, 'EncryptedValue').length > 0) return undefined;
+  addCiphers(container, ciphers);
+  return { container, packages: split.packages(), count: split.count, firstEncrypted, ciphers };
+}
+
 /** Structure and key checks on the file as a whole; any fault here refuses the file. */
-function openFile(content: Buffer, protection: PskcProtection, limits: PskcLimits): { container: Element; crypto: Crypto | undefined; warnings: string[] } {
+function openFile(
+  content: Buffer,
+  protection: PskcProtection,
+  limits: PskcLimits,
+): { document: PskcDocument; crypto: Crypto | undefined; warnings: string[] } {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
   if (content.length > maxBytes) throw new Fault('', `is ${content.length} bytes, over the limit of ${maxBytes}`);
   let text: string;
@@ -408,7 +476,8 @@ function openFile(content: Buffer, protection: PskcProtection, limits: PskcLimit
   }
   if (text.includes('\u0000')) throw new Fault('', 'is not UTF-8 text');
   if (/<!DOCTYPE/i.test(text)) throw new Fault('', 'has a DOCTYPE: DTDs and entities are refused');
-  const container = parseXml(text);
+  const document = (limits.wholeDocument === true ? undefined : readSplit(text)) ?? readWhole(text);
+  const container = document.container;
   if (container.localName !== 'KeyContainer') throw new Fault('', `root element is ${container.localName}, not KeyContainer`);
   if (container.namespaceURI !== NS.pskc) {
     throw new Fault('KeyContainer', `namespace ${JSON.stringify(container.namespaceURI ?? '')} is not ${NS.pskc}`);
@@ -423,7 +492,7 @@ function openFile(content: Buffer, protection: PskcProtection, limits: PskcLimit
 
   const source = readEncryptionKey(container, limits.maxIterations ?? DEFAULT_MAX_ITERATIONS);
   // Nothing encrypted: nothing to decrypt, no key needed (a plain file, or protection declared but unused).
-  if (container.getElementsByTagNameNS(NS.pskc, 'EncryptedValue').length === 0) return { container, crypto: undefined, warnings };
+  if (document.firstEncrypted === undefined) return { document, crypto: undefined, warnings };
   if (source.kind === 'none') throw new Fault('EncryptionKey', 'missing, but the file has encrypted values');
   // Structure before any derivation (P4, P5, P6): MAC method, MAC key, ciphers and key length.
   const macMethod = child(container, NS.pskc, 'MACMethod');
@@ -436,7 +505,7 @@ function openFile(content: Buffer, protection: PskcProtection, limits: PskcLimit
   if (macKeyEnc === undefined && protection.legacy !== true) {
     throw new Fault('MACKey', 'missing (pre-RFC 6030 form, MAC with the encryption key): give --legacy to accept it');
   }
-  const ciphers = ciphersIn(container);
+  const ciphers = [...document.ciphers];
   const keyBytes = ciphers[0]?.keyBytes ?? 16;
   if (ciphers.some((c) => c.keyBytes !== keyBytes)) throw new Fault('EncryptionMethod', 'the file mixes AES key sizes');
 
@@ -456,11 +525,11 @@ function openFile(content: Buffer, protection: PskcProtection, limits: PskcLimit
   const what = source.kind === 'preshared' ? 'wrong key' : 'wrong password';
 
   // A wrong key shows as bad padding: test it on the MAC key, else (legacy) on the first encrypted value.
-  const probe = macKeyEnc ?? readEncrypted(container.getElementsByTagNameNS(NS.pskc, 'EncryptedValue').item(0) as Element, 'EncryptedValue');
+  const probe = macKeyEnc ?? readEncrypted(document.firstEncrypted, 'EncryptedValue');
   const opened = decrypt(probe.cipher, key, probe.data);
   if (opened === undefined) throw new Fault('EncryptionKey', `${what}: the ${macKeyEnc === undefined ? 'first encrypted value' : 'MAC key'} does not decrypt`);
   const macKey = macKeyEnc === undefined ? key : opened;
-  return { container, crypto: { key, macKey, macHash, legacy: protection.legacy === true }, warnings };
+  return { document, crypto: { key, macKey, macHash, legacy: protection.legacy === true }, warnings };
 }
 
 export function parsePskc(content: Buffer, file: string, protection: PskcProtection, limits: PskcLimits = {}): ParseResult {
@@ -477,16 +546,17 @@ export function parsePskc(content: Buffer, file: string, protection: PskcProtect
   }
   for (const w of opened.warnings) warnings.push({ file, record: 'file', field: 'Signature', reason: w });
 
-  const packages = children(opened.container, NS.pskc, 'KeyPackage');
-  if (packages.length === 0) issues.push({ file, record: 'file', field: 'KeyPackage', reason: 'none in the file' });
+  if (opened.document.count === 0) issues.push({ file, record: 'file', field: 'KeyPackage', reason: 'none in the file' });
   const records: TokenRecord[] = [];
   const seen = new Map<string, number>();
-  packages.forEach((pkg, index) => {
+  let index = -1;
+  for (const pkg of opened.document.packages) {
+    index++;
     const name = `KeyPackage ${index + 1}`;
     try {
       const out = readPackage(pkg, opened.crypto);
       if (out.warning !== undefined) warnings.push({ file, record: name, field: 'Key', reason: out.warning });
-      if (out.record === undefined) return;
+      if (out.record === undefined) continue;
       const first = seen.get(out.record.serial);
       if (first !== undefined) {
         // P10: a serial is the token's identity here; two KeyPackages with one serial (fig 10) refuse the file.
@@ -500,6 +570,6 @@ export function parsePskc(content: Buffer, file: string, protection: PskcProtect
       const f = e;
       issues.push({ file, record: name, field: f.field, reason: f.reason });
     }
-  });
+  }
   return { records, issues, warnings };
 }
