@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { hashAppPassword, newAppPassword } from '../auth/app-passwords.js';
 import { withStore } from './context.js';
-import { CliError, type GlobalArgs, type Io } from './io.js';
+import { CliError, commandGroup, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows } from './output.js';
 
 type AppArgs = GlobalArgs & { name: string; label?: string; id?: number; all?: boolean };
@@ -59,6 +59,6 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
         )
         .demandCommand(1, 'name an app-password command')
         .strict(),
-    handler: () => {},
+    handler: commandGroup,
   };
 }

@@ -37,3 +37,6 @@ export function firstLine(text: string): string {
   const nl = text.search(/\r?\n/);
   return nl === -1 ? text : text.slice(0, nl);
 }
+
+/** The handler of a command group (`user`, `token`, …): yargs runs a subcommand, never this. */
+export function commandGroup(): void {}

@@ -54,12 +54,19 @@ export async function runCli(args: readonly string[], io: Io, signals?: NodeJS.E
       return err.exitCode;
     }
     if (err instanceof StoreError) {
-      io.stderr(`radius-otp: ${err.message}${err.details.length > 0 ? `: ${err.details.slice(0, 20).join(', ')}${err.details.length > 20 ? ', …' : ''}` : ''}\n`);
+      io.stderr(`radius-otp: ${describeStoreError(err)}\n`);
       return 1;
     }
     io.stderr(`radius-otp: ${(err as Error).message}\n`);
     return 1;
   }
+}
+
+/** "2 serial(s) already in the store (use --replace): A1, A2", at most 20 named. */
+export function describeStoreError(err: StoreError): string {
+  if (err.details.length === 0) return err.message;
+  const more = err.details.length > 20 ? `, and ${err.details.length - 20} more` : '';
+  return `${err.message}: ${err.details.slice(0, 20).join(', ')}${more}`;
 }
 
 /** The real process's Io. */

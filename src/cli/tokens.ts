@@ -4,7 +4,7 @@ import { isCodeShape } from '../otp/verify.js';
 import { resyncHotp, resyncTotp } from '../otp/resync.js';
 import type { StoredToken } from '../store/types.js';
 import { withStore } from './context.js';
-import { CliError, type GlobalArgs, type Io } from './io.js';
+import { CliError, commandGroup, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows, type Row } from './output.js';
 
 type TokenArgs = GlobalArgs & { serial: string; name?: string; user?: string; code1?: string; code2?: string };
@@ -142,6 +142,6 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         )
         .demandCommand(1, 'name a token command')
         .strict(),
-    handler: () => {},
+    handler: commandGroup,
   };
 }

@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { createArgon2Hasher } from '../auth/passwords.js';
 import { withStore } from './context.js';
-import { CliError, firstLine, type GlobalArgs, type Io } from './io.js';
+import { CliError, commandGroup, firstLine, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows } from './output.js';
 
 type UserArgs = GlobalArgs & { name: string; 'password-stdin'?: boolean; group?: string };
@@ -124,6 +124,6 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         )
         .demandCommand(1, 'name a user command')
         .strict(),
-    handler: () => {},
+    handler: commandGroup,
   };
 }

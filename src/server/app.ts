@@ -115,10 +115,11 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     const udp = new UdpServer(() => handler, (err) => logger.warn('socket error', { error: err.message }));
     const sockets = await udp.listen(config.server.listen);
     closers.push(async () => {
-      await udp.close();
-      // Decisions already under way finish and are audited before the store and log close.
+      // Decisions already under way finish, are answered and audited before the store and log close.
+      udp.stopReceiving();
       const deadline = Date.now() + DRAIN_MS;
       while (handler.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await udp.close();
     });
 
     let metricsServer: MetricsServer | null = null;

@@ -110,6 +110,7 @@ export class RequestHandler {
       let decision: Decision;
       try {
         decision = await this.decide(req, client);
+        if (req.password !== undefined) req.password.fill(0);
       } finally {
         this.pending--;
         const left = (this.pendingByClient.get(client.name) as number) - 1;
@@ -158,8 +159,6 @@ export class RequestHandler {
     } catch (err) {
       this.deps.onError(err);
       return { result: 'reject', mode: 'unknown', user, tokenSerial: '', reason: 'internal-error' };
-    } finally {
-      req.password?.fill(0);
     }
   }
 

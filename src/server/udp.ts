@@ -54,7 +54,13 @@ export class UdpServer {
       .handle(msg, peer)
       .then((reply) => {
         if (reply !== null) socket.send(reply, port, address, (err) => err && this.onSendError(err));
-      }, this.onSendError);
+      })
+      .catch(this.onSendError);
+  }
+
+  /** Stops taking datagrams; replies to requests already taken still go out until close(). */
+  stopReceiving(): void {
+    for (const s of this.sockets) s.removeAllListeners('message');
   }
 
   async close(): Promise<void> {

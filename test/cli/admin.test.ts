@@ -161,3 +161,14 @@ t.test('an unexpected fault is one line on stderr, exit 1', async (t) => {
   t.equal(code, 1);
   t.equal(err, 'radius-otp: standard input closed\n');
 });
+
+t.test('store errors name at most 20 records; command groups do nothing by themselves', async (t) => {
+  const { describeStoreError } = await import('../../src/cli/main.js');
+  const { StoreError } = await import('../../src/store/types.js');
+  const { commandGroup } = await import('../../src/cli/io.js');
+  t.equal(describeStoreError(new StoreError('database', 'cannot open')), 'cannot open');
+  t.equal(describeStoreError(new StoreError('serial-exists', 'exists', ['A', 'B'])), 'exists: A, B');
+  const many = Array.from({ length: 23 }, (_, i) => `S${i}`);
+  t.equal(describeStoreError(new StoreError('serial-exists', 'exists', many)), `exists: ${many.slice(0, 20).join(', ')}, and 3 more`);
+  t.equal(commandGroup(), undefined);
+});

@@ -5,6 +5,8 @@ import { testConfig, startTestServer } from '../helpers/server.js';
 import { startServer } from '../../src/server/app.js';
 import { memoryAuditSink } from '../../src/audit/audit-log.js';
 import winston from 'winston';
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
 
 const quiet = () => winston.createLogger({ silent: true });
 
@@ -55,3 +57,46 @@ t.test('a reply that cannot be sent is reported, and the server goes on', async 
   await udp.close();
   t.same(errors, ['EMSGSIZE']);
 });
+
+t.test('drop log lines are rate limited and say how many were left out', async (t) => {
+  const a = await startTestServer({ extra: '' });
+  t.teardown(() => a.stop());
+  const text = testConfig(a.dir, '', ['127.0.0.1:0']).replace('drop_log_per_second = 1000', 'drop_log_per_second = 1');
+  const b = await startServer(parseConfig(text, a.configFile), { logger: a.logs.length >= 0 ? captureLogger(a.logs) : quiet(), configFile: a.configFile, audit: memoryAuditSink() });
+  t.teardown(() => b.stop());
+  const { UdpClient } = await import('../helpers/udp-client.js');
+  const c = await UdpClient.open();
+  t.teardown(() => c.close());
+  const target = { host: '127.0.0.1', port: b.sockets[0]!.port };
+  for (let i = 0; i < 4; i++) await c.send(Buffer.from('short'), target);
+  await new Promise((r) => setTimeout(r, 1100));
+  await c.send(Buffer.from('short'), target);
+  await new Promise((r) => setTimeout(r, 100));
+  const drops = a.logs.filter((l) => l.message === 'dropped packet' && l.reason === 'short-packet');
+  t.equal(drops.length, 2, 'one line in the first second, one after');
+  t.equal(drops[1]?.suppressed, 3);
+});
+
+t.test('stop waits for decisions under way, and they are audited', async (t) => {
+  const a = await startTestServer({ extra: '[auth]\nusers_without_token = "password-only"\n' });
+  await a.addUser('alice', 'pw');
+  const { UdpClient } = await import('../helpers/udp-client.js');
+  const { encodeAccessRequest } = await import('../../src/radius/request-encode.js');
+  const { randomBytes } = await import('node:crypto');
+  const c = await UdpClient.open();
+  t.teardown(() => c.close());
+  await c.send(encodeAccessRequest({ identifier: 1, authenticator: randomBytes(16), secret: Buffer.from('testing123'), userName: 'alice', password: 'pw', nasIdentifier: 'n' }), a.v4);
+  const reply = c.receive(3000);
+  await new Promise((r) => setTimeout(r, 5)); // received, argon2 under way
+  await a.stop();
+  t.match(a.audit.at(-1), { result: 'accept', user: 'alice' }, 'the decision finished before the store closed');
+  t.equal((await reply)?.[0], 2, 'and its Access-Accept went out');
+});
+
+function captureLogger(into: Array<Record<string, unknown>>): winston.Logger {
+  const { Writable } = require('node:stream') as typeof import('node:stream');
+  return winston.createLogger({
+    format: winston.format.json(),
+    transports: [new winston.transports.Stream({ stream: new Writable({ write(chunk, _e, cb) { into.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb(); } }) })],
+  });
+}
