@@ -1,0 +1,116 @@
+/** `npm run bench -- [--only a,b] [--seconds N] …`; each flag also as BENCH_<NAME> in the environment. */
+export const SCENARIOS = ['pap', 'probes', 'code-only', 'inproc', 'password+code', 'memory', 'import', 'report'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  only: Set<Scenario>;
+  /** Measured seconds of each load run. */
+  seconds: number;
+  warmup: number;
+  /** Tokens in the store (one user each); code-only and password+code use them all. */
+  tokens: number;
+  papUsers: number;
+  /** PAP concurrency (scenario 1). */
+  concurrency: number;
+  /** PAP requests kept in flight while probing (scenario 2). */
+  flood: number;
+  /** Status-Server and retransmission probes per second each (scenario 2). */
+  probeRate: number;
+  /** Open-loop rate for code-only latency below saturation (requests/s); 0 = half the closed-loop rate. */
+  rate: number;
+  /** Requests radclient sends for code-only (at most 2 × tokens) and for password+code. */
+  radclientRequests: number;
+  radclientPasswordRequests: number;
+  parallel: number;
+  /** Requests per radclient file, and radclient processes running at once. */
+  radclientChunk: number;
+  radclientProcs: number;
+  audit: 'on' | 'off' | 'both';
+  /** Seconds of code-only load before the memory figure (scenario 4). */
+  memorySeconds: number;
+  /** Scenario 5 sizes. */
+  importTokens: number;
+  reportLines: number;
+  /** Directory for the server's --cpu-prof profiles; '' = no profiling. */
+  profile: string;
+  help: boolean;
+}
+
+const DEFAULTS: Omit<BenchOptions, 'only'> = {
+  seconds: 8,
+  warmup: 1,
+  tokens: 100_000,
+  papUsers: 100,
+  concurrency: 16,
+  flood: 64,
+  probeRate: 200,
+  rate: 0,
+  radclientRequests: 150_000,
+  radclientPasswordRequests: 400,
+  parallel: 64,
+  radclientChunk: 4000,
+  radclientProcs: 2,
+  audit: 'both',
+  memorySeconds: 30,
+  importTokens: 100_000,
+  reportLines: 1_000_000,
+  profile: '',
+  help: false,
+};
+
+export const USAGE = `npm run bench -- [options]   (each option also as BENCH_NAME=value, e.g. BENCH_SECONDS=5)
+  --only LIST           comma-separated: ${SCENARIOS.join(', ')} (default all)
+  --seconds N           measured seconds per load run (${DEFAULTS.seconds}); --warmup N (${DEFAULTS.warmup})
+  --tokens N            tokens (= users) in the store (${DEFAULTS.tokens})
+  --concurrency N       PAP requests in flight, scenario 1 (${DEFAULTS.concurrency})
+  --flood N             PAP requests in flight while probing, scenario 2 (${DEFAULTS.flood})
+  --probe-rate N        Status-Server / retransmission probes per second (${DEFAULTS.probeRate})
+  --rate N              code-only open-loop rate for latency below saturation (default: half of the closed-loop rate)
+  --radclient-requests N, --radclient-password-requests N, --parallel N (radclient -p, ${DEFAULTS.parallel})
+  --radclient-chunk N   requests per radclient file (${DEFAULTS.radclientChunk}); --radclient-procs N radclients at once (${DEFAULTS.radclientProcs})
+  --audit on|off|both   audit log for code-only runs (${DEFAULTS.audit})
+  --memory-seconds N    code-only load before the memory figure (${DEFAULTS.memorySeconds})
+  --import-tokens N, --report-lines N   scenario 5 sizes (${DEFAULTS.importTokens}, ${DEFAULTS.reportLines})
+  --profile DIR         write the server's V8 CPU profiles (--cpu-prof) into DIR`;
+
+const camel = (flag: string): string => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+const envName = (key: string): string => `BENCH_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const raw = new Map<string, string>();
+  for (const key of [...Object.keys(DEFAULTS), 'only']) {
+    const v = env[envName(key)];
+    if (v !== undefined) raw.set(key, v);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--help' || a === '-h') raw.set('help', 'true');
+    else if (a.startsWith('--')) {
+      const [flag, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+      const key = camel(flag);
+      if (!(key in DEFAULTS) && key !== 'only') throw new Error(`unknown option --${flag}\n${USAGE}`);
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new Error(`--${flag} needs a value`);
+      raw.set(key, value);
+    } else throw new Error(`unexpected argument ${a}\n${USAGE}`);
+  }
+  const out: Record<string, unknown> = { ...DEFAULTS };
+  for (const [key, value] of raw) {
+    if (key === 'only') continue;
+    const d = (DEFAULTS as unknown as Record<string, unknown>)[key];
+    if (typeof d === 'number') {
+      const n = Number(value);
+      if (!Number.isFinite(n) || n < 0) throw new Error(`--${key} must be a non-negative number`);
+      out[key] = n;
+    } else if (typeof d === 'boolean') out[key] = value !== 'false' && value !== '0';
+    else out[key] = value;
+  }
+  if (!['on', 'off', 'both'].includes(out.audit as string)) throw new Error('--audit must be on, off or both');
+  const onlyRaw = raw.get('only');
+  const only = new Set<Scenario>();
+  for (const s of onlyRaw === undefined ? SCENARIOS : onlyRaw.split(',').map((x) => x.trim())) {
+    if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s} (one of ${SCENARIOS.join(', ')})`);
+    only.add(s as Scenario);
+  }
+  return { ...(out as Omit<BenchOptions, 'only'>), only };
+}

@@ -1,0 +1,144 @@
+/**
+ * Child processes of the bench: the server (bin/radius-otp serve from dist), the Node load
+ * generator (dist/bench/loadgen.js) and radclient. Every child is ended by its own pid.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { LoadJob, LoadResult } from './loadgen.js';
+
+const BIN = fileURLToPath(new URL('../../bin/radius-otp', import.meta.url));
+const LOADGEN = fileURLToPath(new URL('./loadgen.js', import.meta.url));
+
+export interface ServerProcess {
+  pid: number;
+  port: number;
+  /** Resident and peak resident memory (MB), from /proc. */
+  memory(): { rss: number; hwm: number };
+  /** CPU seconds the process used so far (all threads). */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+const TICKS = 100; // USER_HZ on Linux
+
+export async function startServerProcess(config: string, nodeArgs: readonly string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    if (stderr.length < 20_000) stderr += d.toString();
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s: ${stderr}`)), 30_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}) before listening: ${stderr}`));
+    });
+  });
+  const pid = child.pid as number;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    pid,
+    port,
+    memory() {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+      return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    },
+    cpuSeconds() {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / TICKS;
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Runs one load generator process to its end and returns what it measured. */
+export function runLoadgen(job: LoadJob): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LOADGEN, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`loadgen exited ${code}: ${err}`));
+      try {
+        resolve(JSON.parse(out) as LoadResult);
+      } catch {
+        reject(new Error(`loadgen printed no result: ${out} ${err}`));
+      }
+    });
+  });
+}
+
+export interface RadclientSummary {
+  accepted: number;
+  rejected: number;
+  lost: number;
+  wallSeconds: number;
+}
+
+/** `radclient -f FILE -p PARALLEL -q -s`: reads every request from the file, then sends them. */
+export function runRadclient(file: string, port: number, secret: string, parallel: number): { child: ChildProcess; done: Promise<RadclientSummary> } {
+  const started = Date.now();
+  const child = spawn('radclient', ['-f', file, '-p', String(parallel), '-q', '-s', '-r', '1', '-t', '5', `127.0.0.1:${port}`, 'auth', secret], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const done = new Promise<RadclientSummary>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('exit', () => {
+      const n = (label: string) => Number(new RegExp(`${label}\\s*:\\s*(\\d+)`).exec(out)?.[1] ?? NaN);
+      resolve({ accepted: n('Accepted'), rejected: n('Rejected'), lost: n('Lost'), wallSeconds: (Date.now() - started) / 1000 });
+    });
+  });
+  return { child, done };
+}
+
+/** radclient's request file: one request per paragraph. */
+export function writeRadclientFile(file: string, requests: Iterable<{ user: string; password: string }>): number {
+  const parts: string[] = [];
+  for (const r of requests) {
+    parts.push(`User-Name = "${r.user}", User-Password = "${r.password}", NAS-Identifier = "bench-nas", Message-Authenticator = 0x00\n`);
+  }
+  writeFileSync(file, parts.join('\n'));
+  return parts.length;
+}
+
+/** A TCP port free right now on 127.0.0.1 (for the metrics endpoint). */
+export function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** radius_requests_total{code="1"} from the server's /metrics. */
+export async function scrapeRequests(port: number): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await res.text();
+  return Number(/^radius_requests_total\{code="1"\} (\d+)/m.exec(text)?.[1] ?? NaN);
+}

@@ -1,0 +1,405 @@
+/**
+ * `npm run bench`: starts the built server (dist) as its own process for each run, with a fresh
+ * copy of a bench store, drives it from separate load-generator processes over loopback, and
+ * prints a table. Every load run stops by itself after --warmup + --seconds.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BENCH_PASSWORD, codeFor, stepNow, tokenUser } from './common.js';
+import { benchImport } from './import-bench.js';
+import { benchInproc } from './inproc.js';
+import { benchReport } from './report-bench.js';
+import { buildTemplate, CLIENT_SECRET, instance, type ServerSetup, type Template } from './fixture.js';
+import type { LoadJob, LoadResult } from './loadgen.js';
+import { parseOptions, USAGE, type BenchOptions } from './options.js';
+import { freeTcpPort, runLoadgen, runRadclient, scrapeRequests, startServerProcess, writeRadclientFile, type ServerProcess } from './procs.js';
+
+interface Row {
+  scenario: string;
+  generator: string;
+  rps: number | null;
+  p50: number | null;
+  p99: number | null;
+  outcome: string;
+  serverCpu: number | null;
+  /** Server CPU time per answered request (µs). */
+  cpuPerReq: number | null;
+  target: string;
+  met: boolean | null;
+}
+
+const rows: Row[] = [];
+const notes: string[] = [];
+let runNo = 0;
+
+const fmt = (n: number | null, digits = 2): string => (n === null || !Number.isFinite(n) ? '-' : n.toFixed(digits));
+const fmtInt = (n: number | null): string => (n === null || !Number.isFinite(n) ? '-' : Math.round(n).toLocaleString('en-US'));
+
+function log(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`);
+}
+
+async function withServer<T>(t: Template, opts: BenchOptions, name: string, setup: ServerSetup, fn: (s: ServerProcess) => Promise<T>): Promise<T> {
+  const { config } = instance(t, `${++runNo}-${name}`, setup);
+  const nodeArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`, `--cpu-prof-name=${runNo}-${name}.cpuprofile`] : [];
+  const server = await startServerProcess(config, nodeArgs);
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** A load run with the server's CPU use (share of one core) over the same time. */
+async function load(server: ServerProcess, job: Omit<LoadJob, 'host' | 'port' | 'secret'>): Promise<Loaded> {
+  const cpu0 = server.cpuSeconds();
+  const t0 = Date.now();
+  const r = await runLoadgen({ host: '127.0.0.1', port: server.port, secret: CLIENT_SECRET, ...job });
+  const used = server.cpuSeconds() - cpu0;
+  const serverCpu = used / ((Date.now() - t0) / 1000);
+  const answered = r.accept + r.reject + r.challenge;
+  return { r, serverCpu, cpuPerReq: answered > 0 ? (used / answered) * 1e6 : null };
+}
+
+interface Loaded {
+  r: LoadResult;
+  serverCpu: number;
+  cpuPerReq: number | null;
+}
+
+const outcome = (r: LoadResult): string =>
+  [`acc ${r.accept}`, `rej ${r.reject}`, r.challenge ? `chal ${r.challenge}` : '', r.timeouts ? `lost ${r.timeouts}` : '', r.badReplies ? `BAD ${r.badReplies}` : '', r.exhausted ? `no-code ${r.exhausted}` : '']
+    .filter(Boolean)
+    .join(', ');
+
+function addLoadRow(scenario: string, generator: string, x: Loaded, target = '', met: boolean | null = null): void {
+  rows.push({ scenario, generator, rps: x.r.rps, p50: x.r.p50, p99: x.r.p99, outcome: outcome(x.r), serverCpu: x.serverCpu, cpuPerReq: x.cpuPerReq, target, met });
+}
+
+/**
+ * radclient -p N over request files; the rate is what the server counted (its /metrics, sampled
+ * every 100 ms). radclient 3.2's send loop walks its whole request list for every packet, so its
+ * rate falls as the file grows (about 5,600/s at 5,000 requests, 2,200/s at 20,000 here): the
+ * requests go in files of --radclient-chunk, run by --radclient-procs radclient processes at once.
+ */
+async function radclientRun(
+  t: Template,
+  opts: BenchOptions,
+  name: string,
+  setup: Omit<ServerSetup, 'metricsPort'>,
+  requests: () => Iterable<{ user: string; password: string }>,
+): Promise<{ rps: number; summary: string; serverCpu: number; cpuPerReq: number | null; generator: string }> {
+  const metricsPort = await freeTcpPort();
+  return withServer(t, opts, name, { ...setup, metricsPort }, async (server) => {
+    const files: string[] = [];
+    let chunk: Array<{ user: string; password: string }> = [];
+    let count = 0;
+    const flush = () => {
+      if (chunk.length === 0) return;
+      const file = join(t.root, `${runNo}-${name}-${files.length}.requests`);
+      count += writeRadclientFile(file, chunk);
+      files.push(file);
+      chunk = [];
+    };
+    for (const r of requests()) {
+      chunk.push(r);
+      if (chunk.length >= opts.radclientChunk) flush();
+    }
+    flush();
+    const samples: Array<[number, number]> = [];
+    let polling = true;
+    const poll = (async () => {
+      while (polling) {
+        samples.push([performance.now(), await scrapeRequests(metricsPort)]);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    const cpu0 = server.cpuSeconds();
+    const started = Date.now();
+    const queue = [...files];
+    const totals = { accepted: 0, rejected: 0, lost: 0 };
+    const procs = Math.max(1, Math.min(opts.radclientProcs, files.length));
+    await Promise.all(
+      Array.from({ length: procs }, async () => {
+        for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+          const s = await runRadclient(file, server.port, CLIENT_SECRET, opts.parallel).done;
+          totals.accepted += s.accepted;
+          totals.rejected += s.rejected;
+          totals.lost += s.lost;
+        }
+      }),
+    );
+    const wall = (Date.now() - started) / 1000;
+    polling = false;
+    await poll;
+    samples.push([performance.now(), await scrapeRequests(metricsPort)]);
+    for (const f of files) rmSync(f, { force: true });
+    const total = (samples.at(-1) as [number, number])[1];
+    const first = samples.findIndex(([, c]) => c > 0);
+    let last = -1;
+    for (let k = samples.length - 1; k >= 0; k--) {
+      if ((samples[k] as [number, number])[1] < total) {
+        last = k;
+        break;
+      }
+    }
+    let rps: number;
+    let busy: number;
+    if (first >= 0 && last > first) {
+      const [ta, ca] = samples[first] as [number, number];
+      const [tb, cb] = samples[last] as [number, number];
+      rps = ((cb - ca) / (tb - ta)) * 1000;
+      busy = (tb - ta) / 1000;
+    } else {
+      rps = total / wall;
+      busy = wall;
+    }
+    const used = server.cpuSeconds() - cpu0;
+    const serverCpu = used / Math.max(busy, 0.001);
+    return {
+      rps,
+      serverCpu,
+      cpuPerReq: total > 0 ? (used / total) * 1e6 : null,
+      generator: `radclient -p ${opts.parallel} ×${procs}`,
+      summary: `acc ${totals.accepted}, rej ${totals.rejected}${totals.lost ? `, lost ${totals.lost}` : ''} of ${count}`,
+    };
+  });
+}
+
+async function scenarioPap(t: Template, opts: BenchOptions): Promise<void> {
+  log(`PAP Accept, ${opts.concurrency} in flight`);
+  await withServer(t, opts, 'pap', { primary: 'local', audit: true }, async (server) => {
+    const x = await load(server, { kind: 'pap', users: opts.papUsers, mode: 'closed', concurrency: opts.concurrency, seconds: opts.seconds, warmup: opts.warmup });
+    addLoadRow('1 PAP Accept (argon2id), audit on', `node closed c=${opts.concurrency}`, x);
+  });
+}
+
+async function scenarioProbes(t: Template, opts: BenchOptions): Promise<void> {
+  log(`Status-Server and retransmissions while ${opts.flood} PAP requests are in flight`);
+  await withServer(t, opts, 'probes', { primary: 'local', audit: true, duplicateCacheSeconds: 120 }, async (server) => {
+    // Baseline: the probes alone.
+    const probe = (kind: 'status' | 'retransmit'): Promise<Loaded> =>
+      load(server, { kind, users: opts.papUsers, mode: 'open', rate: opts.probeRate, seconds: opts.seconds, warmup: 0.5, sockets: 4 });
+    const idle = await Promise.all([probe('status'), probe('retransmit')]);
+    // Under load: the flood runs longer than the probes (which prime their retransmissions first).
+    const flood = load(server, { kind: 'pap', users: opts.papUsers, mode: 'closed', concurrency: opts.flood, seconds: opts.seconds + 6, warmup: 1 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const [status, retransmit] = await Promise.all([probe('status'), probe('retransmit')]);
+    const f = await flood;
+    addLoadRow(`2 PAP flood (${opts.flood} in flight)`, `node closed c=${opts.flood}`, f);
+    // The server's CPU over a probe run is mostly the flood's: no per-probe figure.
+    for (const x of [status, retransmit, ...idle]) x.cpuPerReq = null;
+    addLoadRow('2 Status-Server, under PAP flood', `node open ${opts.probeRate}/s`, status, 'p99 < 5 ms', status.r.p99 < 5 && status.r.timeouts === 0);
+    addLoadRow('2 retransmission (cached), under flood', `node open ${opts.probeRate}/s`, retransmit, 'p99 < 5 ms', retransmit.r.p99 < 5 && retransmit.r.timeouts === 0);
+    addLoadRow('2 Status-Server, idle server', `node open ${opts.probeRate}/s`, idle[0] as Loaded);
+    addLoadRow('2 retransmission (cached), idle', `node open ${opts.probeRate}/s`, idle[1] as Loaded);
+  });
+}
+
+/** Requests of distinct users: user k mod n, with the code of step T, then T+1 on the second pass. */
+function* codeRequests(n: number, count: number, withPassword: boolean): Iterable<{ user: string; password: string }> {
+  const t = stepNow();
+  const total = Math.min(count, 2 * n);
+  for (let k = 0; k < total; k++) {
+    const i = k % n;
+    const code = codeFor(i, t + Math.floor(k / n));
+    yield { user: tokenUser(i), password: withPassword ? BENCH_PASSWORD + code : code };
+  }
+}
+
+async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> {
+  const audits = opts.audit === 'both' ? [true, false] : [opts.audit === 'on'];
+  for (const audit of audits) {
+    const label = `3 code-only, audit ${audit ? 'on' : 'off'}`;
+    const setup = { primary: 'none' as const, audit };
+    log(`${label}: radclient -p ${opts.parallel}`);
+    const rc = await radclientRun(t, opts, `code-only-rc-${audit}`, setup, () => codeRequests(t.tokens, opts.radclientRequests, false));
+    rows.push({ scenario: label, generator: rc.generator, rps: rc.rps, p50: null, p99: null, outcome: rc.summary, serverCpu: rc.serverCpu, cpuPerReq: rc.cpuPerReq, target: '≥ 22,000/s', met: rc.rps >= 22_000 });
+
+    log(`${label}: node closed loop, ${opts.parallel} in flight`);
+    let saturated = 0;
+    await withServer(t, opts, `code-only-closed-${audit}`, setup, async (server) => {
+      const x = await load(server, { kind: 'code-only', users: t.tokens, mode: 'closed', concurrency: opts.parallel, seconds: opts.seconds, warmup: opts.warmup });
+      saturated = x.r.rps;
+      addLoadRow(label, `node closed c=${opts.parallel}`, x, '≥ 22,000/s', x.r.rps >= 22_000);
+    });
+
+    // Below saturation: --rate, or half of what the closed loop reached.
+    const rate = opts.rate > 0 ? opts.rate : Math.max(100, Math.floor(saturated / 2));
+    log(`${label}: node open loop at ${rate}/s`);
+    await withServer(t, opts, `code-only-open-${audit}`, setup, async (server) => {
+      const x = await load(server, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds: opts.seconds, warmup: opts.warmup });
+      addLoadRow(label, `node open ${rate}/s${opts.rate > 0 ? '' : ' (half of max)'}`, x, 'p99 < 2 ms', x.r.p99 < 2 && x.r.timeouts === 0);
+    });
+  }
+}
+
+async function scenarioPasswordCode(t: Template, opts: BenchOptions): Promise<void> {
+  const label = '3 password+code (argon2id), audit on';
+  const setup = { primary: 'local' as const, audit: true };
+  log(`${label}: radclient -p ${opts.parallel}, ${opts.radclientPasswordRequests} requests`);
+  const rc = await radclientRun(t, opts, 'pwcode-rc', setup, () => codeRequests(t.tokens, opts.radclientPasswordRequests, true));
+  rows.push({ scenario: label, generator: rc.generator, rps: rc.rps, p50: null, p99: null, outcome: rc.summary, serverCpu: rc.serverCpu, cpuPerReq: rc.cpuPerReq, target: '', met: null });
+  let saturated = 0;
+  await withServer(t, opts, 'pwcode-closed', setup, async (server) => {
+    const x = await load(server, { kind: 'password+code', users: t.tokens, mode: 'closed', concurrency: opts.concurrency, seconds: opts.seconds, warmup: opts.warmup });
+    saturated = x.r.rps;
+    addLoadRow(label, `node closed c=${opts.concurrency}`, x);
+  });
+  const rate = Math.max(1, Math.floor(saturated / 2));
+  await withServer(t, opts, 'pwcode-open', setup, async (server) => {
+    const x = await load(server, { kind: 'password+code', users: t.tokens, mode: 'open', rate, seconds: opts.seconds, warmup: opts.warmup });
+    addLoadRow(label, `node open ${rate}/s (half of max)`, x);
+  });
+}
+
+/** The code-only path in this process, no sockets: CPU per request, best and median of batches. */
+async function scenarioInproc(t: Template): Promise<void> {
+  log('code-only request path in-process (no sockets)');
+  const r = await benchInproc(t);
+  rows.push({
+    scenario: '3 code-only, in-process, no sockets, audit off',
+    generator: `handler.handle ×${r.requests}, 16 at once`,
+    rps: 1e6 / r.bestUs,
+    p50: null,
+    p99: null,
+    outcome: `acc ${r.accepted}; CPU/req best ${r.bestUs.toFixed(1)} µs, median ${r.medianUs.toFixed(1)} µs`,
+    serverCpu: null,
+    cpuPerReq: r.bestUs,
+    target: '≤ 45 µs (22,000/s)',
+    met: r.bestUs <= 45,
+  });
+}
+
+/**
+ * Scenario 4: the server's memory with the whole store, after a sustained code-only closed loop
+ * (audit on) of --memory-seconds: RSS at the end and its peak (VmHWM), sampled every second.
+ */
+async function scenarioMemory(t: Template, opts: BenchOptions): Promise<void> {
+  log(`server memory: ${opts.memorySeconds} s of code-only load, audit on`);
+  await withServer(t, opts, 'memory', { primary: 'none', audit: true }, async (server) => {
+    const idle = server.memory();
+    const x = await load(server, { kind: 'code-only', users: t.tokens, mode: 'closed', concurrency: opts.parallel, seconds: opts.memorySeconds, warmup: 0 });
+    const m = server.memory();
+    rows.push({
+      scenario: `4 server memory, ${t.tokens.toLocaleString('en-US')} tokens`,
+      generator: `after ${opts.memorySeconds} s code-only, audit on`,
+      rps: x.r.rps,
+      p50: null,
+      p99: null,
+      outcome: `RSS idle ${idle.rss.toFixed(0)} MB, after ${m.rss.toFixed(0)} MB, peak ${m.hwm.toFixed(0)} MB (${outcome(x.r)})`,
+      serverCpu: x.serverCpu,
+      cpuPerReq: x.cpuPerReq,
+      target: 'RSS < 150 MB',
+      met: m.rss < 150 && m.hwm < 150,
+    });
+  });
+}
+
+/** Scenario 5: import-bench.ts and report-bench.ts (other helpers' files) do the work. */
+async function scenarioImport(dir: string, opts: BenchOptions): Promise<void> {
+  log('import 100,000 tokens (PSKC, CSV)');
+  const r = await benchImport({ tokens: opts.importTokens, dir, print: log });
+  const base = { p50: null, p99: null, serverCpu: null, cpuPerReq: null, target: '', met: null, generator: 'benchImport (parse + importMany)' };
+  rows.push({ ...base, scenario: `5 import ${opts.importTokens.toLocaleString('en-US')} tokens, PSKC`, rps: opts.importTokens / r.pskcSeconds, outcome: `${r.pskcSeconds} s (parse ${r.pskcParseSeconds} s)` });
+  rows.push({ ...base, scenario: `5 import ${opts.importTokens.toLocaleString('en-US')} tokens, CSV`, rps: opts.importTokens / r.csvSeconds, outcome: `${r.csvSeconds} s (parse ${r.csvParseSeconds} s)` });
+}
+
+async function scenarioReport(dir: string, opts: BenchOptions): Promise<void> {
+  log(`report over ${opts.reportLines} audit lines`);
+  const r = await benchReport({ lines: opts.reportLines, workDir: join(dir, 'report-bench') });
+  rows.push({
+    scenario: `5 report over ${opts.reportLines.toLocaleString('en-US')} audit lines`,
+    generator: 'benchReport (--by user)',
+    rps: opts.reportLines / r.seconds,
+    p50: null,
+    p99: null,
+    outcome: `${r.seconds.toFixed(2)} s, peak RSS ${r.peakRssMb} MB`,
+    serverCpu: null,
+    cpuPerReq: null,
+    target: '',
+    met: null,
+  });
+}
+
+/** One scenario; a failure is noted under the table and the others still run. */
+async function guarded(name: string, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    notes.push(`${name} failed: ${(err as Error).message.split('\n')[0]}`);
+    log(`${name} failed: ${(err as Error).stack ?? String(err)}`);
+  }
+}
+
+function printTable(opts: BenchOptions, load0: number[], load1: number[], template: Template | null): void {
+  const header = ['scenario', 'generator', 'per s', 'p50 ms', 'p99 ms', 'outcome', 'server CPU', 'CPU µs/req', 'target', 'met'];
+  const body = rows.map((r) => [
+    r.scenario,
+    r.generator,
+    fmtInt(r.rps),
+    fmt(r.p50),
+    fmt(r.p99),
+    r.outcome,
+    r.serverCpu === null ? '-' : `${Math.round(r.serverCpu * 100)}%`,
+    r.cpuPerReq === null ? '-' : r.cpuPerReq.toFixed(0),
+    r.target,
+    r.met === null ? '' : r.met ? 'yes' : 'NO',
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...body.map((b) => (b[c] as string).length)));
+  const line = (cells: string[]) => cells.map((x, c) => ((c >= 2 && c <= 4) || c === 7 ? x.padStart(widths[c] as number) : x.padEnd(widths[c] as number))).join(' | ');
+  const out: string[] = [];
+  out.push('');
+  out.push(`radius-otp bench — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}`);
+  out.push(`seconds/run ${opts.seconds} (+${opts.warmup} warm-up), tokens ${opts.tokens.toLocaleString('en-US')}${template ? ` (store built in ${template.buildSeconds.toFixed(1)} s)` : ''}; server CPU = share of one core (argon2 threads included)`);
+  out.push('');
+  out.push(line(header));
+  out.push(widths.map((w) => '-'.repeat(w)).join('-|-'));
+  for (const b of body) out.push(line(b));
+  for (const n of notes) out.push(`note: ${n}`);
+  out.push('');
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function main(): Promise<void> {
+  let opts: BenchOptions;
+  try {
+    opts = parseOptions(process.argv.slice(2), process.env);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const load0 = loadavg();
+  const needsStore = ['pap', 'probes', 'code-only', 'inproc', 'password+code', 'memory'].some((s) => opts.only.has(s as never));
+  let template: Template | null = null;
+  try {
+    if (needsStore) {
+      log(`building the bench store: ${opts.tokens} tokens, ${opts.papUsers} PAP users`);
+      template = await buildTemplate(opts.tokens, opts.papUsers);
+    }
+    if (template) {
+      const tp = template;
+      if (opts.only.has('pap')) await guarded('PAP', () => scenarioPap(tp, opts));
+      if (opts.only.has('probes')) await guarded('probes', () => scenarioProbes(tp, opts));
+      if (opts.only.has('code-only')) await guarded('code-only', () => scenarioCodeOnly(tp, opts));
+      if (opts.only.has('inproc')) await guarded('in-process', () => scenarioInproc(tp));
+      if (opts.only.has('memory')) await guarded('memory', () => scenarioMemory(tp, opts));
+      if (opts.only.has('password+code')) await guarded('password+code', () => scenarioPasswordCode(tp, opts));
+    }
+    const scratch = template?.root ?? mkdtempSync(join(tmpdir(), 'radius-otp-bench-'));
+    if (opts.only.has('import')) await guarded('import', () => scenarioImport(scratch, opts));
+    if (opts.only.has('report')) await guarded('report', () => scenarioReport(scratch, opts));
+    if (!template) rmSync(scratch, { recursive: true, force: true });
+  } finally {
+    if (template) rmSync(template.root, { recursive: true, force: true });
+  }
+  printTable(opts, load0, loadavg(), template);
+}
+
+await main();
