@@ -56,6 +56,8 @@ export interface ServerSetup {
   audit: boolean;
   metricsPort?: number;
   duplicateCacheSeconds?: number;
+  /** [server] hash_threads (argon2id verifications at once); default the config's (0 = cores). */
+  hashThreads?: number;
 }
 
 export const CLIENT_SECRET = 'bench-client-secret-0123456789';
@@ -78,6 +80,7 @@ export function instance(t: Template, name: string, setup: ServerSetup): { dir: 
 name = "bench"
 listen = ["127.0.0.1:0"]
 duplicate_cache_seconds = ${setup.duplicateCacheSeconds ?? 30}
+hash_threads = ${setup.hashThreads ?? 0}
 [store]
 path = "${db}"
 key_file = "${key}"

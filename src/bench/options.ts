@@ -26,6 +26,8 @@ export interface BenchOptions {
   radclientChunk: number;
   radclientProcs: number;
   audit: 'on' | 'off' | 'both';
+  /** [server] hash_threads for the PAP and probe runs (0 = the default, one per core). */
+  hashThreads: number;
   /** Seconds of code-only load before the memory figure (scenario 4). */
   memorySeconds: number;
   /** Scenario 5 sizes. */
@@ -51,6 +53,7 @@ const DEFAULTS: Omit<BenchOptions, 'only'> = {
   radclientChunk: 4000,
   radclientProcs: 2,
   audit: 'both',
+  hashThreads: 0,
   memorySeconds: 30,
   importTokens: 100_000,
   reportLines: 1_000_000,
@@ -69,6 +72,7 @@ export const USAGE = `npm run bench -- [options]   (each option also as BENCH_NA
   --radclient-requests N, --radclient-password-requests N, --parallel N (radclient -p, ${DEFAULTS.parallel})
   --radclient-chunk N   requests per radclient file (${DEFAULTS.radclientChunk}); --radclient-procs N radclients at once (${DEFAULTS.radclientProcs})
   --audit on|off|both   audit log for code-only runs (${DEFAULTS.audit})
+  --hash-threads N      [server] hash_threads for the PAP and probe runs (0 = one per core)
   --memory-seconds N    code-only load before the memory figure (${DEFAULTS.memorySeconds})
   --import-tokens N, --report-lines N   scenario 5 sizes (${DEFAULTS.importTokens}, ${DEFAULTS.reportLines})
   --profile DIR         write the server's V8 CPU profiles (--cpu-prof) into DIR`;

@@ -169,7 +169,7 @@ async function radclientRun(
 
 async function scenarioPap(t: Template, opts: BenchOptions): Promise<void> {
   log(`PAP Accept, ${opts.concurrency} in flight`);
-  await withServer(t, opts, 'pap', { primary: 'local', audit: true }, async (server) => {
+  await withServer(t, opts, 'pap', { primary: 'local', audit: true, hashThreads: opts.hashThreads }, async (server) => {
     const x = await load(server, { kind: 'pap', users: opts.papUsers, mode: 'closed', concurrency: opts.concurrency, seconds: opts.seconds, warmup: opts.warmup });
     addLoadRow('1 PAP Accept (argon2id), audit on', `node closed c=${opts.concurrency}`, x);
   });
@@ -177,7 +177,7 @@ async function scenarioPap(t: Template, opts: BenchOptions): Promise<void> {
 
 async function scenarioProbes(t: Template, opts: BenchOptions): Promise<void> {
   log(`Status-Server and retransmissions while ${opts.flood} PAP requests are in flight`);
-  await withServer(t, opts, 'probes', { primary: 'local', audit: true, duplicateCacheSeconds: 120 }, async (server) => {
+  await withServer(t, opts, 'probes', { primary: 'local', audit: true, duplicateCacheSeconds: 120, hashThreads: opts.hashThreads }, async (server) => {
     // Baseline: the probes alone.
     const probe = (kind: 'status' | 'retransmit'): Promise<Loaded> =>
       load(server, { kind, users: opts.papUsers, mode: 'open', rate: opts.probeRate, seconds: opts.seconds, warmup: 0.5, sockets: 4 });
@@ -187,7 +187,7 @@ async function scenarioProbes(t: Template, opts: BenchOptions): Promise<void> {
     await new Promise((r) => setTimeout(r, 1500));
     const [status, retransmit] = await Promise.all([probe('status'), probe('retransmit')]);
     const f = await flood;
-    addLoadRow(`2 PAP flood (${opts.flood} in flight)`, `node closed c=${opts.flood}`, f);
+    addLoadRow(`2 PAP flood (${opts.flood} in flight)${opts.hashThreads ? `, hash_threads ${opts.hashThreads}` : ''}`, `node closed c=${opts.flood}`, f);
     // The server's CPU over a probe run is mostly the flood's: no per-probe figure.
     for (const x of [status, retransmit, ...idle]) x.cpuPerReq = null;
     addLoadRow('2 Status-Server, under PAP flood', `node open ${opts.probeRate}/s`, status, 'p99 < 5 ms', status.r.p99 < 5 && status.r.timeouts === 0);
