@@ -34,18 +34,9 @@ export interface PipelineDeps {
 
 export const PAP_REQUIRED = 'PAP (User-Password) is required';
 
-/**
- * The token store's group commit (SqliteTokens): token writes of one event-loop turn share one
- * transaction. TODO(lead): belongs on TokenStore in store/types.ts.
- */
-interface GroupCommit {
-  groupCommits(): void;
-  settled(): Promise<void>;
-}
-
 export class Pipeline {
   constructor(private readonly deps: PipelineDeps) {
-    (deps.tokens as TokenStore & GroupCommit).groupCommits();
+    deps.tokens.groupCommits();
   }
 
   /**
@@ -55,7 +46,7 @@ export class Pipeline {
    */
   async decide(req: AuthRequest): Promise<Decision> {
     const decision = await this.decideNow(req);
-    await (this.deps.tokens as TokenStore & GroupCommit).settled();
+    await this.deps.tokens.settled();
     return decision;
   }
 

@@ -110,6 +110,13 @@ export interface TokenStore {
   recordFailure(id: number, now: number, maxFailures: number): number;
   /** Resync (RFC 4226 §7.4): store drift (TOTP, with lastStep) or counter (HOTP); clears failures. */
   resync(id: number, values: { drift: number; lastStep: number | null; counter: number }): void;
+  /**
+   * Group commit (the server turns it on): the replay-guard writes of one event-loop turn share one
+   * transaction. Each compare-and-set answer is final when it runs; it is durable once settled().
+   */
+  groupCommits(): void;
+  /** Resolves when every write made so far is committed; rejects if its batch was rolled back. */
+  settled(): Promise<void>;
 }
 
 export interface StoredChallenge {
