@@ -7,10 +7,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import t from 'tap';
-import { runCli } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/io.js';
+import { cli as runCli } from '../helpers/cli.js';
 import { testConfig } from '../helpers/server.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
@@ -30,27 +28,9 @@ interface Run {
 const everything: string[] = [];
 
 async function cli(args: string[], opts: { stdin?: string; tty?: boolean } = {}): Promise<Run> {
-  let out = '';
-  let err = '';
-  let progress = '';
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      progress += String(chunk);
-      cb();
-    },
-  }) as Writable & { isTTY?: boolean; columns?: number };
-  stream.isTTY = true;
-  stream.columns = 80;
-  const io: Io = {
-    stdout: (s) => void (out += s),
-    stderr: (s) => void (err += s),
-    readStdin: async () => opts.stdin ?? '',
-    isTTY: opts.tty === true,
-    progress: opts.tty === true ? stream : undefined,
-  };
-  const code = await runCli(args, io);
-  everything.push(out, err, progress);
-  return { code, out, err, progress };
+  const r = await runCli(args, opts.stdin ?? '', { isTTY: opts.tty === true });
+  everything.push(r.stdout, r.stderr, r.progress);
+  return { code: r.code, out: r.stdout, err: r.stderr, progress: r.progress };
 }
 
 function workspace(): { config: string; db: string; dir: string } {

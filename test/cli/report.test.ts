@@ -5,10 +5,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import t from 'tap';
 import yargs from 'yargs';
-import { runCli } from '../../src/cli/main.js';
+import { cli as runCli } from '../helpers/cli.js';
 import { reportCommand } from '../../src/cli/report.js';
 import type { Io } from '../../src/cli/io.js';
 import { openStore } from '../../src/store/open.js';
@@ -21,26 +20,8 @@ interface Run {
 }
 
 async function cli(args: string[], tty = false): Promise<Run> {
-  let out = '';
-  let err = '';
-  let progress = '';
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      progress += String(chunk);
-      cb();
-    },
-  }) as Writable & { isTTY?: boolean; columns?: number };
-  stream.isTTY = true;
-  stream.columns = 80;
-  const io: Io = {
-    stdout: (s) => void (out += s),
-    stderr: (s) => void (err += s),
-    readStdin: async () => '',
-    isTTY: tty,
-    progress: tty ? stream : undefined,
-  };
-  const code = await runCli(args, io);
-  return { code, out, err, progress };
+  const r = await runCli(args, '', { isTTY: tty });
+  return { code: r.code, out: r.stdout, err: r.stderr, progress: r.progress };
 }
 
 const line = (time: string, user: string, result: string, extra: Record<string, unknown> = {}): string =>
