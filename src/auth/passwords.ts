@@ -1,13 +1,12 @@
 /**
- * Password hashing with argon2id (@node-rs/argon2). Hashes are computed and verified on libuv's
- * thread pool, never on the event loop, and at most `threads` at once so that a burst of logins
- * queues here instead of starving the socket.
+ * Password hashing with argon2id (@node-rs/argon2), never on the event loop: on `threads` worker
+ * threads of low scheduling priority (hash-worker.ts). A burst of logins queues here instead of
+ * starving the socket, and the event loop keeps the CPU it needs while the hashes use the rest.
  */
-import { hash, verify, Algorithm } from '@node-rs/argon2';
+import { hashSync } from '@node-rs/argon2';
 import { availableParallelism } from 'node:os';
-
-/** OWASP's argon2id minimum: 19 MiB, 2 passes, 1 lane. */
-const PARAMS = { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
+import { Worker } from 'node:worker_threads';
+import { ARGON2_PARAMS, type HashTask } from './hash-task.js';
 
 export interface PasswordHasher {
   hash(password: string | Buffer): Promise<string>;
@@ -15,35 +14,88 @@ export interface PasswordHasher {
   verify(hashed: string, password: string | Buffer): Promise<boolean>;
   /** Spend the time of one verification without any user (unknown users take as long as known ones). */
   verifyDummy(password: string | Buffer): Promise<boolean>;
+  /** Stops the hashing threads (pending work is refused). */
+  close(): Promise<void>;
 }
 
-class Limiter {
-  private active = 0;
-  private readonly queue: Array<() => void> = [];
-  constructor(private readonly max: number) {}
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.queue.shift()?.();
+interface Job {
+  task: HashTask;
+  resolve: (value: string | boolean) => void;
+  reject: (err: Error) => void;
+}
+
+/** The worker next to this file: .js when compiled, .ts when the tests run the sources. */
+const WORKER = new URL(`./hash-worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
+
+class HashPool {
+  private readonly idle: Worker[] = [];
+  private readonly busy = new Map<Worker, Job>();
+  private readonly queue: Job[] = [];
+  private closed = false;
+
+  constructor(private readonly size: number) {}
+
+  run(task: HashTask): Promise<string | boolean> {
+    if (this.closed) return Promise.reject(new Error('password hashing is stopped'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ task, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      const worker = this.idle.pop() ?? (this.busy.size < this.size ? this.spawn() : undefined);
+      if (worker === undefined) return;
+      const job = this.queue.shift() as Job;
+      this.busy.set(worker, job);
+      worker.ref(); // a thread at work keeps the process alive until it answers
+      worker.postMessage(job.task);
     }
+  }
+
+  private spawn(): Worker {
+    const worker = new Worker(WORKER);
+    worker.on('message', (result: string | boolean) => {
+      const job = this.busy.get(worker) as Job;
+      this.busy.delete(worker);
+      this.idle.push(worker);
+      worker.unref(); // an idle thread never keeps a command running
+      job.resolve(result);
+      this.dispatch();
+    });
+    // The thread died (an error, or close()): its job fails, and the next job gets a new thread.
+    worker.on('exit', () => {
+      this.busy.get(worker)?.reject(new Error('password hashing thread stopped'));
+      this.busy.delete(worker);
+      if (!this.closed) this.dispatch();
+    });
+    worker.on('error', () => {}); // reported through 'exit'
+    return worker;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const stopped = new Error('password hashing is stopped');
+    for (const job of [...this.queue.splice(0), ...this.busy.values()]) job.reject(stopped);
+    const workers = [...this.idle.splice(0), ...this.busy.keys()];
+    this.busy.clear();
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 
 export async function createArgon2Hasher(threads = 0): Promise<PasswordHasher> {
-  const limiter = new Limiter(threads > 0 ? threads : availableParallelism());
-  const dummy = await hash('radius-otp dummy password', PARAMS);
-  const check = (hashed: string, password: string | Buffer): Promise<boolean> =>
-    limiter.run(() => verify(hashed, password).catch(() => false));
+  const pool = new HashPool(threads > 0 ? threads : availableParallelism());
+  const dummy = hashSync('radius-otp dummy password', ARGON2_PARAMS);
+  const verify = async (hashed: string, password: string | Buffer): Promise<boolean> =>
+    (await pool.run({ op: 'verify', hash: hashed, password })) as boolean;
   return {
-    hash: (password) => limiter.run(() => hash(password, PARAMS)),
-    verify: check,
+    hash: async (password) => (await pool.run({ op: 'hash', password })) as string,
+    verify,
     verifyDummy: async (password) => {
-      await check(dummy, password);
+      await verify(dummy, password);
       return false;
     },
+    close: () => pool.close(),
   };
 }

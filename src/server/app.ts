@@ -59,6 +59,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
   };
   try {
     const hasher = await createArgon2Hasher(config.server.hash_threads);
+    closers.push(() => hasher.close());
     const primaries: { local: PrimaryAuthenticator; ldap?: LdapAuthenticator } = { local: new LocalPrimary(store.users, hasher) };
     if (config.ldap.urls.length > 0) {
       const ldap = newLdap(config, opts.configFile);

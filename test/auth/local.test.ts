@@ -33,4 +33,29 @@ t.test('hashing: at most `threads` at once, the rest queue; a malformed hash is 
   t.equal(await hasher.verify('not-a-hash', 'pw'), false);
   const defaults = await createArgon2Hasher();
   t.equal(await defaults.verify(h, 'pw'), true, 'one thread per core by default');
+  await t.rejects(hasher.hash(123 as never), 'a thread that dies fails its job');
+  t.equal(await hasher.verify(h, 'pw'), true, 'and the next job gets a new thread');
+  await hasher.close();
+  await t.rejects(hasher.verify(h, 'pw'), /stopped/);
+  await defaults.close();
+});
+
+t.test('hashing threads run at low priority; close refuses queued work', async (t) => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const hasher = await createArgon2Hasher(2);
+  const h = await hasher.hash('pw');
+  await Promise.all([hasher.verify(h, 'pw'), hasher.verify(h, 'pw')]);
+  const nice = readdirSync('/proc/self/task').flatMap((tid) => {
+    try {
+      return [Number((readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1] as string).split(' ')[16])];
+    } catch {
+      return [];
+    }
+  });
+  t.ok(nice.filter((n) => n === 19).length >= 2, 'two threads at nice 19');
+  t.ok(nice.includes(0), 'the event loop keeps its priority');
+  const queued = Promise.allSettled([hasher.verify(h, 'a'), hasher.verify(h, 'b'), hasher.verify(h, 'c')]);
+  await hasher.close();
+  const settled = await queued;
+  t.same(settled.map((r) => r.status), ['rejected', 'rejected', 'rejected'], 'work under way or queued at close is refused');
 });

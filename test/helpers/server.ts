@@ -51,9 +51,9 @@ secret = "${SECRET}"
 }
 
 export async function startTestServer(
-  opts: { extra?: string; clients?: string; now?: () => number; listen?: string[]; /** share another server's store */ dir?: string } = {},
+  opts: { extra?: string; clients?: string; now?: () => number; listen?: string[] } = {},
 ): Promise<TestServer> {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'radius-otp-e2e-'));
+  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-e2e-'));
   const configFile = join(dir, 'radius.conf');
   writeFileSync(configFile, testConfig(dir, opts.extra, opts.listen) + (opts.clients ?? ''));
   const config = parseConfig(testConfig(dir, opts.extra, opts.listen) + (opts.clients ?? ''), configFile);
