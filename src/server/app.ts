@@ -68,11 +68,8 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     }
     const auditLog: AuditLog | null = opts.audit
       ? null
-      : createAuditLog({
-          file: config.log.audit,
-          retentionDays: config.log.audit_retention_days,
-          onError: (e) => logger.error('audit log write failed', { error: e.message }),
-        });
+      : // A write fault is reported as one JSON line on stderr by the audit log itself.
+        createAuditLog({ file: config.log.audit, retentionDays: config.log.audit_retention_days });
     const audit: AuditSink = opts.audit ?? (auditLog as AuditLog);
     closers.push(() => audit.close());
 

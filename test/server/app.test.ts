@@ -100,3 +100,18 @@ function captureLogger(into: Array<Record<string, unknown>>): winston.Logger {
     transports: [new winston.transports.Stream({ stream: new Writable({ write(chunk, _e, cb) { into.push(JSON.parse(String(chunk)) as Record<string, unknown>); cb(); } }) })],
   });
 }
+
+t.test('a store fault during a decision: Access-Reject, one error line, the server goes on', async (t) => {
+  const a = await startTestServer();
+  t.teardown(() => a.stop());
+  a.server.store.db.close();
+  const { UdpClient } = await import('../helpers/udp-client.js');
+  const { encodeAccessRequest } = await import('../../src/radius/request-encode.js');
+  const { randomBytes } = await import('node:crypto');
+  const c = await UdpClient.open();
+  t.teardown(() => c.close());
+  const reply = await c.exchange(encodeAccessRequest({ identifier: 1, authenticator: randomBytes(16), secret: Buffer.from('testing123'), userName: 'alice', password: 'pw', nasIdentifier: 'n' }), a.v4);
+  t.equal(reply?.[0], 3, 'Access-Reject');
+  t.ok(a.logs.some((l) => l.message === 'decision failed: request rejected'));
+  t.match(a.audit.at(-1), { result: 'reject', reason: 'internal-error' });
+});
