@@ -80,6 +80,8 @@ class HashPool {
     for (const job of [...this.queue.splice(0), ...this.busy.values()]) job.reject(stopped);
     const workers = [...this.idle.splice(0), ...this.busy.keys()];
     this.busy.clear();
+    // A result already on its way from a thread being stopped has no job left to answer.
+    for (const w of workers) w.removeAllListeners('message');
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

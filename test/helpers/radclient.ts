@@ -17,7 +17,7 @@ export function radclient(
   opts: { command?: 'auth' | 'status'; timeout?: number; retries?: number } = {},
 ): Promise<RadclientResult> {
   const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-  const args = ['-x', '-r', String(opts.retries ?? 1), '-t', String(opts.timeout ?? 2), `${host}:${target.port}`, opts.command ?? 'auth', secret];
+  const args = ['-x', '-r', String(opts.retries ?? 1), '-t', String(opts.timeout ?? 5), `${host}:${target.port}`, opts.command ?? 'auth', secret];
   return new Promise((resolve, reject) => {
     const child = execFile('radclient', args, { timeout: 20_000 }, (err, stdout, stderr) => {
       if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error('radclient is not installed (apt-get install freeradius-utils)'));

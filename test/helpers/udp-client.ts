@@ -14,23 +14,26 @@ export class UdpClient {
     return new Promise((resolve, reject) => this.socket.send(packet, target.port, target.host, (err) => (err ? reject(err) : resolve())));
   }
 
-  /** The next datagram within `ms`, or null. */
-  receive(ms = 1000): Promise<Buffer | null> {
+  /** The next datagram within `ms` (with this RADIUS identifier, when given), or null. */
+  receive(ms = 1000, identifier?: number): Promise<Buffer | null> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.socket.off('message', onMessage);
         resolve(null);
       }, ms);
       const onMessage = (msg: Buffer): void => {
+        if (identifier !== undefined && msg[1] !== identifier) return; // a late reply to an earlier request
         clearTimeout(timer);
+        this.socket.off('message', onMessage);
         resolve(msg);
       };
-      this.socket.once('message', onMessage);
+      this.socket.on('message', onMessage);
     });
   }
 
-  async exchange(packet: Buffer, target: { host: string; port: number }, ms = 1000): Promise<Buffer | null> {
-    const reply = this.receive(ms);
+  /** Sends a request and waits for the reply with its identifier (a slow machine: be generous). */
+  async exchange(packet: Buffer, target: { host: string; port: number }, ms = 5000): Promise<Buffer | null> {
+    const reply = this.receive(ms, packet[1]);
     await this.send(packet, target);
     return reply;
   }
