@@ -7,7 +7,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { formatKey, locateKey } from './locate.js';
+import { formatKey, locateKey, type KeyPath } from './locate.js';
 import { configSchema, type Config } from './schema.js';
 
 /** SPEC: --config, else $RADIUS_OTP_CONFIG, else ./radius.conf. */
@@ -42,6 +42,20 @@ export function parseConfig(source: string, file: string): Config {
   checkLdap(config, source, file);
   resolvePaths(config, dirname(file));
   return deepFreeze(config);
+}
+
+/**
+ * A ConfigError for a key found invalid after loading (by the server's start-up checks: reply
+ * rules, [ldap]), with its line looked up in the file again.
+ */
+export function configErrorAt(configFile: string, path: KeyPath, reason: string): ConfigError {
+  let line = 0;
+  try {
+    line = locateKey(readFileSync(configFile, 'utf8'), path);
+  } catch {
+    // The file is gone or unreadable since it was loaded: the key alone still says where.
+  }
+  return new ConfigError('invalid', configFile, formatKey(path), line, reason);
 }
 
 function toConfigError(issue: z.core.$ZodIssue, source: string, file: string): ConfigError {

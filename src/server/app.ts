@@ -13,6 +13,7 @@ import { LocalPrimary } from '../auth/local.js';
 import { createArgon2Hasher } from '../auth/passwords.js';
 import { Pipeline } from '../auth/pipeline.js';
 import type { PrimaryAuthenticator } from '../auth/primary.js';
+import { configErrorAt } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
 import type { SqliteStore } from '../store/sqlite/open.js';
@@ -20,7 +21,7 @@ import { ClientTable } from './clients.js';
 import { DuplicateCache } from './dedup.js';
 import { RateLimitedLog } from './drop-log.js';
 import { RequestHandler, type Peer } from './handler.js';
-import { buildReplyAttributes, configErrorAt, type ReplyAttributes } from './reply-attributes.js';
+import { buildReplyAttributes, type ReplyAttributes } from './reply-attributes.js';
 import { UdpServer, type BoundSocket } from './udp.js';
 
 export interface ServerOptions {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
-import { buildReplyAttributes, configErrorAt } from '../../src/server/reply-attributes.js';
+import { buildReplyAttributes } from '../../src/server/reply-attributes.js';
+import { configErrorAt } from '../../src/config/load.js';
 import { radclient } from '../helpers/radclient.js';
 import { SECRET, startTestServer } from '../helpers/server.js';
 
