@@ -73,6 +73,15 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
         createAuditLog({ file: config.log.audit, retentionDays: config.log.audit_retention_days });
     const audit: AuditSink = opts.audit ?? (auditLog as AuditLog);
     closers.push(() => audit.close());
+    // Each decision is also one line of the operational log on stderr, at info (level = "warn"
+    // turns it off on busy servers); drops are logged, rate-limited, by dropLog below.
+    const decisions: AuditSink = {
+      record(event) {
+        audit.record(event);
+        if (event.event === 'decision' && logger.isInfoEnabled()) logger.info('decision', event);
+      },
+      close: () => audit.close(),
+    };
 
     const pipeline = new Pipeline({
       users: store.users,
@@ -103,7 +112,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       dedup,
       decider: pipeline,
       replyAttributes: (user, groups) => replies.for(user, groups),
-      audit,
+      audit: decisions,
       metrics,
       onDrop: (reason, peer, client) => dropLog.log({ reason, peer, client }),
       onError: (err) => logger.error('decision failed: request rejected', { error: (err as Error).message }),

@@ -115,3 +115,23 @@ t.test('a store fault during a decision: Access-Reject, one error line, the serv
   t.ok(a.logs.some((l) => l.message === 'decision failed: request rejected'));
   t.match(a.audit.at(-1), { result: 'reject', reason: 'internal-error' });
 });
+
+t.test('at level warn, decisions go to the audit sink but not to the log', async (t) => {
+  const a = await startTestServer();
+  t.teardown(() => a.stop());
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = captureLogger(logs);
+  logger.level = 'warn';
+  const audit = memoryAuditSink();
+  const b = await startServer(parseConfig(testConfig(a.dir, '', ['127.0.0.1:0']), a.configFile), { logger, configFile: a.configFile, audit });
+  t.teardown(() => b.stop());
+  const { UdpClient } = await import('../helpers/udp-client.js');
+  const { encodeAccessRequest } = await import('../../src/radius/request-encode.js');
+  const { randomBytes } = await import('node:crypto');
+  const c = await UdpClient.open();
+  t.teardown(() => c.close());
+  const packet = encodeAccessRequest({ identifier: 3, authenticator: randomBytes(16), secret: Buffer.from('testing123'), userName: 'zed', password: 'pw', nasIdentifier: 'n' });
+  t.equal((await c.exchange(packet, { host: '127.0.0.1', port: b.sockets[0]!.port }))?.[0], 3);
+  t.equal(audit.events.length, 1);
+  t.notOk(logs.some((l) => l.message === 'decision'));
+});

@@ -62,5 +62,9 @@ t.test('PAP against radclient', async (t) => {
     t.ok(decisions.some((e) => e.event === 'decision' && e.result === 'reject' && e.reason === 'wrong-password'));
     t.ok(decisions.some((e) => e.event === 'decision' && e.result === 'reject' && e.reason === 'unsupported-method'));
     t.ok(decisions.every((e) => e.event === 'decision' && e.server === 'test-server' && e.client.startsWith('local')));
+    const lines = s.logs.filter((l) => l.message === 'decision');
+    t.equal(lines.length, decisions.length, 'and one stderr log line per decision');
+    t.ok(lines.some((l) => l.result === 'reject' && l.reason === 'wrong-password' && l.user === 'alice'));
+    t.notMatch(JSON.stringify(s.logs), /correct horse/, 'never the password');
   });
 });
