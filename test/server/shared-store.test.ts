@@ -16,7 +16,8 @@ import { UdpClient } from '../helpers/udp-client.js';
 import { serve } from '../helpers/process.js';
 
 const KEY = Buffer.from('shared-store-secret-20');
-const step = Math.floor(Date.now() / 1000 / 30);
+/** The current time step, read when a code is made (the test runs for seconds; steps move on). */
+const stepNow = (): number => Math.floor(Date.now() / 1000 / 30);
 const code = (s: number): string => hotpCode(KEY, s, 6, 'SHA1');
 const MA = 'Message-Authenticator = 0x00';
 
@@ -33,13 +34,14 @@ t.test('two instances sharing one store', async (t) => {
     const ch = await radclient(a.v4, SECRET, `User-Name = "alice", User-Password = "pw", NAS-Identifier = "gw", ${MA}`);
     t.equal(ch.reply, 'Access-Challenge');
     const state = ch.attributes.find(([n]) => n === 'State')?.[1];
-    const ok = await radclient(b.v4, SECRET, `User-Name = "alice", User-Password = "${code(step - 1)}", State = ${state}, NAS-Identifier = "gw", ${MA}`);
+    const ok = await radclient(b.v4, SECRET, `User-Name = "alice", User-Password = "${code(stepNow() - 1)}", State = ${state}, NAS-Identifier = "gw", ${MA}`);
     t.equal(ok.reply, 'Access-Accept');
   });
 
   t.test('the same code at both instances at once: exactly one Accept', async (t) => {
+    const base = stepNow();
     for (const offset of [0, 1]) {
-      const password = `pw${code(step + offset)}`;
+      const password = `pw${code(base + offset)}`;
       const clients = await Promise.all([UdpClient.open(), UdpClient.open(), UdpClient.open(), UdpClient.open()]);
       const targets = [a.v4, b.v4, a.v4, b.v4];
       const replies = await Promise.all(
