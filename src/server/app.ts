@@ -75,12 +75,11 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     closers.push(() => audit.close());
     // Each decision is also one line of the operational log on stderr, at info (level = "warn"
     // turns it off on busy servers); drops are logged, rate-limited, by dropLog below.
-    const decisions: AuditSink = {
+    const decisions: Pick<AuditSink, 'record'> = {
       record(event) {
         audit.record(event);
         if (event.event === 'decision' && logger.isInfoEnabled()) logger.info('decision', event);
       },
-      close: () => audit.close(),
     };
 
     const pipeline = new Pipeline({

@@ -37,7 +37,8 @@ export interface HandlerDeps {
   decider: Decider;
   /** Reply attributes for an Access-Accept ([[reply]] rules), already encoded. */
   replyAttributes: (user: string, groups: readonly string[]) => readonly Buffer[];
-  audit: AuditSink;
+  /** Where each decision is recorded (the edge owns the sink and closes it). */
+  audit: Pick<AuditSink, 'record'>;
   metrics: MetricsSink;
   /** A dropped datagram: the caller rate-limits the log line. */
   onDrop: (reason: DropReason, peer: Peer, client: string) => void;
