@@ -8,26 +8,12 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Client } from 'ldapts';
 import type { Config } from '../../src/config/schema.js';
 import { LdapAuthenticator } from '../../src/auth/ldap.js';
-import { startSlapd } from '../helpers/slapd.js';
+import { startSlapd, ldapConfig } from '../helpers/slapd.js';
 
 const slapd = await startSlapd();
 t.teardown(() => slapd.stop());
 
-function config(over: Partial<Config['ldap']> = {}): Config['ldap'] {
-  return {
-    urls: [slapd.url],
-    bind_dn: slapd.bindDn,
-    bind_password: slapd.bindPassword,
-    bind_password_file: '',
-    base_dn: slapd.baseDn,
-    user_filter: '(uid={user})',
-    group_attribute: 'memberOf',
-    starttls: false,
-    ca_file: '',
-    timeout: 2,
-    ...over,
-  };
-}
+const config = (over: Partial<Config['ldap']> = {}): Config['ldap'] => ldapConfig(slapd, over);
 
 function authenticator(over: Partial<Config['ldap']> = {}): LdapAuthenticator {
   const a = new LdapAuthenticator(config(over));

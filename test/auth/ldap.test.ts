@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema.js';
 import { LdapAuthenticator, LdapConfigError, POOL_SIZE } from '../../src/auth/ldap.js';
-import { startSlapd, freePort } from '../helpers/slapd.js';
+import { startSlapd, freePort, ldapConfig } from '../helpers/slapd.js';
 
 const slapd = await startSlapd();
 t.teardown(() => slapd.stop());
@@ -16,22 +16,9 @@ t.teardown(() => slapd.stop());
 const ADMINS = 'cn=VPN-Admins,ou=Groups,dc=example,dc=com';
 const USERS = 'cn=VPN-Users,ou=Groups,dc=example,dc=com';
 
-/** [ldap] as the schema's defaults fill it (the schema itself is not loaded: its coverage is not ours). */
-function config(over: Partial<Config['ldap']> = {}): Config['ldap'] {
-  return {
-    urls: [slapd.url],
-    bind_dn: slapd.bindDn,
-    bind_password: slapd.bindPassword,
-    bind_password_file: '',
-    base_dn: slapd.baseDn,
-    user_filter: '(&(objectClass=inetOrgPerson)(uid={user}))',
-    group_attribute: 'memberOf',
-    starttls: false,
-    ca_file: '',
-    timeout: 2,
-    ...over,
-  };
-}
+/** The filter names the object class too, as an AD-style filter would. */
+const config = (over: Partial<Config['ldap']> = {}): Config['ldap'] =>
+  ldapConfig(slapd, { user_filter: '(&(objectClass=inetOrgPerson)(uid={user}))', ...over });
 
 function authenticator(over: Partial<Config['ldap']> = {}): LdapAuthenticator {
   const a = new LdapAuthenticator(config(over));

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { Config } from '../../src/config/schema.js';
 
 const run = promisify(execFile);
 
@@ -202,4 +203,21 @@ export async function startSlapd(): Promise<Slapd> {
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** [ldap] for this directory as the schema's defaults fill it (the schema itself is not loaded). */
+export function ldapConfig(slapd: Slapd, over: Partial<Config['ldap']> = {}): Config['ldap'] {
+  return {
+    urls: [slapd.url],
+    bind_dn: slapd.bindDn,
+    bind_password: slapd.bindPassword,
+    bind_password_file: '',
+    base_dn: slapd.baseDn,
+    user_filter: '(uid={user})',
+    group_attribute: 'memberOf',
+    starttls: false,
+    ca_file: '',
+    timeout: 2,
+    ...over,
+  };
 }
