@@ -87,14 +87,13 @@ export class RequestHandler {
     d.metrics.request(view.code);
 
     const authenticator = packet.subarray(4, 20);
-    const key = `${peer.socket}|${peer.address}|${peer.port}|${view.identifier}`;
-    const hit = d.dedup.begin(key, authenticator);
+    const hit = d.dedup.begin(peer, view.identifier, authenticator);
     if (hit.kind === 'replay') return hit.reply;
     if (hit.kind === 'in-progress') return this.drop('duplicate-in-progress', peer, client.name);
 
     const perClient = this.pendingByClient.get(client.name) ?? 0;
     if (this.pending >= d.limits.maxPending || perClient >= d.limits.maxPendingPerClient) {
-      d.dedup.abandon(key, authenticator);
+      d.dedup.abandon(peer, view.identifier, authenticator);
       return this.drop('overload', peer, client.name);
     }
 
@@ -138,7 +137,7 @@ export class RequestHandler {
         ...(reason === undefined ? {} : { reason }),
       });
     }
-    d.dedup.finish(key, authenticator, reply);
+    d.dedup.finish(peer, view.identifier, authenticator, reply);
     return reply;
   }
 

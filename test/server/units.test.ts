@@ -1,4 +1,4 @@
-/** Unit tests of the server edge: client table, duplicate cache, rate-limited drop log, handler limits. */
+/** Unit tests of the server edge: client table, rate-limited drop log, handler limits (the duplicate cache: dedup.test.ts). */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { memoryAuditSink } from '../../src/audit/audit-log.js';
@@ -35,40 +35,6 @@ t.test('client table: most specific prefix wins; IPv4-mapped addresses; unknown'
   const many = new ClientTable([{ name: 'all', address: '0.0.0.0/0', secret: 's', require_message_authenticator: true }], 'local');
   for (let i = 0; i < 65537; i++) many.lookup(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
   t.equal(many.lookup('10.0.0.1')?.name, 'all', 'the cache stays bounded and correct');
-});
-
-t.test('duplicate cache (RFC 5080)', async (t) => {
-  let now = 0;
-  const cache = new DuplicateCache(30_000, () => now);
-  const auth = Buffer.alloc(16, 1);
-  t.same(cache.begin('k', auth), { kind: 'new' });
-  t.same(cache.begin('k', auth), { kind: 'in-progress' });
-  cache.finish('k', auth, Buffer.from('reply'));
-  t.same(cache.begin('k', auth), { kind: 'replay', reply: Buffer.from('reply') });
-  t.same(cache.begin('k', Buffer.alloc(16, 2)), { kind: 'new' }, 'a new authenticator is a new request');
-  cache.finish('k', auth, Buffer.from('stale'));
-  t.same(cache.begin('k', Buffer.alloc(16, 2)), { kind: 'in-progress' }, 'a stale finish does not touch the new entry');
-  cache.abandon('k', auth);
-  t.equal(cache.size, 1, 'abandon of another authenticator changes nothing');
-  cache.abandon('k', Buffer.alloc(16, 2));
-  t.equal(cache.size, 0);
-  cache.finish('gone', auth, Buffer.from('x'));
-  t.equal(cache.size, 0, 'finish of an unknown key changes nothing');
-  cache.begin('a', auth);
-  cache.finish('a', auth, Buffer.from('r'));
-  now = 10_000;
-  cache.begin('b', auth);
-  now = 30_000;
-  t.same(cache.begin('a', auth), { kind: 'new' }, 'expired: decided anew');
-  now = 45_000;
-  t.equal(cache.sweep(), 1, 'b expired at 40 s; a (re-begun at 30 s) lives');
-  t.equal(cache.size, 1);
-  const done = new DuplicateCache(1000, () => now);
-  done.begin('x', auth);
-  done.finish('x', auth, Buffer.from('r'));
-  now += 500;
-  done.abandon('x', auth);
-  t.equal(done.size, 1, 'an answered request is not abandoned');
 });
 
 t.test('rate-limited drop log: at most N a second, then says how many were left out', async (t) => {
