@@ -3,8 +3,9 @@
  * and verification of its Message-Authenticator. Pure, no allocation beyond the result.
  * RFC 2865 §3 and §5, RFC 3579 §3.2, RFC 5997 §3, RELIABILITY.md R2–R4, B1–B6.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Attr, Code, HEADER_LENGTH, MAX_PACKET_LENGTH } from './codes.js';
+import { messageAuthenticatorKey } from './ma-key.js';
 
 /** Why a datagram fails the structural check. Identical to the names in DROP_REASONS (src/audit/event.ts). */
 export type PrecheckFailure =
@@ -79,8 +80,6 @@ export function precheck(datagram: Buffer, maxAttributes = 128): PrecheckResult 
 /** Outcome of the Message-Authenticator check; every value but 'ok' means discard. */
 export type MaCheck = 'ok' | 'ma-missing' | 'ma-invalid' | 'eap-without-ma' | 'proxy-state-without-ma';
 
-const ZERO16 = Buffer.alloc(16);
-
 /**
  * RFC 3579 §3.2: MA = HMAC-MD5(secret, packet with the MA value zeroed), the Request Authenticator
  * in place. Where MA sits in the request is not checked (B2). `required` is the client's effective
@@ -92,13 +91,12 @@ export function checkMessageAuthenticator(packet: Buffer, view: PacketView, secr
   if (packet.length < view.length) throw new RangeError('packet is shorter than view.length');
   const off = view.maOffset;
   if (off !== -1) {
-    // HMAC over the slices around the MA value with a zero block in its place: no copy of the packet.
-    // (Zeroing in place for a single update measured no faster here.)
-    const mac = createHmac('md5', secret)
-      .update(packet.subarray(0, off))
-      .update(ZERO16)
-      .update(packet.subarray(off + 16, view.length))
-      .digest();
+    // HMAC over a copy of the packet with a zero block in place of the MA value.
+    const key = messageAuthenticatorKey(secret);
+    const message = key.messageBuffer(view.length);
+    packet.copy(message, 0, 0, view.length);
+    message.fill(0, off, off + 16);
+    const mac = key.macOf(view.length);
     return timingSafeEqual(mac, packet.subarray(off, off + 16)) ? 'ok' : 'ma-invalid';
   }
   if (view.hasEap) return 'eap-without-ma';

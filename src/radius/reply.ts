@@ -2,8 +2,9 @@
  * Encoding of replies on the authentication port: Message-Authenticator first (RELIABILITY B7,
  * draft-ietf-radext-deprecating-radius), then the Response Authenticator (RFC 2865 §3).
  */
-import { createHash, createHmac, hash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { Attr, HEADER_LENGTH, MAX_ATTRIBUTE_VALUE, MAX_PACKET_LENGTH } from './codes.js';
+import { messageAuthenticatorKey } from './ma-key.js';
 
 export interface ReplyOptions {
   code: number;
@@ -88,7 +89,7 @@ export function encodeReply(opts: ReplyOptions): Buffer {
     pos += 2 + p.copy(buf, pos + 2);
   }
   // RFC 3579 §3.2: HMAC-MD5 over the reply with MA zeroed and the request authenticator in place.
-  createHmac('md5', secret).update(buf).digest().copy(buf, 22);
+  messageAuthenticatorKey(secret).digest(buf).copy(buf, 22);
   // RFC 2865 §3, computed after MA: bytes 4..19 still hold the request authenticator.
   secret.copy(whole, length);
   hash('md5', whole, 'buffer').copy(buf, 4);
