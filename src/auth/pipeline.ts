@@ -56,9 +56,9 @@ export class Pipeline {
     if (user === '' || req.password === undefined) return reject(user, 'unknown', 'bad-request');
     const now = Math.floor(this.deps.now());
     const password = req.password.toString('utf8');
-    if (this.deps.users.get(user)?.enabled === false) return reject(user, 'unknown', 'disabled-user');
+    if (this.deps.users.isDisabled(user)) return reject(user, 'unknown', 'disabled-user');
     if (req.state !== undefined) return this.answerChallenge(req.state, user, password, now);
-    if (req.primary === 'none') return this.codeAlone(user, password, now, 'otp', this.deps.users.groups(user));
+    if (req.primary === 'none') return this.codeAlone(user, password, now, 'otp', () => this.deps.users.groups(user));
     return this.withPrimary(user, req.password, password, req.primary, req.client, now);
   }
 
@@ -67,13 +67,15 @@ export class Pipeline {
     const taken = this.deps.challenges.take(state, now);
     if (taken === undefined || taken.challenge.user !== user) return reject(user, 'challenge', 'unknown-state');
     if (taken.expired) return reject(user, 'challenge', 'expired-state');
-    return this.codeAlone(user, code, now, 'challenge', taken.challenge.groups);
+    const groups = taken.challenge.groups;
+    return this.codeAlone(user, code, now, 'challenge', () => groups);
   }
 
-  private codeAlone(user: string, code: string, now: number, mode: AuthMode, groups: readonly string[]): Decision {
+  /** `groups` is asked only for an Access-Accept (a query saved on every other answer). */
+  private codeAlone(user: string, code: string, now: number, mode: AuthMode, groups: () => readonly string[]): Decision {
     const owned = this.deps.tokens.forUser(user);
     const r = checkCode(this.deps.tokens, owned, code, now, this.deps.policy.otp);
-    return r.ok ? { result: 'accept', mode, user, tokenSerial: r.serial, groups } : reject(user, mode, r.reason, r.serial);
+    return r.ok ? { result: 'accept', mode, user, tokenSerial: r.serial, groups: groups() } : reject(user, mode, r.reason, r.serial);
   }
 
   private async withPrimary(

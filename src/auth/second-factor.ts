@@ -5,7 +5,7 @@
  */
 import type { DenialReason } from '../audit/event.js';
 import { verifyHotp, verifyTotp } from '../otp/verify.js';
-import type { StoredToken, TokenStore, TokenWithSecret } from '../store/types.js';
+import type { TokenState, TokenStore, TokenWithSecret } from '../store/types.js';
 
 export interface OtpPolicy {
   window: number;
@@ -18,7 +18,7 @@ export interface OtpPolicy {
 export type CodeCheck = { ok: true; serial: string } | { ok: false; reason: DenialReason; serial: string };
 
 /** Enabled and inside its validity period (PSKC StartDate/ExpiryDate). */
-export const isActive = (t: StoredToken, now: number): boolean =>
+export const isActive = (t: Pick<TokenState, 'enabled' | 'validFrom' | 'validUntil'>, now: number): boolean =>
   t.enabled && (t.validFrom === null || now >= t.validFrom) && (t.validUntil === null || now < t.validUntil);
 
 /** Why a user with tokens has none to use. */
@@ -64,7 +64,7 @@ export function checkCode(
 }
 
 /** Locked at max_failures; an expired lock (otp.unlock_after) is lifted in the store first. */
-function isLocked(store: TokenStore, token: StoredToken, now: number, policy: OtpPolicy): boolean {
+function isLocked(store: TokenStore, token: TokenState, now: number, policy: OtpPolicy): boolean {
   if (token.lockedAt === null && token.failures < policy.maxFailures) return false;
   if (policy.unlockAfter > 0 && token.lockedAt !== null && now >= token.lockedAt + policy.unlockAfter) {
     store.unlock(token.serial);

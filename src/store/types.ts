@@ -19,6 +19,8 @@ export interface UserStore {
   setPassword(name: string, passwordHash: string): boolean;
   delete(name: string): boolean;
   get(name: string): StoredUser | undefined;
+  /** True when the user exists and is disabled (one column: this is on every request). */
+  isDisabled(name: string): boolean;
   /** The argon2id hash, or null when the user has no password or does not exist. */
   passwordHash(name: string): string | null;
   list(): StoredUser[];
@@ -60,8 +62,14 @@ export interface StoredToken {
   lastUsedAt: number | null;
 }
 
+/** What checking a code needs of a token: the request path reads only these columns. */
+export type TokenState = Pick<
+  StoredToken,
+  'id' | 'serial' | 'type' | 'algorithm' | 'digits' | 'period' | 't0' | 'counter' | 'lastStep' | 'drift' | 'failures' | 'lockedAt' | 'enabled' | 'validFrom' | 'validUntil'
+>;
+
 export interface TokenWithSecret {
-  token: StoredToken;
+  token: TokenState;
   /** Unsealed key bytes. Never logged, never printed. */
   secret: Buffer;
 }

@@ -22,8 +22,11 @@ t.test('users: add, password, list, enable, groups, delete', async (t) => {
   t.equal(store.users.passwordHash('alice'), 'hash-b');
   t.ok(store.users.setEnabled('alice', false));
   t.equal(store.users.get('alice')?.enabled, false);
+  t.ok(store.users.isDisabled('alice'));
   t.ok(store.users.setEnabled('alice', true));
   t.equal(store.users.get('alice')?.enabled, true);
+  t.notOk(store.users.isDisabled('alice'));
+  t.notOk(store.users.isDisabled('nobody'), 'an unknown user is not a disabled one');
   t.ok(store.users.addToGroup('alice', 'vpn'));
   t.notOk(store.users.addToGroup('alice', 'vpn'));
   t.same(store.users.groups('alice'), ['vpn']);

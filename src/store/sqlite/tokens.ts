@@ -6,6 +6,7 @@ import {
   type ImportResult,
   type StoredToken,
   type TokenStore,
+  type TokenState,
   type TokenWithSecret,
 } from '../types.js';
 
@@ -37,13 +38,12 @@ interface TokenRow {
   valid_until: number | null;
   created_at: number;
   last_used_at: number | null;
-  secret: Buffer;
 }
 
 const COLUMNS =
   'id, serial, type, algorithm, digits, period, t0, counter, last_step, drift, failures, locked_at, enabled, user, issuer, manufacturer, model, valid_from, valid_until, created_at, last_used_at';
 
-const toToken = (r: Omit<TokenRow, 'secret'>): StoredToken => ({
+const toToken = (r: TokenRow): StoredToken => ({
   id: r.id,
   serial: r.serial,
   type: r.type,
@@ -74,32 +74,28 @@ interface Batch {
   reject: (err: Error) => void;
 }
 
-/** A row of `SELECT ${COLUMNS}, secret` in .raw() form, by position. */
-const fromRaw = (a: unknown[]): TokenRow =>
-  ({
-    id: a[0],
-    serial: a[1],
-    type: a[2],
-    algorithm: a[3],
-    digits: a[4],
-    period: a[5],
-    t0: a[6],
-    counter: a[7],
-    last_step: a[8],
-    drift: a[9],
-    failures: a[10],
-    locked_at: a[11],
-    enabled: a[12],
-    user: a[13],
-    issuer: a[14],
-    manufacturer: a[15],
-    model: a[16],
-    valid_from: a[17],
-    valid_until: a[18],
-    created_at: a[19],
-    last_used_at: a[20],
-    secret: a[21],
-  }) as TokenRow;
+/** The request path's columns (TokenState, then the sealed secret), read as arrays by .raw(). */
+const STATE_COLUMNS = 'id, serial, type, algorithm, digits, period, t0, counter, last_step, drift, failures, locked_at, enabled, valid_from, valid_until, secret';
+const SECRET_AT = 15;
+
+/** A raw STATE_COLUMNS row → TokenState, by position (cheaper than better-sqlite3 building an object per row). */
+const stateOf = (a: unknown[]): TokenState => ({
+  id: a[0] as number,
+  serial: a[1] as string,
+  type: a[2] as TokenState['type'],
+  algorithm: a[3] as TokenState['algorithm'],
+  digits: a[4] as TokenState['digits'],
+  period: a[5] as number,
+  t0: a[6] as number,
+  counter: a[7] as number,
+  lastStep: a[8] as number | null,
+  drift: a[9] as number,
+  failures: a[10] as number,
+  lockedAt: a[11] as number | null,
+  enabled: a[12] === 1,
+  validFrom: a[13] as number | null,
+  validUntil: a[14] as number | null,
+});
 
 export class SqliteTokens implements TokenStore {
   private readonly q: Record<string, Statement>;
@@ -124,12 +120,11 @@ export class SqliteTokens implements TokenStore {
       userExists: db.prepare('SELECT 1 FROM users WHERE name = ?').pluck(),
       addUser: db.prepare('INSERT OR IGNORE INTO users (name, password_hash, created_at) VALUES (?, NULL, ?)'),
       get: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE serial = ?`),
-      getWithSecret: db.prepare(`SELECT ${COLUMNS}, secret FROM tokens WHERE serial = ?`),
+      withSecret: db.prepare(`SELECT ${STATE_COLUMNS} FROM tokens WHERE serial = ?`).raw(),
       list: db.prepare(`SELECT ${COLUMNS} FROM tokens ORDER BY serial`),
       listUser: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE user = ? ORDER BY serial`),
-      // Hot path (every code check): rows as arrays, turned into objects in JS (fromRaw), which
-      // costs less than better-sqlite3 building a 22-key object per row.
-      forUser: db.prepare(`SELECT ${COLUMNS}, secret FROM tokens WHERE user = ? ORDER BY id`).raw(),
+      // Hot path (every code check): only the columns a check needs, as arrays (stateOf).
+      forUser: db.prepare(`SELECT ${STATE_COLUMNS} FROM tokens WHERE user = ? ORDER BY id`).raw(),
       assign: db.prepare('UPDATE tokens SET user = ? WHERE serial = ?'),
       unassignAll: db.prepare('UPDATE tokens SET user = NULL WHERE user = ?'),
       setEnabled: db.prepare('UPDATE tokens SET enabled = ? WHERE serial = ?'),
@@ -217,22 +212,24 @@ export class SqliteTokens implements TokenStore {
   forUser(user: string): TokenWithSecret[] {
     const out: TokenWithSecret[] = [];
     for (const a of this.q.forUser!.all(user) as unknown[][]) {
-      const opened = this.unseal(fromRaw(a));
+      const opened = this.unseal(a);
       if (opened) out.push(opened);
     }
     return out;
   }
 
   withSecret(serial: string): TokenWithSecret | undefined {
-    const r = this.q.getWithSecret!.get(serial) as TokenRow | undefined;
-    return r && this.unseal(r);
+    const a = this.q.withSecret!.get(serial) as unknown[] | undefined;
+    return a && this.unseal(a);
   }
 
-  private unseal(r: TokenRow): TokenWithSecret | undefined {
+  /** A raw STATE_COLUMNS row with its secret opened; undefined (fails closed) when it does not open. */
+  private unseal(a: unknown[]): TokenWithSecret | undefined {
+    const token = stateOf(a);
     try {
-      return { token: toToken(r), secret: this.sealer.open(r.id, r.secret) };
+      return { token, secret: this.sealer.open(token.id, a[SECRET_AT] as Buffer) };
     } catch (err) {
-      this.onSealError(r.serial, err as Error);
+      this.onSealError(token.serial, err as Error);
       return undefined;
     }
   }

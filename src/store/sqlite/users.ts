@@ -27,6 +27,7 @@ export class SqliteUsers implements UserStore {
       setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE name = ?'),
       delete: db.prepare('DELETE FROM users WHERE name = ?'),
       get: db.prepare<[string], UserRow>('SELECT * FROM users WHERE name = ?'),
+      enabled: db.prepare<[string], number>('SELECT enabled FROM users WHERE name = ?').pluck(),
       list: db.prepare<[], UserRow>('SELECT * FROM users ORDER BY name'),
       setEnabled: db.prepare('UPDATE users SET enabled = ? WHERE name = ?'),
       groups: db.prepare<[string], { grp: string }>('SELECT grp FROM user_groups WHERE user = ? ORDER BY grp'),
@@ -47,6 +48,9 @@ export class SqliteUsers implements UserStore {
   get(name: string): StoredUser | undefined {
     const r = this.q.get.get(name);
     return r && toUser(r);
+  }
+  isDisabled(name: string): boolean {
+    return this.q.enabled.get(name) === 0;
   }
   passwordHash(name: string): string | null {
     return this.q.get.get(name)?.password_hash ?? null;
