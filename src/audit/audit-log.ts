@@ -3,7 +3,11 @@
  * winston and winston-daily-rotate-file into one file per UTC day (naming in files.ts), every line
  * through redact() (redact.ts).
  *
- * - record() never waits for the disk: the line is queued on the file stream.
+ * - record() never waits for the disk: events are handed to winston in batches, BATCH_MS after
+ *   the first of a batch, as one message of one line per event, so the file stream writes many
+ *   lines per write() on libuv's thread pool instead of one each. Line by line (a winston log
+ *   call, its format pipeline and a thread-pool hand-off per decision) the audit log cost the
+ *   server about 60 µs per request at 4,000 requests/s.
  * - If the current file is deleted or renamed underneath (an administrator, logrotate), the sink
  *   notices within checkIntervalMs (or at once on reopen(), e.g. on SIGHUP) and the next lines go
  *   to a new file of the same name. Lines already queued go to the old one.
@@ -16,7 +20,7 @@ import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import type { AuditEvent, AuditSink } from './event.js';
 import { auditFileNames } from './files.js';
-import { redact, scrub, setOwn } from './redact.js';
+import { redactObject, scrub, setOwn } from './redact.js';
 
 export interface AuditLogOptions {
   /** The configured path ([log] audit); '' disables the audit log. */
@@ -55,6 +59,8 @@ const FIELD_ORDER: Record<AuditEvent['event'], readonly string[]> = {
   ],
   drop: ['event', 'time', 'server', 'server_ip', 'client', 'client_ip', 'reason'],
 };
+/** How long an event may wait for others to share its write. */
+const BATCH_MS = 5;
 /** winston's key for the formatted line (triple-beam MESSAGE). */
 const MESSAGE = Symbol.for('message');
 const NOT_FIELDS = new Set(['level', 'message']);
@@ -73,8 +79,19 @@ export function auditLine(info: Record<string, unknown>): string {
   return JSON.stringify(out);
 }
 
-const lineFormat = winston.format((info) => {
-  (info as Record<string | symbol, unknown>)[MESSAGE] = auditLine(info);
+/**
+ * The winston info of one batch: its events, cleaned (redact.ts) and rendered one JSON line each,
+ * become the transport's message (the transport adds the last newline).
+ */
+interface BatchInfo {
+  level: 'info';
+  message: '';
+  batch: readonly AuditEvent[];
+}
+
+const batchFormat = winston.format((info) => {
+  const events = (info as unknown as BatchInfo).batch;
+  (info as Record<string | symbol, unknown>)[MESSAGE] = events.map((e) => auditLine(redactObject(e as unknown as Record<string, unknown>, { scrubText: false }))).join('\n');
   return info;
 });
 
@@ -107,7 +124,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   const onError = opts.onError ?? defaultOnError;
   const logger = winston.createLogger({
     level: 'info',
-    format: winston.format.combine(redact({ scrubText: false }), lineFormat()),
+    format: batchFormat(),
     exitOnError: false,
   });
   logger.on('error', (err: Error) => onError(err));
@@ -165,8 +182,20 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   const retired: Promise<void>[] = [];
   let closing: Promise<void> | undefined;
 
+  let pending: AuditEvent[] = [];
+  let batchTimer: NodeJS.Timeout | undefined;
+  /** Hands the batch to winston, in order of record(). */
+  const flush = (): void => {
+    clearTimeout(batchTimer);
+    batchTimer = undefined;
+    const batch = pending;
+    pending = [];
+    if (batch.length > 0) logger.log({ level: 'info', message: '', batch } satisfies BatchInfo);
+  };
+
   const reopen = (): void => {
     if (closing !== undefined) return;
+    flush(); // events recorded before the reopen belong to the old file
     const old = current;
     current = open();
     logger.add(current.transport);
@@ -193,11 +222,13 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   return {
     record(event: AuditEvent): void {
       if (closing !== undefined) return;
-      logger.log({ level: 'info', message: '', ...event });
+      pending.push(event);
+      batchTimer ??= setTimeout(flush, BATCH_MS);
     },
     reopen,
     checkFile,
     close(): Promise<void> {
+      if (closing === undefined) flush();
       closing ??= (async () => {
         clearInterval(timer);
         await new Promise<void>((resolve) => {
