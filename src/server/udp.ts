@@ -3,6 +3,7 @@
  * its request came in on (RELIABILITY R10), so the NAS sees the address it sent to.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import type { LookupOneOptions } from 'node:dns';
 import { parseListen } from '../config/schema.js';
 import type { Peer, RequestHandler } from './handler.js';
 
@@ -12,8 +13,24 @@ export interface BoundSocket {
   port: number;
 }
 
+/**
+ * Replies go to the address a request came from, always an IP literal, so the name lookup dgram
+ * does before every send (dns.lookup, then a tick) is skipped: the address is handed straight back.
+ */
+function literalLookup(
+  address: string,
+  _options: LookupOneOptions,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, address, address.includes(':') ? 6 : 4);
+}
+
 export class UdpServer {
   private sockets: Socket[] = [];
+  /** One callback for every send (no closure per reply). */
+  private readonly sent = (err: Error | null): void => {
+    if (err) this.onSendError(err);
+  };
 
   constructor(
     private readonly handler: () => RequestHandler,
@@ -26,7 +43,12 @@ export class UdpServer {
       for (const listen of addresses) {
         const { host, port } = parseListen(listen) as { host: string; port: number };
         const v6 = host.includes(':');
-        const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ...(v6 ? { ipv6Only: true } : {}), recvBufferSize: 4 << 20 });
+        const socket = createSocket({
+          type: v6 ? 'udp6' : 'udp4',
+          ...(v6 ? { ipv6Only: true } : {}),
+          recvBufferSize: 4 << 20,
+          lookup: literalLookup,
+        });
         const index = this.sockets.length;
         this.sockets.push(socket);
         await new Promise<void>((resolve, reject) => {
@@ -53,7 +75,7 @@ export class UdpServer {
     this.handler()
       .handle(msg, peer)
       .then((reply) => {
-        if (reply !== null) socket.send(reply, port, address, (err) => err && this.onSendError(err));
+        if (reply !== null) socket.send(reply, port, address, this.sent);
       })
       .catch(this.onSendError);
   }
