@@ -5,8 +5,11 @@
  * prints one JSON line of counts and latencies on stdout.
  *
  * - closed: `concurrency` requests in flight; each reply (or timeout) sends the next.
- * - open: `rate` requests per second, paced on a ~1 ms timer (so requests leave in small bursts),
- *   whatever the replies do; latency below saturation is measured this way.
+ * - open: `rate` requests per second whatever the replies do; latency below saturation is
+ *   measured this way. The generator spins (setImmediate) so each request leaves when it is due
+ *   and replies are read between sends, and code requests are built before the clock starts: a
+ *   generator busy encoding bursts on a 1 ms timer measured p99 12–14 ms at 7,000/s against a
+ *   bare UDP echo, which is the generator, not the server.
  * Only requests sent after `warmup` seconds count; the run stops by itself after warmup+seconds.
  *
  * Codes (kind code-only / password+code): user i gets the TOTP code of step T−1, then T, then
@@ -75,6 +78,8 @@ interface InFlight {
   measured: boolean;
   socket: number;
   id: number;
+  /** Built in advance (its identifier is not from the free list). */
+  prepared?: boolean;
 }
 
 const hr = (): number => Number(process.hrtime.bigint()) / 1e6; // ms
@@ -124,7 +129,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
 
   const release = (key: number, f: InFlight): void => {
     inFlight.delete(key);
-    if (job.kind !== 'retransmit') (freeIds[f.socket] as number[]).push(f.id);
+    if (job.kind !== 'retransmit' && !f.prepared) (freeIds[f.socket] as number[]).push(f.id);
     if (!stopping) afterReply();
     else if (inFlight.size === 0) onDone?.();
   };
@@ -177,10 +182,55 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     }
   };
 
+  /**
+   * Open mode, code kinds: requests built in advance, each with its own socket and identifier
+   * (round robin) and a fresh code of a different user; one still in flight when its turn comes
+   * round again is skipped. Users left over after these are served by build() as usual.
+   */
+  interface Prepared {
+    socket: number;
+    id: number;
+    authenticator: Buffer;
+    packet: Buffer;
+  }
+  const prepared: Prepared[] = [];
+  if (job.mode === 'open' && (job.kind === 'code-only' || job.kind === 'password+code')) {
+    const wanted = Math.min(job.users, Math.ceil((job.rate ?? 1000) * (job.warmup + job.seconds) * 1.02));
+    // Codes of the next step: still inside the server's ±1 window for 60 s or more.
+    const step = stepNow() + 1;
+    for (let k = 0; k < wanted; k++) {
+      const authenticator = randomBytes(16);
+      const socket = k % socketCount;
+      const id = Math.floor(k / socketCount) % 256;
+      const code = codeFor(k, step);
+      last[k] = step;
+      drift[k] = step - stepNow();
+      const password = job.kind === 'code-only' ? code : BENCH_PASSWORD + code;
+      const packet = encodeAccessRequest({ identifier: id, authenticator, secret, nasIdentifier: 'bench-nas', userName: tokenUser(k), password });
+      prepared.push({ socket, id, authenticator, packet });
+    }
+    cursor = wanted % job.users;
+  }
+  let preparedNext = 0;
+
   let nextSocket = 0;
   /** Sends one request; false when there was nothing to send (no identifier, no usable code). */
   const sendOne = (): boolean => {
     const now = hr();
+    if (preparedNext < prepared.length) {
+      const p = prepared[preparedNext++] as Prepared;
+      const key = p.socket * 256 + p.id;
+      if (inFlight.has(key)) {
+        r.skipped++;
+        return false;
+      }
+      const f: InFlight = { sentAt: now, authenticator: p.authenticator, measured: now >= warmEnd, socket: p.socket, id: p.id, prepared: true };
+      inFlight.set(key, f);
+      if (f.measured) r.measured++;
+      r.sent++;
+      (sockets[p.socket] as Socket).send(p.packet, job.port, job.host);
+      return true;
+    }
     if (job.kind === 'retransmit') {
       for (let k = 0; k < socketCount; k++) {
         const s = (nextSocket + k) % socketCount;
@@ -296,7 +346,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
           due++;
           sendOne();
         }
-        setTimeout(tick, 1);
+        setImmediate(tick);
       };
       tick();
     }
