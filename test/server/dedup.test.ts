@@ -382,8 +382,42 @@ t.test('a clock that goes back: a reply whose chunk was released is not replayed
   t.equal(cache.sweep(), 0, '0 (finished at 500) holds 2 back');
   t.equal(cache.arenaChunks, 1, "2's chunk is released");
   now = 900;
+  // Replace one entry's reply until under half the arena is live, so the arena is repacked
+  // while 2's reply is gone.
+  for (let k = 10; k < 20; k++) {
+    cache.begin(nas, 5, auth(k));
+    cache.finish(nas, 5, auth(k), Buffer.from(`five${k % 10}`));
+  }
+  // A chunk per reply: without the repack 11 chunks (0's and ten of 5's); it ran at the 6th of
+  // 5's replies (35 bytes held, 15 live) and kept 0's and that one, then four more came.
+  t.equal(cache.arenaChunks, 6, 'the arena was repacked');
   t.same(cache.begin(nas, 2, auth(1)), { kind: 'new' }, 'the clock went back: 2 looks live, but its reply is gone');
   t.same(cache.begin(nas, 0, auth(1)), { kind: 'replay', reply: Buffer.from('zero.') });
+  t.same(cache.begin(nas, 5, auth(19)), { kind: 'replay', reply: Buffer.from('five9') });
+});
+
+t.test('the arena is repacked with the ring: replies of replaced entries do not pile up', async (t) => {
+  let now = 0;
+  const cache = new DuplicateCache(30_000, () => now, { capacity: 16, chunkBytes: 256 });
+  const rand = prng(11);
+  const last: Buffer[] = [];
+  for (let i = 0; i < 2000; i++) {
+    const a = Buffer.alloc(16);
+    a.writeUInt32BE(i + 1);
+    const reply = bytes(rand, 38);
+    cache.begin(nas, i & 3, a); // a NAS reusing four identifiers, each time with a new authenticator
+    cache.finish(nas, i & 3, a, reply);
+    last[i & 3] = reply;
+    now += 1;
+  }
+  t.equal(cache.size, 4);
+  t.equal(cache.capacity, 16, 'the ring reuses dead slots instead of growing');
+  t.ok(cache.arenaChunks <= 2, `the arena holds the live replies, not 2000 × 38 bytes (${cache.arenaChunks} chunks)`);
+  for (let k = 0; k < 4; k++) {
+    const a = Buffer.alloc(16);
+    a.writeUInt32BE(1996 + k + 1);
+    t.same(cache.begin(nas, k, a), { kind: 'replay', reply: last[k] }, `identifier ${k} replays its latest reply`);
+  }
 });
 
 t.test('the default clock', async (t) => {
