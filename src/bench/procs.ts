@@ -23,8 +23,11 @@ export interface ServerProcess {
 
 const TICKS = 100; // USER_HZ on Linux
 
+/** What bin/radius-otp's shebang gives the server (README "Running it"). */
+const SERVER_NODE_FLAGS = ['--max-semi-space-size=8'];
+
 export async function startServerProcess(config: string, nodeArgs: readonly string[] = []): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, BIN, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 20_000) stderr += d.toString();
