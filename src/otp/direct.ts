@@ -14,13 +14,72 @@
  * request has 45 µs, and otplib would take 20–30 µs of it against 6 µs here. So otplib keeps code
  * generation (generate.ts) and the tests hold both paths to the RFC vectors and to oathtool.
  */
-import { createHmac } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { OtpAlgorithm } from '../tokens/record.js';
 
-const HASH: Record<OtpAlgorithm, string> = { SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' };
+const HASH = { SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' } as const;
+const BLOCK: Record<OtpAlgorithm, number> = { SHA1: 64, SHA256: 64, SHA512: 128 };
+const OUTPUT: Record<OtpAlgorithm, number> = { SHA1: 20, SHA256: 32, SHA512: 64 };
 const TWO_32 = 0x1_0000_0000;
-/** Reused for every call: the code below is synchronous, so no two calls share it at once. */
-const COUNTER = Buffer.alloc(8);
+
+/**
+ * HMAC keyed with one token secret for several codes in a row (a TOTP window, a resync range):
+ * RFC 2104 with the pads computed once, each MAC two one-shot crypto.hash() calls over buffers
+ * of exactly the size hashed — H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ counter)). verifyTotp with a
+ * window of ±1 (three codes): 5.6 µs against 6.5 with a createHmac per code (best of 15
+ * batches of 100,000); one code alone costs the same either way.
+ */
+export class HotpKey {
+  /** (K ⊕ ipad) ‖ the 8-byte counter. */
+  private readonly inner: Buffer;
+  /** (K ⊕ opad) ‖ the inner digest. */
+  private readonly outer: Buffer;
+  private readonly block: number;
+
+  constructor(
+    secret: Buffer,
+    private readonly algorithm: OtpAlgorithm,
+  ) {
+    const block = BLOCK[algorithm];
+    // RFC 2104 §2: a key longer than the block is hashed first.
+    const k = secret.length > block ? hash(HASH[algorithm], secret, 'buffer') : secret;
+    this.block = block;
+    this.inner = Buffer.allocUnsafe(block + 8);
+    this.outer = Buffer.allocUnsafe(block + OUTPUT[algorithm]);
+    for (let i = 0; i < block; i++) {
+      const b = i < k.length ? (k[i] as number) : 0;
+      this.inner[i] = b ^ 0x36;
+      this.outer[i] = b ^ 0x5c;
+    }
+  }
+
+  /**
+   * Writes the `out.length`-digit HOTP value for `counter` into `out` as ASCII digits, leading
+   * zeros kept (RFC 4226 §5.3, Digit = out.length). Returns false, leaving `out` untouched, when
+   * the counter is not a valid counter (isCounter).
+   */
+  writeCode(out: Buffer, counter: number): boolean {
+    if (!isCounter(counter)) return false;
+    this.inner.writeUInt32BE(Math.floor(counter / TWO_32), this.block);
+    this.inner.writeUInt32BE(counter >>> 0, this.block + 4);
+    hash(HASH[this.algorithm], this.inner, 'buffer').copy(this.outer, this.block);
+    const h = hash(HASH[this.algorithm], this.outer, 'buffer');
+    // RFC 4226 §5.3: offset = low 4 bits of the last byte; 31-bit big-endian value from there.
+    const offset = (h[h.length - 1] as number) & 0x0f;
+    let value = h.readUInt32BE(offset) & 0x7fffffff;
+    for (let i = out.length - 1; i >= 0; i--) {
+      out[i] = 0x30 + (value % 10);
+      value = Math.floor(value / 10);
+    }
+    return true;
+  }
+
+  /** Overwrites the pads (they are the secret, XORed with a constant). */
+  destroy(): void {
+    this.inner.fill(0);
+    this.outer.fill(0);
+  }
+}
 
 /** A counter RFC 4226 can take (8-byte unsigned) that a JS number holds exactly: 0 … 2^53−1. */
 export function isCounter(counter: number): boolean {
@@ -35,22 +94,12 @@ export function checkWidth(name: string, width: number): void {
   if (!Number.isSafeInteger(width) || width < 0) throw new RangeError(`OTP ${name} must be a non-negative integer, got ${width}`);
 }
 
-/**
- * Writes the `out.length`-digit HOTP value for `counter` into `out` as ASCII digits, leading
- * zeros kept (RFC 4226 §5.3, Digit = out.length). Returns false, leaving `out` untouched, when
- * the counter is not a valid counter (isCounter).
- */
+/** One code: HotpKey.writeCode with a key used once. */
 export function writeCode(out: Buffer, secret: Buffer, counter: number, algorithm: OtpAlgorithm): boolean {
-  if (!isCounter(counter)) return false;
-  COUNTER.writeUInt32BE(Math.floor(counter / TWO_32), 0);
-  COUNTER.writeUInt32BE(counter >>> 0, 4);
-  const h = createHmac(HASH[algorithm], secret).update(COUNTER).digest();
-  // RFC 4226 §5.3: offset = low 4 bits of the last byte; 31-bit big-endian value from there.
-  const offset = (h[h.length - 1] as number) & 0x0f;
-  let value = h.readUInt32BE(offset) & 0x7fffffff;
-  for (let i = out.length - 1; i >= 0; i--) {
-    out[i] = 0x30 + (value % 10);
-    value = Math.floor(value / 10);
+  const key = new HotpKey(secret, algorithm);
+  try {
+    return key.writeCode(out, counter);
+  } finally {
+    key.destroy();
   }
-  return true;
 }

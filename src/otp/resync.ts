@@ -4,7 +4,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { OtpAlgorithm } from '../tokens/record.js';
-import { checkWidth, writeCode } from './direct.js';
+import { checkWidth, HotpKey } from './direct.js';
 import { totpStep } from './generate.js';
 import type { OtpParams } from './params.js';
 import { isCodeShape } from './verify.js';
@@ -25,11 +25,12 @@ function findPair(
   let previous = Buffer.alloc(digits);
   let previousOk = false;
   let found: number | null = null;
+  const key = new HotpKey(secret, algorithm);
   // An index, not the counter, drives the loop (near 2^53 `c + 1` stops changing).
   for (let i = 0; i <= count; i++) {
     const c = from + i;
     const current = Buffer.alloc(digits);
-    const currentOk = writeCode(current, secret, c, algorithm);
+    const currentOk = key.writeCode(current, c);
     // (c − 1, c) is the candidate pair; compare both halves every time, whatever matched before.
     const first = timingSafeEqual(previous, a);
     const second = timingSafeEqual(current, b);
@@ -37,6 +38,7 @@ function findPair(
     previous = current;
     previousOk = currentOk;
   }
+  key.destroy();
   return found;
 }
 

@@ -8,7 +8,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { OtpAlgorithm } from '../tokens/record.js';
-import { checkWidth, writeCode } from './direct.js';
+import { checkWidth, HotpKey } from './direct.js';
 import { totpStep } from './generate.js';
 import type { OtpParams } from './params.js';
 
@@ -40,12 +40,14 @@ function findCounter(
   const given = shapeOk ? Buffer.from(code, 'latin1') : Buffer.alloc(digits);
   const expected = Buffer.alloc(digits);
   let found: number | null = null;
+  const key = new HotpKey(secret, algorithm);
   for (let i = 0; i < count; i++) {
     const c = from + i;
-    const counterOk = writeCode(expected, secret, c, algorithm);
+    const counterOk = key.writeCode(expected, c);
     const equal = timingSafeEqual(expected, given);
     if (equal && shapeOk && counterOk && found === null) found = c;
   }
+  key.destroy();
   return found;
 }
 

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeCode } from '../../src/otp/direct.js';
 import { hotpCode, totpStep } from '../../src/otp/generate.js';
@@ -110,4 +111,22 @@ t.test('the direct computation agrees with otplib everywhere, including 64-bit c
     t.notOk(writeCode(out, secret, bad, 'SHA1'), `refuses counter ${bad}`);
   }
   t.equal(out.toString(), 'untouched');
+});
+
+t.test('secrets of every length, longer than the hash block too (RFC 2104 §2: hashed first), agree with createHmac', async (t) => {
+  for (const algorithm of ALGORITHMS) {
+    for (const length of [1, 16, 20, 63, 64, 65, 127, 128, 129, 200]) {
+      const secret = randomBytes(length);
+      for (const c of [0, 7, 2 ** 32 + 5]) {
+        const counter = Buffer.alloc(8);
+        counter.writeUInt32BE(Math.floor(c / 2 ** 32), 0);
+        counter.writeUInt32BE(c >>> 0, 4);
+        const h = createHmac(algorithm.toLowerCase(), secret).update(counter).digest();
+        const expected = String((h.readUInt32BE((h[h.length - 1] as number) & 0x0f) & 0x7fffffff) % 1e8).padStart(8, '0');
+        const out = Buffer.alloc(8);
+        t.ok(writeCode(out, secret, c, algorithm));
+        t.equal(out.toString('latin1'), expected, `${algorithm}, ${length}-byte secret, counter ${c}`);
+      }
+    }
+  }
 });
