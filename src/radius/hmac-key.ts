@@ -7,8 +7,8 @@
  * that client (ma-key.ts keeps one HmacKey per secret). Two one-shot crypto.hash() calls over
  * pads prepared once cost less than createHmac, which builds an OpenSSL context and a
  * native-backed object per MAC: checking a request's MA 2.0 µs instead of 2.4, encoding a reply
- * 3.0 µs instead of 3.3 (Node 20, best of 15 batches of 100,000). With a new key per MAC (OTP
- * codes) the pads cost what they save, so otp/ keeps createHmac. The tests hold this to
+ * 3.0 µs instead of 3.3 (Node 20, best of 15 batches of 100,000). otp/direct.ts has its own
+ * fixed-size variant (HotpKey: an 8-byte counter, no scratch views). The tests hold this to
  * createHmac and to RFC 2202 vectors.
  *
  * Not safe for concurrent use by design of the scratch buffers: every method is synchronous.
