@@ -89,10 +89,12 @@ export function encodeReply(opts: ReplyOptions): Buffer {
     pos += 2 + p.copy(buf, pos + 2);
   }
   // RFC 3579 §3.2: HMAC-MD5 over the reply with MA zeroed and the request authenticator in place.
-  messageAuthenticatorKey(secret).digest(buf).copy(buf, 22);
+  const key = messageAuthenticatorKey(secret);
+  buf.copy(key.messageBuffer(length));
+  key.macInto(length, buf, 22);
   // RFC 2865 §3, computed after MA: bytes 4..19 still hold the request authenticator.
   secret.copy(whole, length);
-  hash('md5', whole, 'buffer').copy(buf, 4);
+  buf.write(hash('md5', whole, 'binary'), 4, 'latin1'); // a string: no ArrayBuffer per digest
   whole.fill(0, length);
   return buf;
 }

@@ -62,8 +62,8 @@ function passwordCipher(input: Buffer, secret: Buffer, authenticator: Buffer, de
   let prev = authenticator;
   for (let off = 0; off < input.length; off += 16) {
     prev.copy(scratch, secret.length, 0, 16);
-    const b = hash('md5', scratch, 'buffer');
-    for (let j = 0; j < 16; j++) out[off + j] = input[off + j]! ^ b[j]!;
+    const b = hash('md5', scratch, 'binary'); // a string, a char a byte: no ArrayBuffer per block
+    for (let j = 0; j < 16; j++) out[off + j] = input[off + j]! ^ b.charCodeAt(j);
     prev = decrypt ? input.subarray(off, off + 16) : out.subarray(off, off + 16);
   }
   return out;

@@ -24,25 +24,30 @@ t.test('RFC 2202 test case 2 (HMAC-MD5 and HMAC-SHA1, key "Jefe")', async (t) =>
   t.equal(new HmacKey('sha1', Buffer.from('Jefe')).digest(m).toString('hex'), 'effcdf6ae5eb2fa2d27416d5f184df9c259a7c79');
 });
 
-t.test('messageBuffer/macOf: the MAC of what was written, then the message is wiped', async (t) => {
+t.test('messageBuffer/macInto: the MAC of what was written, where it is asked for; then the message is wiped', async (t) => {
   const key = randomBytes(20);
   const k = new HmacKey('sha1', key, 8);
   const room = k.messageBuffer(8);
   room.writeUInt32BE(0, 0);
   room.writeUInt32BE(7, 4);
   const expected = createHmac('sha1', key).update(Buffer.from('0000000000000007', 'hex')).digest();
-  t.same(k.macOf(8), expected);
+  const macOut = Buffer.alloc(24, 0xee);
+  k.macInto(8, macOut, 2);
+  t.same(macOut.subarray(2, 22), expected, 'written at the offset');
+  t.same([macOut[0], macOut[1], macOut[22], macOut[23]], [0xee, 0xee, 0xee, 0xee], 'and nowhere else');
   t.same(room, Buffer.alloc(8), 'the message bytes are zeroed after use');
   // A longer message than the room grows the scratch buffer and keeps the pads.
   const long = randomBytes(500);
   long.copy(k.messageBuffer(500));
-  t.same(k.macOf(500), createHmac('sha1', key).update(long).digest());
+  const longMac = Buffer.alloc(20);
+  k.macInto(500, longMac, 0);
+  t.same(longMac, createHmac('sha1', key).update(long).digest());
   t.same(k.digest(Buffer.alloc(0)), createHmac('sha1', key).digest(), 'and a shorter one after that');
 });
 
-t.test('macOf a length the buffer was never prepared for is a fault', async (t) => {
+t.test('macInto a length the buffer was never prepared for is a fault', async (t) => {
   const k = new HmacKey('md5', Buffer.from('secret'), 16);
-  t.throws(() => k.macOf(17), RangeError);
+  t.throws(() => k.macInto(17, Buffer.alloc(16), 0), RangeError);
 });
 
 t.test('destroy overwrites the pads: the key is gone from the object', async (t) => {
