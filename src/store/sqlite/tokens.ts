@@ -16,57 +16,6 @@ export interface SecretSealer {
   open(tokenId: number, blob: Buffer): Buffer;
 }
 
-interface TokenRow {
-  id: number;
-  serial: string;
-  type: StoredToken['type'];
-  algorithm: StoredToken['algorithm'];
-  digits: StoredToken['digits'];
-  period: number;
-  t0: number;
-  counter: number;
-  last_step: number | null;
-  drift: number;
-  failures: number;
-  locked_at: number | null;
-  enabled: number;
-  user: string | null;
-  issuer: string | null;
-  manufacturer: string | null;
-  model: string | null;
-  valid_from: number | null;
-  valid_until: number | null;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-const COLUMNS =
-  'id, serial, type, algorithm, digits, period, t0, counter, last_step, drift, failures, locked_at, enabled, user, issuer, manufacturer, model, valid_from, valid_until, created_at, last_used_at';
-
-const toToken = (r: TokenRow): StoredToken => ({
-  id: r.id,
-  serial: r.serial,
-  type: r.type,
-  algorithm: r.algorithm,
-  digits: r.digits,
-  period: r.period,
-  t0: r.t0,
-  counter: r.counter,
-  lastStep: r.last_step,
-  drift: r.drift,
-  failures: r.failures,
-  lockedAt: r.locked_at,
-  enabled: r.enabled === 1,
-  user: r.user,
-  issuer: r.issuer,
-  manufacturer: r.manufacturer,
-  model: r.model,
-  validFrom: r.valid_from,
-  validUntil: r.valid_until,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-});
-
 /** A batch of writes sharing one transaction (groupCommits), settled by its COMMIT. */
 interface Batch {
   done: Promise<void>;
@@ -74,11 +23,16 @@ interface Batch {
   reject: (err: Error) => void;
 }
 
-/** The request path's columns (TokenState, then the sealed secret), read as arrays by .raw(). */
-const STATE_COLUMNS = 'id, serial, type, algorithm, digits, period, t0, counter, last_step, drift, failures, locked_at, enabled, valid_from, valid_until, secret';
-const SECRET_AT = 15;
+/**
+ * Rows are read as arrays (.raw()) and mapped by position, which costs less than better-sqlite3
+ * building an object per row. STATE_COLUMNS are what a code check needs (TokenState): the
+ * request path reads them and the sealed secret; listings read them and the rest (COLUMNS).
+ */
+const STATE_COLUMNS = 'id, serial, type, algorithm, digits, period, t0, counter, last_step, drift, failures, locked_at, enabled, valid_from, valid_until';
+const COLUMNS = `${STATE_COLUMNS}, user, issuer, manufacturer, model, created_at, last_used_at`;
+/** Where the column after STATE_COLUMNS sits (the secret, or user). */
+const AFTER_STATE = 15;
 
-/** A raw STATE_COLUMNS row → TokenState, by position (cheaper than better-sqlite3 building an object per row). */
 const stateOf = (a: unknown[]): TokenState => ({
   id: a[0] as number,
   serial: a[1] as string,
@@ -95,6 +49,16 @@ const stateOf = (a: unknown[]): TokenState => ({
   enabled: a[12] === 1,
   validFrom: a[13] as number | null,
   validUntil: a[14] as number | null,
+});
+
+const toToken = (a: unknown[]): StoredToken => ({
+  ...stateOf(a),
+  user: a[AFTER_STATE] as string | null,
+  issuer: a[AFTER_STATE + 1] as string | null,
+  manufacturer: a[AFTER_STATE + 2] as string | null,
+  model: a[AFTER_STATE + 3] as string | null,
+  createdAt: a[AFTER_STATE + 4] as number,
+  lastUsedAt: a[AFTER_STATE + 5] as number | null,
 });
 
 export class SqliteTokens implements TokenStore {
@@ -119,12 +83,12 @@ export class SqliteTokens implements TokenStore {
       exists: db.prepare('SELECT 1 FROM tokens WHERE serial = ?').pluck(),
       userExists: db.prepare('SELECT 1 FROM users WHERE name = ?').pluck(),
       addUser: db.prepare('INSERT OR IGNORE INTO users (name, password_hash, created_at) VALUES (?, NULL, ?)'),
-      get: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE serial = ?`),
-      withSecret: db.prepare(`SELECT ${STATE_COLUMNS} FROM tokens WHERE serial = ?`).raw(),
-      list: db.prepare(`SELECT ${COLUMNS} FROM tokens ORDER BY serial`),
-      listUser: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE user = ? ORDER BY serial`),
-      // Hot path (every code check): only the columns a check needs, as arrays (stateOf).
-      forUser: db.prepare(`SELECT ${STATE_COLUMNS} FROM tokens WHERE user = ? ORDER BY id`).raw(),
+      get: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE serial = ?`).raw(),
+      withSecret: db.prepare(`SELECT ${STATE_COLUMNS}, secret FROM tokens WHERE serial = ?`).raw(),
+      list: db.prepare(`SELECT ${COLUMNS} FROM tokens ORDER BY serial`).raw(),
+      listUser: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE user = ? ORDER BY serial`).raw(),
+      // Hot path (every code check): only the columns a check needs, and the secret.
+      forUser: db.prepare(`SELECT ${STATE_COLUMNS}, secret FROM tokens WHERE user = ? ORDER BY id`).raw(),
       assign: db.prepare('UPDATE tokens SET user = ? WHERE serial = ?'),
       unassignAll: db.prepare('UPDATE tokens SET user = NULL WHERE user = ?'),
       setEnabled: db.prepare('UPDATE tokens SET enabled = ? WHERE serial = ?'),
@@ -200,12 +164,12 @@ export class SqliteTokens implements TokenStore {
   }
 
   get(serial: string): StoredToken | undefined {
-    const r = this.q.get!.get(serial) as TokenRow | undefined;
-    return r && toToken(r);
+    const a = this.q.get!.get(serial) as unknown[] | undefined;
+    return a && toToken(a);
   }
 
   list(filter?: { user?: string }): StoredToken[] {
-    const rows = (filter?.user !== undefined ? this.q.listUser!.all(filter.user) : this.q.list!.all()) as TokenRow[];
+    const rows = (filter?.user !== undefined ? this.q.listUser!.all(filter.user) : this.q.list!.all()) as unknown[][];
     return rows.map(toToken);
   }
 
@@ -223,11 +187,11 @@ export class SqliteTokens implements TokenStore {
     return a && this.unseal(a);
   }
 
-  /** A raw STATE_COLUMNS row with its secret opened; undefined (fails closed) when it does not open. */
+  /** A raw `STATE_COLUMNS, secret` row with its secret opened; undefined (fails closed) when it does not open. */
   private unseal(a: unknown[]): TokenWithSecret | undefined {
     const token = stateOf(a);
     try {
-      return { token, secret: this.sealer.open(token.id, a[SECRET_AT] as Buffer) };
+      return { token, secret: this.sealer.open(token.id, a[AFTER_STATE] as Buffer) };
     } catch (err) {
       this.onSealError(token.serial, err as Error);
       return undefined;
