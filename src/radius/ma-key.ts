@@ -3,7 +3,7 @@
  * secret Buffer and kept while that Buffer lives. Client secrets are long-lived and never
  * written to, so the pads computed from a Buffer stay right for as long as it exists.
  */
-import { HmacKey } from './hmac-key.js';
+import { HmacKey } from '../crypto/hmac-key.js';
 import { MAX_PACKET_LENGTH } from './codes.js';
 
 const keys = new WeakMap<Buffer, HmacKey>();

@@ -1,6 +1,6 @@
 import { createHmac, hash, randomBytes } from 'node:crypto';
 import t from 'tap';
-import { HmacKey, type HmacAlgorithm } from '../../src/radius/hmac-key.js';
+import { HmacKey, type HmacAlgorithm } from '../../src/crypto/hmac-key.js';
 
 const ALGORITHMS: HmacAlgorithm[] = ['md5', 'sha1', 'sha256', 'sha512'];
 
@@ -48,6 +48,7 @@ t.test('messageBuffer/macInto: the MAC of what was written, where it is asked fo
 t.test('macInto a length the buffer was never prepared for is a fault', async (t) => {
   const k = new HmacKey('md5', Buffer.from('secret'), 16);
   t.throws(() => k.macInto(17, Buffer.alloc(16), 0), RangeError);
+  t.throws(() => k.macString(17), RangeError);
 });
 
 t.test('destroy overwrites the pads: the key is gone from the object', async (t) => {
