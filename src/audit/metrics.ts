@@ -29,7 +29,8 @@ export interface MetricsOptions {
 
 /**
  * Counts kept in a Float64Array and reported to a prom-client counter as increments when scraped.
- * `labels(i)` gives the label values of slot i.
+ * `labels(i)` gives the label values of slot i; `always(labels)` says which series appear even
+ * at 0 (the ones a dashboard expects from the start).
  */
 class CountArray {
   readonly counts: Float64Array;
@@ -38,17 +39,19 @@ class CountArray {
   constructor(
     size: number,
     private readonly labels: (i: number) => string[],
+    private readonly always: (labels: readonly string[]) => boolean,
   ) {
     this.counts = new Float64Array(size);
     this.reported = new Float64Array(size);
   }
 
-  /** Hands the increments since the last scrape to `counter`; slots in `always` appear even at 0. */
-  flush(counter: Counter<string>, always: (i: number) => boolean): void {
+  /** Hands the increments since the last scrape to `counter`. */
+  flush(counter: Counter<string>): void {
     for (let i = 0; i < this.counts.length; i++) {
       const delta = (this.counts[i] as number) - (this.reported[i] as number);
-      if (delta === 0 && !always(i)) continue;
-      counter.labels(...this.labels(i)).inc(delta);
+      const labels = this.labels(i);
+      if (delta === 0 && !this.always(labels)) continue;
+      counter.labels(...labels).inc(delta);
       this.reported[i] = this.counts[i] as number;
     }
   }
@@ -57,15 +60,22 @@ class CountArray {
 export class Metrics {
   readonly registry = new Registry();
   private readonly seconds: Histogram;
+  // The series a dashboard expects from the start appear at 0: Access-Request and
+  // Status-Server, every drop reason, and every result/reason/mode pair that can happen.
   /** RADIUS codes 0–255. */
-  private readonly requestCounts = new CountArray(256, (i) => [String(i)]);
-  private readonly decisionCounts = new CountArray(RESULTS.length * REASONS.length * MODES.length, (i) => {
-    const mode = MODES[i % MODES.length] as AuthMode;
-    const reason = REASONS[Math.floor(i / MODES.length) % REASONS.length] as DenialReason | '';
-    const result = RESULTS[Math.floor(i / (MODES.length * REASONS.length))] as DecisionResult;
-    return [result, reason, mode];
-  });
-  private readonly dropCounts = new CountArray(DROP_REASONS.length, (i) => [DROP_REASONS[i] as DropReason]);
+  private readonly requestCounts = new CountArray(256, (i) => [String(i)], ([code]) => code === '1' || code === '12');
+  private readonly decisionCounts = new CountArray(
+    RESULTS.length * REASONS.length * MODES.length,
+    (i) => {
+      const mode = MODES[i % MODES.length] as AuthMode;
+      const reason = REASONS[Math.floor(i / MODES.length) % REASONS.length] as DenialReason | '';
+      const result = RESULTS[Math.floor(i / (MODES.length * REASONS.length))] as DecisionResult;
+      return [result, reason, mode];
+    },
+    // A reject always has a reason, and accept/challenge never have one.
+    ([result, reason]) => (result === 'reject') === (reason !== ''),
+  );
+  private readonly dropCounts = new CountArray(DROP_REASONS.length, (i) => [DROP_REASONS[i] as DropReason], () => true);
   private pendingNow = 0;
 
   constructor(opts: MetricsOptions = {}) {
@@ -73,15 +83,13 @@ export class Metrics {
     const requests = this.requestCounts;
     const decisions = this.decisionCounts;
     const drops = this.dropCounts;
-    // The series a dashboard expects from the start appear at 0: Access-Request and
-    // Status-Server, every drop reason, and every result/reason/mode pair that can happen.
     new Counter({
       name: 'radius_requests_total',
       help: 'RADIUS packets received, by code',
       labelNames: ['code'],
       registers,
       collect() {
-        requests.flush(this, (i) => i === 1 || i === 12);
+        requests.flush(this);
       },
     });
     new Counter({
@@ -90,12 +98,7 @@ export class Metrics {
       labelNames: ['result', 'reason', 'mode'],
       registers,
       collect() {
-        // A reject always has a reason, and accept/challenge never have one.
-        decisions.flush(this, (i) => {
-          const reason = Math.floor(i / MODES.length) % REASONS.length;
-          const reject = Math.floor(i / (MODES.length * REASONS.length)) === RESULT_INDEX.get('reject');
-          return reject === (reason !== 0);
-        });
+        decisions.flush(this);
       },
     });
     new Counter({
@@ -104,7 +107,7 @@ export class Metrics {
       labelNames: ['reason'],
       registers,
       collect() {
-        drops.flush(this, () => true);
+        drops.flush(this);
       },
     });
     this.seconds = new Histogram({
