@@ -86,7 +86,7 @@ interface InFlight {
   socket: number;
   id: number;
   /** Built in advance (its identifier is not from the free list). */
-  prepared?: boolean;
+  prepared: boolean;
 }
 
 const hr = (): number => Number(process.hrtime.bigint()) / 1e6; // ms
@@ -222,21 +222,23 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
 
   let nextSocket = 0;
   /** Sends one request; false when there was nothing to send (no identifier, no usable code). */
+  /** Records a request as in flight and sends it. */
+  const send = (socket: number, id: number, authenticator: Buffer, packet: Buffer, now: number, prepared = false): true => {
+    const f: InFlight = { sentAt: now, authenticator, measured: now >= warmEnd, socket, id, prepared };
+    inFlight.set(socket * 256 + id, f);
+    if (f.measured) r.measured++;
+    r.sent++;
+    (sockets[socket] as Socket).send(packet, job.port, job.host);
+    return true;
+  };
+
   const sendOne = (): boolean => {
     const now = hr();
     if (preparedNext < prepared.length) {
       const p = prepared[preparedNext++] as Prepared;
-      const key = p.socket * 256 + p.id;
-      if (inFlight.has(key)) {
-        r.skipped++;
-        return false;
-      }
-      const f: InFlight = { sentAt: now, authenticator: p.authenticator, measured: now >= warmEnd, socket: p.socket, id: p.id, prepared: true };
-      inFlight.set(key, f);
-      if (f.measured) r.measured++;
-      r.sent++;
-      (sockets[p.socket] as Socket).send(p.packet, job.port, job.host);
-      return true;
+      if (!inFlight.has(p.socket * 256 + p.id)) return send(p.socket, p.id, p.authenticator, p.packet, now, true);
+      r.skipped++;
+      return false;
     }
     if (job.kind === 'retransmit') {
       for (let k = 0; k < socketCount; k++) {
@@ -244,12 +246,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
         const p = primed[s];
         if (p && !inFlight.has(s * 256 + (p.packet[1] as number))) {
           nextSocket = (s + 1) % socketCount;
-          const f: InFlight = { sentAt: now, authenticator: p.authenticator, measured: now >= warmEnd, socket: s, id: p.packet[1] as number };
-          inFlight.set(s * 256 + f.id, f);
-          if (f.measured) r.measured++;
-          r.sent++;
-          (sockets[s] as Socket).send(p.packet, job.port, job.host);
-          return true;
+          return send(s, p.packet[1] as number, p.authenticator, p.packet, now);
         }
       }
       r.skipped++;
@@ -268,16 +265,12 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
         r.exhausted++;
         return false;
       }
-      const f: InFlight = { sentAt: now, authenticator, measured: now >= warmEnd, socket: s, id };
-      inFlight.set(s * 256 + id, f);
-      if (f.measured) r.measured++;
-      r.sent++;
-      (sockets[s] as Socket).send(packet, job.port, job.host);
-      return true;
+      return send(s, id, authenticator, packet, now);
     }
     r.skipped++;
     return false;
   };
+
 
   if (job.kind === 'retransmit') {
     // Prime: one PAP request per socket, answered once (not measured).
