@@ -25,6 +25,8 @@ export interface BenchOptions {
   /** Requests per radclient file, and radclient processes running at once. */
   radclientChunk: number;
   radclientProcs: number;
+  /** Code-only runs: server on CPU 1, generators on CPU 0 (placement.ts), when the machine allows. */
+  pin: boolean;
   audit: 'on' | 'off' | 'both';
   /** [server] hash_threads for the PAP and probe runs (0 = the default, one per core). */
   hashThreads: number;
@@ -50,8 +52,9 @@ const DEFAULTS: Omit<BenchOptions, 'only'> = {
   radclientRequests: 150_000,
   radclientPasswordRequests: 400,
   parallel: 64,
-  radclientChunk: 4000,
+  radclientChunk: 1000,
   radclientProcs: 2,
+  pin: true,
   audit: 'both',
   hashThreads: 0,
   memorySeconds: 30,
@@ -71,6 +74,7 @@ export const USAGE = `npm run bench -- [options]   (each option also as BENCH_NA
   --rate N              code-only open-loop rate for latency below saturation (default: half of the closed-loop rate)
   --radclient-requests N, --radclient-password-requests N, --parallel N (radclient -p, ${DEFAULTS.parallel})
   --radclient-chunk N   requests per radclient file (${DEFAULTS.radclientChunk}); --radclient-procs N radclients at once (${DEFAULTS.radclientProcs})
+  --pin true|false      code-only runs: server on CPU 1, generators on CPU 0 (${DEFAULTS.pin}; needs 2 CPUs and taskset)
   --audit on|off|both   audit log for code-only runs (${DEFAULTS.audit})
   --hash-threads N      [server] hash_threads for the PAP and probe runs (0 = one per core)
   --memory-seconds N    code-only load before the memory figure (${DEFAULTS.memorySeconds})

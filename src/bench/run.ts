@@ -13,7 +13,8 @@ import { benchReport } from './report-bench.js';
 import { buildTemplate, CLIENT_SECRET, instance, type ServerSetup, type Template } from './fixture.js';
 import type { LoadJob, LoadResult } from './loadgen.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
-import { freeTcpPort, runLoadgen, runRadclient, scrapeRequests, startServerProcess, writeRadclientFile, type ServerProcess } from './procs.js';
+import { placement, UNPINNED, type Placement } from './placement.js';
+import { freeTcpPort, runLoadgen, runRadclient, scrapeRequests, startServerProcess, writeRadclientDictionary, writeRadclientFile, type ServerProcess } from './procs.js';
 
 interface Row {
   scenario: string;
@@ -40,10 +41,20 @@ function log(line: string): void {
   process.stderr.write(`[bench] ${line}\n`);
 }
 
-async function withServer<T>(t: Template, opts: BenchOptions, name: string, setup: ServerSetup, fn: (s: ServerProcess) => Promise<T>): Promise<T> {
+/** A running server is the server and where its generators go (placement.ts). */
+type Placed = ServerProcess & { place: Placement };
+
+async function withServer<T>(
+  t: Template,
+  opts: BenchOptions,
+  name: string,
+  setup: ServerSetup,
+  fn: (s: Placed) => Promise<T>,
+  place: Placement = UNPINNED,
+): Promise<T> {
   const { config } = instance(t, `${++runNo}-${name}`, setup);
   const nodeArgs = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`, `--cpu-prof-name=${runNo}-${name}.cpuprofile`] : [];
-  const server = await startServerProcess(config, nodeArgs);
+  const server = Object.assign(await startServerProcess(config, nodeArgs, place.server), { place });
   try {
     return await fn(server);
   } finally {
@@ -52,10 +63,10 @@ async function withServer<T>(t: Template, opts: BenchOptions, name: string, setu
 }
 
 /** A load run with the server's CPU use (share of one core) over the same time. */
-async function load(server: ServerProcess, job: Omit<LoadJob, 'host' | 'port' | 'secret'>): Promise<Loaded> {
+async function load(server: Placed, job: Omit<LoadJob, 'host' | 'port' | 'secret'>): Promise<Loaded> {
   const cpu0 = server.cpuSeconds();
   const t0 = Date.now();
-  const r = await runLoadgen({ host: '127.0.0.1', port: server.port, secret: CLIENT_SECRET, ...job });
+  const r = await runLoadgen({ host: '127.0.0.1', port: server.port, secret: CLIENT_SECRET, ...job }, server.place.generator);
   const used = server.cpuSeconds() - cpu0;
   const serverCpu = used / ((Date.now() - t0) / 1000);
   const answered = r.accept + r.reject + r.challenge;
@@ -79,9 +90,12 @@ function addLoadRow(scenario: string, generator: string, x: Loaded, target = '',
 
 /**
  * radclient -p N over request files; the rate is what the server counted (its /metrics, sampled
- * every 100 ms). radclient 3.2's send loop walks its whole request list for every packet, so its
- * rate falls as the file grows (about 5,600/s at 5,000 requests, 2,200/s at 20,000 here): the
- * requests go in files of --radclient-chunk, run by --radclient-procs radclient processes at once.
+ * every 100 ms) after the first --warmup seconds (the server's JIT is cold at first: ~60 % of the
+ * warm rate). radclient 3.2's send loop calls select() once per request left in its list on every
+ * pass, so its cost per request grows with the file (about 5,600/s at 5,000 requests, 2,200/s at
+ * 20,000 here), while each start costs a few ms: the requests go in files of --radclient-chunk
+ * (1,000 was fastest; 250 and 4,000 both ~30 % slower), run by --radclient-procs radclients at
+ * once, all on the generator's CPU (placement.ts), with a dictionary of only the attributes used.
  */
 async function radclientRun(
   t: Template,
@@ -89,8 +103,10 @@ async function radclientRun(
   name: string,
   setup: Omit<ServerSetup, 'metricsPort'>,
   requests: () => Iterable<{ user: string; password: string }>,
+  place: Placement,
 ): Promise<{ rps: number; summary: string; serverCpu: number; cpuPerReq: number | null; generator: string }> {
   const metricsPort = await freeTcpPort();
+  const dictionary = writeRadclientDictionary(join(t.root, 'radclient-dictionary'));
   return withServer(t, opts, name, { ...setup, metricsPort }, async (server) => {
     const files: string[] = [];
     let chunk: Array<{ user: string; password: string }> = [];
@@ -123,7 +139,7 @@ async function radclientRun(
     await Promise.all(
       Array.from({ length: procs }, async () => {
         for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-          const s = await runRadclient(file, server.port, CLIENT_SECRET, opts.parallel).done;
+          const s = await runRadclient({ file, port: server.port, secret: CLIENT_SECRET, parallel: opts.parallel, dictionary, prefix: place.generator }).done;
           totals.accepted += s.accepted;
           totals.rejected += s.rejected;
           totals.lost += s.lost;
@@ -136,7 +152,9 @@ async function radclientRun(
     samples.push([performance.now(), await scrapeRequests(metricsPort)]);
     for (const f of files) rmSync(f, { force: true });
     const total = (samples.at(-1) as [number, number])[1];
-    const first = samples.findIndex(([, c]) => c > 0);
+    const begun = samples.findIndex(([, c]) => c > 0);
+    const warm = begun < 0 ? -1 : samples.findIndex(([ms]) => ms >= (samples[begun] as [number, number])[0] + opts.warmup * 1000);
+    const first = warm >= 0 ? warm : begun;
     let last = -1;
     for (let k = samples.length - 1; k >= 0; k--) {
       if ((samples[k] as [number, number])[1] < total) {
@@ -161,10 +179,10 @@ async function radclientRun(
       rps,
       serverCpu,
       cpuPerReq: total > 0 ? (used / total) * 1e6 : null,
-      generator: `radclient -p ${opts.parallel} ×${procs}`,
+      generator: `radclient -p ${opts.parallel} ×${procs}${place.label}`,
       summary: `acc ${totals.accepted}, rej ${totals.rejected}${totals.lost ? `, lost ${totals.lost}` : ''} of ${count}`,
     };
-  });
+  }, place);
 }
 
 async function scenarioPap(t: Template, opts: BenchOptions): Promise<void> {
@@ -210,11 +228,12 @@ function* codeRequests(n: number, count: number, withPassword: boolean): Iterabl
 
 async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> {
   const audits = opts.audit === 'both' ? [true, false] : [opts.audit === 'on'];
+  const place = placement(opts.pin);
   for (const audit of audits) {
     const label = `3 code-only, audit ${audit ? 'on' : 'off'}`;
     const setup = { primary: 'none' as const, audit };
     log(`${label}: radclient -p ${opts.parallel}`);
-    const rc = await radclientRun(t, opts, `code-only-rc-${audit}`, setup, () => codeRequests(t.tokens, opts.radclientRequests, false));
+    const rc = await radclientRun(t, opts, `code-only-rc-${audit}`, setup, () => codeRequests(t.tokens, opts.radclientRequests, false), place);
     rows.push({ scenario: label, generator: rc.generator, rps: rc.rps, p50: null, p99: null, outcome: rc.summary, serverCpu: rc.serverCpu, cpuPerReq: rc.cpuPerReq, target: '≥ 22,000/s', met: rc.rps >= 22_000 });
 
     log(`${label}: node closed loop, ${opts.parallel} in flight`);
@@ -222,8 +241,8 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
     await withServer(t, opts, `code-only-closed-${audit}`, setup, async (server) => {
       const x = await load(server, { kind: 'code-only', users: t.tokens, mode: 'closed', concurrency: opts.parallel, seconds: opts.seconds, warmup: opts.warmup });
       saturated = x.r.rps;
-      addLoadRow(label, `node closed c=${opts.parallel}`, x, '≥ 22,000/s', x.r.rps >= 22_000);
-    });
+      addLoadRow(label, `node closed c=${opts.parallel}${place.label}`, x, '≥ 22,000/s', x.r.rps >= 22_000);
+    }, place);
 
     // Below saturation: --rate, or half of what the closed loop reached.
     const rate = opts.rate > 0 ? opts.rate : Math.max(100, Math.floor(saturated / 2));
@@ -231,8 +250,8 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
     await withServer(t, opts, `code-only-open-${audit}`, setup, async (server) => {
       // Spinning: each request leaves when it is due (the generator has the other core).
       const x = await load(server, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds: opts.seconds, warmup: opts.warmup, pacing: 'spin' });
-      addLoadRow(label, `node open ${rate}/s${opts.rate > 0 ? '' : ' (half of max)'}, spin`, x, 'p99 < 2 ms', x.r.p99 < 2 && x.r.timeouts === 0);
-    });
+      addLoadRow(label, `node open ${rate}/s${opts.rate > 0 ? '' : ' (half of max)'}, spin${place.label}`, x, 'p99 < 2 ms', x.r.p99 < 2 && x.r.timeouts === 0);
+    }, place);
   }
 }
 
@@ -240,7 +259,8 @@ async function scenarioPasswordCode(t: Template, opts: BenchOptions): Promise<vo
   const label = '3 password+code (argon2id), audit on';
   const setup = { primary: 'local' as const, audit: true };
   log(`${label}: radclient -p ${opts.parallel}, ${opts.radclientPasswordRequests} requests`);
-  const rc = await radclientRun(t, opts, 'pwcode-rc', setup, () => codeRequests(t.tokens, opts.radclientPasswordRequests, true));
+  // Not pinned: argon2id hashes on the server's thread pool, one per core.
+  const rc = await radclientRun(t, opts, 'pwcode-rc', setup, () => codeRequests(t.tokens, opts.radclientPasswordRequests, true), UNPINNED);
   rows.push({ scenario: label, generator: rc.generator, rps: rc.rps, p50: null, p99: null, outcome: rc.summary, serverCpu: rc.serverCpu, cpuPerReq: rc.cpuPerReq, target: '', met: null });
   let saturated = 0;
   await withServer(t, opts, 'pwcode-closed', setup, async (server) => {
@@ -279,13 +299,14 @@ async function scenarioInproc(t: Template): Promise<void> {
  */
 async function scenarioMemory(t: Template, opts: BenchOptions): Promise<void> {
   log(`server memory: ${opts.memorySeconds} s of code-only load, audit on`);
+  const place = placement(opts.pin);
   await withServer(t, opts, 'memory', { primary: 'none', audit: true }, async (server) => {
     const idle = server.memory();
     const x = await load(server, { kind: 'code-only', users: t.tokens, mode: 'closed', concurrency: opts.parallel, seconds: opts.memorySeconds, warmup: 0 });
     const m = server.memory();
     rows.push({
       scenario: `4 server memory, ${t.tokens.toLocaleString('en-US')} tokens`,
-      generator: `after ${opts.memorySeconds} s code-only, audit on`,
+      generator: `after ${opts.memorySeconds} s code-only, audit on${place.label}`,
       rps: x.r.rps,
       p50: null,
       p99: null,
@@ -295,7 +316,7 @@ async function scenarioMemory(t: Template, opts: BenchOptions): Promise<void> {
       target: 'RSS < 150 MB',
       met: m.rss < 150 && m.hwm < 150,
     });
-  });
+  }, place);
 }
 
 /** Scenario 5: import-bench.ts and report-bench.ts (other helpers' files) do the work. */
