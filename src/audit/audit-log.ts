@@ -80,6 +80,31 @@ export function auditLine(info: Record<string, unknown>): string {
 }
 
 /**
+ * The line of an event that is exactly its listed fields, all strings: auditLine(redactObject(e))
+ * without the generic walk (~1.5 µs a decision at 20,000/s). For such an event redaction changes
+ * nothing — no listed field name is secret (a test holds FIELD_ORDER to isSecretKey), a string is
+ * never a buffer, and the audit log is given no known secrets — so the line is the same (a test
+ * compares the two). Anything else (another type, a field not listed) returns null: generic path.
+ */
+export function plainLine(e: AuditEvent): string | null {
+  const order = ORDER.get(e.event);
+  if (order === undefined) return null;
+  const fields = e as unknown as Record<string, unknown>;
+  let line = '';
+  let present = 0;
+  for (const k of order) {
+    const v = fields[k];
+    if (v === undefined) continue;
+    if (typeof v !== 'string') return null;
+    line += `${present === 0 ? '{' : ','}"${k}":${JSON.stringify(v)}`;
+    present++;
+  }
+  let own = 0;
+  for (const k in fields) if (Object.hasOwn(fields, k) && fields[k] !== undefined) own++;
+  return own === present ? `${line}}` : null;
+}
+
+/**
  * The winston info of one batch: its events, cleaned (redact.ts) and rendered one JSON line each,
  * become the transport's message (the transport adds the last newline).
  */
@@ -91,7 +116,9 @@ interface BatchInfo {
 
 const batchFormat = winston.format((info) => {
   const events = (info as unknown as BatchInfo).batch;
-  (info as Record<string | symbol, unknown>)[MESSAGE] = events.map((e) => auditLine(redactObject(e as unknown as Record<string, unknown>, { scrubText: false }))).join('\n');
+  (info as Record<string | symbol, unknown>)[MESSAGE] = events
+    .map((e) => plainLine(e) ?? auditLine(redactObject(e as unknown as Record<string, unknown>, { scrubText: false })))
+    .join('\n');
   return info;
 });
 

@@ -2,9 +2,10 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { auditLine, createAuditLog, memoryAuditSink, nullAuditSink } from '../../src/audit/audit-log.js';
+import { auditLine, createAuditLog, memoryAuditSink, nullAuditSink, plainLine } from '../../src/audit/audit-log.js';
 import type { DecisionEvent, DropEvent } from '../../src/audit/event.js';
 import { auditFileNames } from '../../src/audit/files.js';
+import { isSecretKey, redactObject } from '../../src/audit/redact.js';
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -86,6 +87,34 @@ t.test('auditLine keeps an unknown event type as it comes', async (t) => {
   t.equal(auditLine({ event: 'drop', fn: () => 1, 'q"uote': 'x' }), '{"event":"drop","q\\"uote":"x"}');
   const line = auditLine({ ...decision(3), extra: [1, { a: null }] });
   t.same(JSON.parse(line), { ...decision(3), extra: [1, { a: null }] });
+});
+
+t.test('plainLine: the same line as the generic path, or null', async (t) => {
+  const generic = (e: object) => auditLine(redactObject(e as Record<string, unknown>, { scrubText: false }));
+  // The fast path skips redaction only because no listed field name is secret.
+  const DROP_ORDER = ['event', 'time', 'server', 'server_ip', 'client', 'client_ip', 'reason'];
+  for (const k of [...DECISION_ORDER, ...DROP_ORDER]) t.notOk(isSecretKey(k), `${k} is not a secret field`);
+  const odd = ['', 'a"b', 'back\\slash', 'line\nbreak', 'tab\t', 'ünïcödé ☃', '\u0000\u001f', '\ud800', '__proto__', '123456'];
+  let n = 0;
+  for (let i = 0; i < 60; i++) {
+    const e = decision(i, { user: odd[i % odd.length] as string, calling_station_id: odd[(i * 7) % odd.length] as string });
+    const line = plainLine(e);
+    t.equal(line, generic(e));
+    n += line === null ? 0 : 1;
+  }
+  t.equal(n, 60, 'every plain decision takes the fast path');
+  const drop: DropEvent = { event: 'drop', time: '2026-11-22T10:00:00.000Z', server: 's', server_ip: '127.0.0.1', client: '', client_ip: '10.9.9.9', reason: 'ma-invalid' };
+  t.equal(plainLine(drop), generic(drop));
+  const unset = { ...decision(3), reason: undefined } as DecisionEvent;
+  t.equal(plainLine(unset), generic(unset), 'an undefined field is left out, as JSON does');
+  t.notMatch(plainLine(unset) as string, /reason/);
+  // Anything else is left to the generic path (redaction, extras, non-strings).
+  t.equal(plainLine({ ...decision(1), password: 'hunter2' } as DecisionEvent), null, 'a field not listed');
+  t.equal(plainLine({ ...decision(1), user: Buffer.from('x') } as unknown as DecisionEvent), null, 'a buffer');
+  t.equal(plainLine({ ...decision(1), user: 5 } as unknown as DecisionEvent), null, 'a number');
+  t.equal(plainLine({ event: 'other' } as unknown as DecisionEvent), null, 'another event type');
+  const inherited = Object.assign(Object.create({ inherited: 'x' }) as object, decision(2)) as DecisionEvent;
+  t.equal(plainLine(inherited), generic(inherited), 'inherited fields are not the event\'s (neither path writes them)');
 });
 
 t.test('the file deleted underneath: the next lines land in a new file', async (t) => {
