@@ -7,11 +7,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
-import { parseCsv } from '../tokens/import/csv.js';
 import { formatIssue, type ParseResult } from '../tokens/import/issue.js';
-import { parsePskc, type PskcProtection } from '../tokens/import/pskc.js';
+import type { PskcProtection } from '../tokens/import/pskc.js';
 import type { TokenRecord } from '../tokens/record.js';
 import { withStore } from './context.js';
 import { CliError, firstLine, type GlobalArgs, type Io } from './io.js';
@@ -104,6 +103,7 @@ async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => P
   const result = parse(content);
   check(io, file, result);
   const records = result.records;
+  const cliProgress = io.isTTY && io.progress !== undefined ? (await import('cli-progress')).default : undefined;
 
   await withStore(argv, ({ store }) => {
     const existing = store.tokens.existingSerials(records.map((r) => r.serial));
@@ -130,8 +130,8 @@ async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => P
       return;
     }
 
-    let bar: cliProgress.SingleBar | undefined;
-    if (io.isTTY && io.progress !== undefined) {
+    let bar: SingleBar | undefined;
+    if (cliProgress !== undefined) {
       bar = new cliProgress.SingleBar(
         { stream: io.progress, format: 'importing [{bar}] {value}/{total} tokens', clearOnComplete: true, hideCursor: false },
         cliProgress.Presets.shades_classic,
@@ -179,6 +179,7 @@ export function importCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
               .option('legacy', { type: 'boolean', describe: 'accept pre-RFC 6030 MACs (over the plaintext, or without MACKey)' }) as unknown as Argv<ImportArgs>,
           async (argv) => {
             const protection = await protectionFrom(argv, io);
+            const { parsePskc } = await import('../tokens/import/pskc.js');
             await runImport(io, argv, (content) => parsePskc(content, argv.file, protection));
           },
         )
@@ -186,7 +187,10 @@ export function importCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'csv <file>',
           'import from a Base32 CSV file (Entra/Azure columns, or serial,secret[,interval[,digits[,algorithm]]])',
           (y) => common(y) as unknown as Argv<ImportArgs>,
-          (argv) => runImport(io, argv, (content) => parseCsv(content, argv.file)),
+          async (argv) => {
+            const { parseCsv } = await import('../tokens/import/csv.js');
+            await runImport(io, argv, (content) => parseCsv(content, argv.file));
+          },
         )
         .demandCommand(1, 'name a format: pskc or csv')
         .strict(),

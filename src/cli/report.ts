@@ -2,7 +2,6 @@
  * `report [--since T] [--until T] [--by user|day|client|result] [--format table|csv|json]`:
  * authentication and usage report from the audit log (SPEC). Thin: parse, build, print.
  */
-import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { GROUP_BY } from '../audit/report/aggregate.js';
 import type { GroupBy } from '../audit/report/aggregate.js';
@@ -49,8 +48,9 @@ export function reportCommand(io: Io, deps: ReportDeps = {}): CommandModule<Glob
       await withStore(argv, async ({ config, store }) => {
         if (config.log.audit === '') throw new CliError('report: the audit log is disabled ([log] audit = "")');
         const tokens = store.tokens.list().map((t) => ({ serial: t.serial, user: t.user, lastUsedAt: t.lastUsedAt }));
+        const cliProgress = io.isTTY && io.progress !== undefined ? (await import('cli-progress')).default : undefined;
         const bar =
-          io.isTTY && io.progress !== undefined
+          cliProgress !== undefined
             ? new cliProgress.SingleBar(
                 { stream: io.progress, format: 'reading audit log [{bar}] {percentage}% {value}/{total} bytes', clearOnComplete: true, hideCursor: true },
                 cliProgress.Presets.shades_classic,

@@ -19,7 +19,4 @@ export function hotpCode(secret: Buffer, counter: number, digits: OtpDigits, alg
   return generateSync({ strategy: 'hotp', secret, counter, digits, algorithm: HASH[algorithm], crypto });
 }
 
-/** RFC 6238 §4.2: T = floor((now − T0) / X). */
-export function totpStep(nowSeconds: number, period: number, t0: number): number {
-  return Math.floor((nowSeconds - t0) / period);
-}
+export { totpStep } from './step.js';

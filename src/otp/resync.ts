@@ -5,7 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { OtpAlgorithm } from '../tokens/record.js';
 import { checkWidth, HotpKey } from './direct.js';
-import { totpStep } from './generate.js';
+import { totpStep } from './step.js';
 import type { OtpParams } from './params.js';
 import { isCodeShape } from './verify.js';
 

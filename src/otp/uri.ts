@@ -15,7 +15,6 @@ import { base32Encode } from '../tokens/base32.js';
 interface QrcodeTerminal {
   generate(input: string, opts: { small: boolean }, cb: (output: string) => void): void;
 }
-const qrcode = createRequire(import.meta.url)('qrcode-terminal') as QrcodeTerminal;
 
 export interface OtpauthUriOptions {
   issuer: string;
@@ -47,7 +46,8 @@ export function newSecret(bytes = 20): Buffer {
   return randomBytes(bytes);
 }
 
-/** The QR code for `text` in qrcode-terminal's small (half-block) mode, as a string. */
+/** The QR code for `text` in qrcode-terminal's small (half-block) mode, as a string (loaded here: only `enroll` draws one). */
 export function renderQr(text: string): Promise<string> {
+  const qrcode = createRequire(import.meta.url)('qrcode-terminal') as QrcodeTerminal;
   return new Promise((resolve) => qrcode.generate(text, { small: true }, resolve));
 }

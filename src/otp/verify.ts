@@ -9,7 +9,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { OtpAlgorithm } from '../tokens/record.js';
 import { checkWidth, HotpKey } from './direct.js';
-import { totpStep } from './generate.js';
+import { totpStep } from './step.js';
 import type { OtpParams } from './params.js';
 
 /** Exactly `digits` ASCII digits 0-9 (RFC 4226 §5.3 Digit). */

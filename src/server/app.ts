@@ -8,7 +8,7 @@ import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import type { AuditSink, DropReason } from '../audit/event.js';
 import { setLevel } from '../audit/logger.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../audit/metrics.js';
-import { LdapAuthenticator, LdapConfigError } from '../auth/ldap.js';
+import type { LdapAuthenticator } from '../auth/ldap.js';
 import { LocalPrimary } from '../auth/local.js';
 import { createArgon2Hasher } from '../auth/passwords.js';
 import { Pipeline } from '../auth/pipeline.js';
@@ -63,7 +63,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     closers.push(() => hasher.close());
     const primaries: { local: PrimaryAuthenticator; ldap?: LdapAuthenticator } = { local: new LocalPrimary(store.users, hasher) };
     if (config.ldap.urls.length > 0) {
-      const ldap = newLdap(config, opts.configFile);
+      const ldap = await newLdap(config, opts.configFile);
       primaries.ldap = ldap;
       closers.push(() => ldap.close());
     }
@@ -170,7 +170,9 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
   }
 }
 
-function newLdap(config: Config, configFile: string): LdapAuthenticator {
+/** Loaded only when [ldap] is configured: ldapts is not needed otherwise. */
+async function newLdap(config: Config, configFile: string): Promise<LdapAuthenticator> {
+  const { LdapAuthenticator, LdapConfigError } = await import('../auth/ldap.js');
   try {
     return new LdapAuthenticator(config.ldap);
   } catch (err) {
