@@ -16,6 +16,7 @@ import type { PrimaryAuthenticator } from '../auth/primary.js';
 import { configErrorAt } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
+import { startCheckpointer, type Checkpointer } from '../store/sqlite/checkpointer.js';
 import type { SqliteStore } from '../store/sqlite/open.js';
 import { ClientTable } from './clients.js';
 import { DuplicateCache } from './dedup.js';
@@ -37,6 +38,8 @@ export interface ServerOptions {
 export interface RunningServer {
   sockets: BoundSocket[];
   store: SqliteStore;
+  /** The store's checkpoint thread (store/sqlite/checkpointer.ts). */
+  checkpointer: Checkpointer;
   metrics: Metrics;
   metricsPort: number | null;
   /** Applies clients, log settings and reply rules of a new config; throws (keeping the old) if they are invalid. */
@@ -55,6 +58,10 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
   const store = openStore(config, (serial) => logger.error('token secret failed authentication: token refused', { serial }));
   /** What was opened, in order; closed in reverse on stop or on a failed start. */
   const closers: Array<() => Promise<void> | void> = [() => store.close()];
+  const checkpointer = startCheckpointer(store.db, {
+    onError: (err) => logger.error('store: the checkpoint thread stopped; the server checkpoints the WAL itself again', { error: err.message }),
+  });
+  closers.push(() => checkpointer.stop());
   const closeAll = async (): Promise<void> => {
     for (const close of closers.reverse()) await close();
   };
@@ -145,6 +152,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     return {
       sockets,
       store,
+      checkpointer,
       metrics,
       metricsPort: metricsServer?.port ?? null,
       reload(next: Config) {

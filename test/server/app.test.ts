@@ -116,6 +116,22 @@ t.test('a store fault during a decision: Access-Reject, one error line, the serv
   t.match(a.audit.at(-1), { result: 'reject', reason: 'internal-error' });
 });
 
+t.test('the checkpoint thread fails: one error line, the server checkpoints itself and goes on', async (t) => {
+  const a = await startTestServer();
+  t.teardown(() => a.stop());
+  await a.server.checkpointer.worker?.terminate();
+  await a.server.checkpointer.stop();
+  t.ok(a.logs.some((l) => l.level === 'error' && l.message === 'store: the checkpoint thread stopped; the server checkpoints the WAL itself again'));
+  t.equal(a.server.store.db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+  const { UdpClient } = await import('../helpers/udp-client.js');
+  const { encodeAccessRequest } = await import('../../src/radius/request-encode.js');
+  const { randomBytes } = await import('node:crypto');
+  const c = await UdpClient.open();
+  t.teardown(() => c.close());
+  const reply = await c.exchange(encodeAccessRequest({ identifier: 2, authenticator: randomBytes(16), secret: Buffer.from('testing123'), userName: 'nobody', password: 'pw', nasIdentifier: 'n' }), a.v4);
+  t.equal(reply?.[0], 3, 'still answering');
+});
+
 t.test('at level warn, decisions go to the audit sink but not to the log', async (t) => {
   const a = await startTestServer();
   t.teardown(() => a.stop());

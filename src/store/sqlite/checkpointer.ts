@@ -1,0 +1,114 @@
+/**
+ * WAL checkpoints off the event loop, for the server's store (sqlite.org/wal.html: "run the
+ * checkpoint in a separate thread"). SQLite's automatic checkpoint runs inside the COMMIT that
+ * crosses 1,000 WAL pages; with every decision writing another token's page that was every
+ * ~1,000 decisions, and each stalled the event loop 12–16 ms here (two fsyncs): about 12 µs a
+ * decision, and most of the latency p99. With this, the server's connection does not checkpoint
+ * by itself (wal_autocheckpoint = 0) and checkpoint-worker.ts copies the WAL back from a thread.
+ *
+ * SQLite starts the WAL over only when a writer finds it wholly copied back, which under
+ * continuous writes the thread never leaves it (commits land while it runs). So when a pass
+ * reports restartFrames or more, the connection here runs one PASSIVE checkpoint itself, between
+ * two batches: it copies only what was committed during that pass (~1 ms here, at most every
+ * restartFrames decisions), and the next write starts the WAL over.
+ *
+ * Durability is unchanged: commits are what they were (WAL, synchronous = NORMAL), and a
+ * checkpoint is SQLite's own, whichever connection runs it. If the thread fails, the connection
+ * checkpoints itself again (SQLite's default, 1,000 pages) and onError says why. The thread
+ * costs a V8 isolate: about 10 MB of resident memory.
+ */
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import type { CheckpointWorkerData } from './checkpoint-worker.js';
+
+export interface CheckpointPass {
+  /** Frames in the WAL when the thread's pass began. */
+  log: number;
+  /** The connection then copied back the rest, so that the next write starts the WAL over. */
+  restarted: boolean;
+}
+
+export interface CheckpointerOptions {
+  onError: (err: Error) => void;
+  /** Called after each pass of the thread (tests): frames in the WAL, frames new since the last pass. */
+  onPass?: (pass: CheckpointPass) => void;
+  idleMs?: number;
+  busyMs?: number;
+  restartFrames?: number;
+}
+
+export interface Checkpointer {
+  /** Ends the thread (its current pass first); resolves when it has closed its connection. */
+  stop(): Promise<void>;
+  /** The thread, for tests that need it to fail; null for an in-memory database (no WAL, no thread). */
+  readonly worker: Worker | null;
+}
+
+/**
+ * Copies back what the thread's last pass left, so the next write starts the WAL over. False
+ * when the thread's next pass already holds the checkpoint lock (SQLITE_BUSY): it asks again.
+ */
+function finishCheckpoint(db: Database.Database): boolean {
+  const r = (db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>)[0] as { busy: number; log: number; checkpointed: number };
+  return r.busy === 0 && r.log === r.checkpointed;
+}
+
+/** SQLite's default wal_autocheckpoint, restored when the thread fails. */
+const AUTOCHECKPOINT_PAGES = 1000;
+// Same extension as this module: .js when run from dist, .ts under the tests' loader.
+const WORKER = new URL(`./checkpoint-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+/**
+ * Starts checkpointing `db`'s WAL in a worker thread (`db` in WAL mode; an in-memory one has nothing to checkpoint).
+ * `db` stops checkpointing itself once the thread has made its first pass.
+ */
+export function startCheckpointer(db: Database.Database, opts: CheckpointerOptions): Checkpointer {
+  if (db.memory) return { worker: null, stop: async () => {} };
+  const data: CheckpointWorkerData = {
+    path: db.name,
+    idleMs: opts.idleMs ?? 100,
+    busyMs: opts.busyMs ?? 5,
+  };
+  const restartFrames = opts.restartFrames ?? 4000;
+  // No resourceLimits: they did not lower its footprint (measured), and the tests' TypeScript loader needs more.
+  const worker = new Worker(WORKER, { workerData: data });
+  let stopping = false;
+  let failed: Error | undefined;
+  let handedOver = false;
+  worker.on('message', ({ log }: { log: number }) => {
+    if (!db.open) return; // closed under the thread (a store fault): nothing to hand over
+    // The connection keeps checkpointing until the thread has done its first pass.
+    if (!handedOver) db.pragma('wal_autocheckpoint = 0');
+    handedOver = true;
+    // Not inside a batch (a checkpoint cannot run in a transaction); the next pass asks again.
+    const restarted = log >= restartFrames && !db.inTransaction && finishCheckpoint(db);
+    opts.onPass?.({ log, restarted });
+  });
+  worker.on('error', (err: Error & { code?: string }) => {
+    // A SqliteError arrives from the thread with its code but without its message.
+    failed = new Error(`the checkpoint thread failed: ${[err.message, err.code].filter(Boolean).join(' ')}`);
+  });
+  const exited = new Promise<void>((resolve) =>
+    worker.once('exit', (code) => {
+      if (!stopping || failed !== undefined) {
+        if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+        opts.onError(failed ?? new Error(`the checkpoint thread exited (code ${code})`));
+      }
+      resolve();
+    }),
+  );
+  worker.unref();
+  return {
+    worker,
+    async stop() {
+      if (!stopping) {
+        stopping = true;
+        worker.ref(); // a stop being waited for keeps the process alive until the thread is done
+        worker.postMessage('stop');
+      }
+      await exited;
+    },
+  };
+}
