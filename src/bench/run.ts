@@ -123,11 +123,12 @@ async function radclientRun(
       if (chunk.length >= opts.radclientChunk) flush();
     }
     flush();
-    const samples: Array<[number, number]> = [];
+    /** [ms, requests counted by the server, server CPU seconds]. */
+    const samples: Array<[number, number, number]> = [];
     let polling = true;
     const poll = (async () => {
       while (polling) {
-        samples.push([performance.now(), await scrapeRequests(metricsPort)]);
+        samples.push([performance.now(), await scrapeRequests(metricsPort), server.cpuSeconds()]);
         await new Promise((r) => setTimeout(r, 100));
       }
     })();
@@ -149,32 +150,31 @@ async function radclientRun(
     const wall = (Date.now() - started) / 1000;
     polling = false;
     await poll;
-    samples.push([performance.now(), await scrapeRequests(metricsPort)]);
+    samples.push([performance.now(), await scrapeRequests(metricsPort), server.cpuSeconds()]);
     for (const f of files) rmSync(f, { force: true });
-    const total = (samples.at(-1) as [number, number])[1];
+    const total = (samples.at(-1) as [number, number, number])[1];
     const begun = samples.findIndex(([, c]) => c > 0);
-    const warm = begun < 0 ? -1 : samples.findIndex(([ms]) => ms >= (samples[begun] as [number, number])[0] + opts.warmup * 1000);
+    const warm = begun < 0 ? -1 : samples.findIndex(([ms]) => ms >= (samples[begun] as [number, number, number])[0] + opts.warmup * 1000);
     const first = warm >= 0 ? warm : begun;
     let last = -1;
     for (let k = samples.length - 1; k >= 0; k--) {
-      if ((samples[k] as [number, number])[1] < total) {
+      if ((samples[k] as [number, number, number])[1] < total) {
         last = k;
         break;
       }
     }
     let rps: number;
-    let busy: number;
+    let serverCpu: number;
+    const used = server.cpuSeconds() - cpu0;
     if (first >= 0 && last > first) {
-      const [ta, ca] = samples[first] as [number, number];
-      const [tb, cb] = samples[last] as [number, number];
+      const [ta, ca, ua] = samples[first] as [number, number, number];
+      const [tb, cb, ub] = samples[last] as [number, number, number];
       rps = ((cb - ca) / (tb - ta)) * 1000;
-      busy = (tb - ta) / 1000;
+      serverCpu = ((ub - ua) * 1000) / (tb - ta);
     } else {
       rps = total / wall;
-      busy = wall;
+      serverCpu = used / wall;
     }
-    const used = server.cpuSeconds() - cpu0;
-    const serverCpu = used / Math.max(busy, 0.001);
     return {
       rps,
       serverCpu,
