@@ -17,8 +17,8 @@ export interface CheckpointWorkerData {
   busyMs: number;
 }
 
-/** One row of `PRAGMA wal_checkpoint`: frames in the WAL, frames copied back. */
-interface CheckpointResult {
+/** The row of `PRAGMA wal_checkpoint`: blocked (1) or not, frames in the WAL, frames copied back. */
+export interface CheckpointResult {
   busy: number;
   log: number;
   checkpointed: number;

@@ -21,7 +21,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type Database from 'better-sqlite3';
-import type { CheckpointWorkerData } from './checkpoint-worker.js';
+import type { CheckpointResult, CheckpointWorkerData } from './checkpoint-worker.js';
 
 export interface CheckpointPass {
   /** Frames in the WAL when the thread's pass began. */
@@ -32,7 +32,7 @@ export interface CheckpointPass {
 
 export interface CheckpointerOptions {
   onError: (err: Error) => void;
-  /** Called after each pass of the thread (tests): frames in the WAL, frames new since the last pass. */
+  /** Called after each pass of the thread that found new commits (tests). */
   onPass?: (pass: CheckpointPass) => void;
   idleMs?: number;
   busyMs?: number;
@@ -51,7 +51,7 @@ export interface Checkpointer {
  * when the thread's next pass already holds the checkpoint lock (SQLITE_BUSY): it asks again.
  */
 function finishCheckpoint(db: Database.Database): boolean {
-  const r = (db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>)[0] as { busy: number; log: number; checkpointed: number };
+  const r = (db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0] as CheckpointResult;
   return r.busy === 0 && r.log === r.checkpointed;
 }
 
@@ -61,8 +61,8 @@ const AUTOCHECKPOINT_PAGES = 1000;
 const WORKER = new URL(`./checkpoint-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /**
- * Starts checkpointing `db`'s WAL in a worker thread (`db` in WAL mode; an in-memory one has nothing to checkpoint).
- * `db` stops checkpointing itself once the thread has made its first pass.
+ * Starts checkpointing `db`'s WAL in a worker thread (`db` in WAL mode; an in-memory one has
+ * nothing to checkpoint). `db` stops checkpointing itself once the thread has made its first pass.
  */
 export function startCheckpointer(db: Database.Database, opts: CheckpointerOptions): Checkpointer {
   if (db.memory) return { worker: null, stop: async () => {} };
