@@ -7,14 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { SingleBar } from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { formatIssue, type ParseResult } from '../tokens/import/issue.js';
 import type { PskcProtection } from '../tokens/import/pskc.js';
 import type { TokenRecord } from '../tokens/record.js';
 import { withStore } from './context.js';
 import { CliError, firstLine, type GlobalArgs, type Io } from './io.js';
-import { printRows } from './output.js';
+import { printRows, progressBar } from './output.js';
 
 type ImportArgs = GlobalArgs & {
   file: string;
@@ -103,7 +102,7 @@ async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => P
   const result = parse(content);
   check(io, file, result);
   const records = result.records;
-  const cliProgress = io.isTTY && io.progress !== undefined ? (await import('cli-progress')).default : undefined;
+  const bar = await progressBar(io, 'importing [{bar}] {value}/{total} tokens', false);
 
   await withStore(argv, ({ store }) => {
     const existing = store.tokens.existingSerials(records.map((r) => r.serial));
@@ -130,14 +129,7 @@ async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => P
       return;
     }
 
-    let bar: SingleBar | undefined;
-    if (cliProgress !== undefined) {
-      bar = new cliProgress.SingleBar(
-        { stream: io.progress, format: 'importing [{bar}] {value}/{total} tokens', clearOnComplete: true, hideCursor: false },
-        cliProgress.Presets.shades_classic,
-      );
-      bar.start(records.length, 0);
-    }
+    bar?.start(records.length, 0);
     const progress = bar === undefined ? undefined : (n: number): void => bar.update(n);
     const done = store.tokens.importMany(records, { replace: argv.replace === true, createUsers: argv.createUsers === true }, progress);
     if (bar !== undefined) {

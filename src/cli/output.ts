@@ -1,4 +1,5 @@
-/** Lists for people (aligned columns) or for scripts (--json). */
+/** Lists for people (aligned columns) or for scripts (--json), and progress bars on a terminal. */
+import type { SingleBar } from 'cli-progress';
 import type { Io } from './io.js';
 
 export type Row = Record<string, string | number | boolean | null>;
@@ -17,6 +18,16 @@ export function printRows(io: Io, json: boolean | undefined, rows: readonly Row[
   const line = (values: readonly string[]): string => values.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd();
   io.stdout(`${line(columns)}\n`);
   for (const r of rows) io.stdout(`${line(columns.map((c) => cell(r[c])))}\n`);
+}
+
+/**
+ * A progress bar on io.progress when that is a terminal, else undefined. cli-progress is loaded
+ * only then: `serve` never needs it.
+ */
+export async function progressBar(io: Io, format: string, hideCursor: boolean): Promise<SingleBar | undefined> {
+  if (!io.isTTY || io.progress === undefined) return undefined;
+  const { default: cliProgress } = await import('cli-progress');
+  return new cliProgress.SingleBar({ stream: io.progress, format, clearOnComplete: true, hideCursor }, cliProgress.Presets.shades_classic);
 }
 
 /** Unix seconds → ISO time, or null. */

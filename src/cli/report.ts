@@ -13,6 +13,7 @@ import { buildReport } from '../audit/report/run.js';
 import { withStore } from './context.js';
 import { CliError } from './io.js';
 import type { GlobalArgs, Io } from './io.js';
+import { progressBar } from './output.js';
 
 interface ReportArgs extends GlobalArgs {
   since?: string;
@@ -48,14 +49,7 @@ export function reportCommand(io: Io, deps: ReportDeps = {}): CommandModule<Glob
       await withStore(argv, async ({ config, store }) => {
         if (config.log.audit === '') throw new CliError('report: the audit log is disabled ([log] audit = "")');
         const tokens = store.tokens.list().map((t) => ({ serial: t.serial, user: t.user, lastUsedAt: t.lastUsedAt }));
-        const cliProgress = io.isTTY && io.progress !== undefined ? (await import('cli-progress')).default : undefined;
-        const bar =
-          cliProgress !== undefined
-            ? new cliProgress.SingleBar(
-                { stream: io.progress, format: 'reading audit log [{bar}] {percentage}% {value}/{total} bytes', clearOnComplete: true, hideCursor: true },
-                cliProgress.Presets.shades_classic,
-              )
-            : undefined;
+        const bar = await progressBar(io, 'reading audit log [{bar}] {percentage}% {value}/{total} bytes', true);
         let started = false;
         const report = await buildReport({
           file: config.log.audit,
