@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { writeCode } from '../otp/direct.js';
-import { totpStep } from '../otp/generate.js';
+import { totpStep } from '../otp/step.js';
 
 export const BENCH_SECRET = 'bench-secret-0123456789';
 export const BENCH_PASSWORD = 'pw-bench';

@@ -88,6 +88,9 @@ function addLoadRow(scenario: string, generator: string, x: Loaded, target = '',
   rows.push({ scenario, generator, rps: x.r.rps, p50: x.r.p50, p99: x.r.p99, outcome: outcome(x.r), serverCpu: x.serverCpu, cpuPerReq: x.cpuPerReq, target, met });
 }
 
+/** A poll of the server during a radclient run. */
+type Sample = [ms: number, requests: number, cpuSeconds: number];
+
 /**
  * radclient -p N over request files; the rate is what the server counted (its /metrics, sampled
  * every 100 ms) after the first --warmup seconds (the server's JIT is cold at first: ~60 % of the
@@ -123,8 +126,7 @@ async function radclientRun(
       if (chunk.length >= opts.radclientChunk) flush();
     }
     flush();
-    /** [ms, requests counted by the server, server CPU seconds]. */
-    const samples: Array<[number, number, number]> = [];
+    const samples: Sample[] = [];
     let polling = true;
     const poll = (async () => {
       while (polling) {
@@ -152,13 +154,13 @@ async function radclientRun(
     await poll;
     samples.push([performance.now(), await scrapeRequests(metricsPort), server.cpuSeconds()]);
     for (const f of files) rmSync(f, { force: true });
-    const total = (samples.at(-1) as [number, number, number])[1];
+    const total = (samples.at(-1) as Sample)[1];
     const begun = samples.findIndex(([, c]) => c > 0);
-    const warm = begun < 0 ? -1 : samples.findIndex(([ms]) => ms >= (samples[begun] as [number, number, number])[0] + opts.warmup * 1000);
+    const warm = begun < 0 ? -1 : samples.findIndex(([ms]) => ms >= (samples[begun] as Sample)[0] + opts.warmup * 1000);
     const first = warm >= 0 ? warm : begun;
     let last = -1;
     for (let k = samples.length - 1; k >= 0; k--) {
-      if ((samples[k] as [number, number, number])[1] < total) {
+      if ((samples[k] as Sample)[1] < total) {
         last = k;
         break;
       }
@@ -167,8 +169,8 @@ async function radclientRun(
     let serverCpu: number;
     const used = server.cpuSeconds() - cpu0;
     if (first >= 0 && last > first) {
-      const [ta, ca, ua] = samples[first] as [number, number, number];
-      const [tb, cb, ub] = samples[last] as [number, number, number];
+      const [ta, ca, ua] = samples[first] as Sample;
+      const [tb, cb, ub] = samples[last] as Sample;
       rps = ((cb - ca) / (tb - ta)) * 1000;
       serverCpu = ((ub - ua) * 1000) / (tb - ta);
     } else {

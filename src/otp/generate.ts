@@ -18,5 +18,3 @@ const HASH = { SHA1: 'sha1', SHA256: 'sha256', SHA512: 'sha512' } as const;
 export function hotpCode(secret: Buffer, counter: number, digits: OtpDigits, algorithm: OtpAlgorithm): string {
   return generateSync({ strategy: 'hotp', secret, counter, digits, algorithm: HASH[algorithm], crypto });
 }
-
-export { totpStep } from './step.js';

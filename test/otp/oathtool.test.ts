@@ -1,7 +1,8 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { hotpCode, totpStep } from '../../src/otp/generate.js';
+import { hotpCode } from '../../src/otp/generate.js';
+import { totpStep } from '../../src/otp/step.js';
 import type { OtpParams } from '../../src/otp/params.js';
 import { verifyHotp, verifyTotp } from '../../src/otp/verify.js';
 import type { OtpAlgorithm, OtpDigits } from '../../src/tokens/record.js';

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { hotpCode, totpStep } from '../../src/otp/generate.js';
+import { hotpCode } from '../../src/otp/generate.js';
+import { totpStep } from '../../src/otp/step.js';
 import type { OtpParams } from '../../src/otp/params.js';
 import { resyncHotp, resyncTotp } from '../../src/otp/resync.js';
 

@@ -1,6 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { hotpCode, totpStep } from '../../src/otp/generate.js';
+import { hotpCode } from '../../src/otp/generate.js';
+import { totpStep } from '../../src/otp/step.js';
 import type { OtpParams } from '../../src/otp/params.js';
 import { isCodeShape, verifyHotp, verifyTotp } from '../../src/otp/verify.js';
 
