@@ -5,7 +5,7 @@
  * Benchmark data only: the secrets are random and protect nothing.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -103,12 +103,20 @@ function run(dir: string, name: string, content: Buffer, parse: (c: Buffer, file
 
 export async function benchImport(opts: ImportBenchOptions = {}): Promise<ImportBenchResult> {
   const { tokens, print } = { tokens: 100_000, print: (line: string) => void process.stdout.write(`${line}\n`), ...opts };
-  const dir = opts.workDir ?? opts.dir ?? mkdtempSync(join(tmpdir(), 'radius-otp-import-bench-'));
+  const given = opts.workDir ?? opts.dir;
+  const dir = given ?? mkdtempSync(join(tmpdir(), 'radius-otp-import-bench-'));
   const workDir = join(dir, 'import-bench');
   mkdirSync(workDir, { recursive: true });
 
-  const pskc = run(workDir, 'tokens.pskcxml', benchPskc(tokens, opts.pskcStyle), (c, f) => parsePskc(c, f, {}));
-  const csv = run(workDir, 'tokens.csv', benchCsv(tokens), parseCsv);
+  let pskc: { total: number; parse: number };
+  let csv: { total: number; parse: number };
+  try {
+    pskc = run(workDir, 'tokens.pskcxml', benchPskc(tokens, opts.pskcStyle), (c, f) => parsePskc(c, f, {}));
+    csv = run(workDir, 'tokens.csv', benchCsv(tokens), parseCsv);
+  } finally {
+    // A directory of its own is removed; a given one belongs to the caller.
+    if (given === undefined) rmSync(dir, { recursive: true, force: true });
+  }
   const result: ImportBenchResult = {
     pskcSeconds: Number(pskc.total.toFixed(3)),
     csvSeconds: Number(csv.total.toFixed(3)),

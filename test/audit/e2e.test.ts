@@ -5,14 +5,14 @@
  * log line (stderr, audit file) or CLI output.
  */
 import t from 'tap';
-import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { base32Encode } from '../../src/tokens/base32.js';
 import { radclient } from '../helpers/radclient.js';
 import { run, serve } from '../helpers/process.js';
 import { totpCode } from '../helpers/oathtool.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const NAS_SECRET = 'nas-Secret-7f3a9c';
 const PASSWORD = 'Pa55-word-for-audit';
@@ -20,7 +20,7 @@ const TOKEN = randomBytes(20);
 const MA = 'Message-Authenticator = 0x00';
 
 t.test('scripted series → audit lines → report; no secret anywhere', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-audit-'));
+  const dir = tempDir('radius-otp-audit-');
   const config = join(dir, 'radius.conf');
   writeFileSync(
     config,

@@ -4,12 +4,12 @@
  * byte-for-byte unchanged.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { cli as runCli } from '../helpers/cli.js';
 import { testConfig } from '../helpers/server.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
 const fig = (n: number): string => join(FIX, `pskc/rfc6030/figure${n}.pskcxml`);
@@ -34,7 +34,7 @@ async function cli(args: string[], opts: { stdin?: string; tty?: boolean } = {})
 }
 
 function workspace(): { config: string; db: string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-import-'));
+  const dir = tempDir('radius-otp-import-');
   const config = join(dir, 'radius.conf');
   writeFileSync(config, testConfig(dir));
   return { config, db: join(dir, 'radius-otp.db'), dir };

@@ -2,8 +2,7 @@
  * `report` driven in-process through runCli against a real store and audit files in a temp
  * directory: exact counts in every format, the period options, usage errors naming the option.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import yargs from 'yargs';
@@ -11,6 +10,7 @@ import { cli as runCli } from '../helpers/cli.js';
 import { reportCommand } from '../../src/cli/report.js';
 import type { Io } from '../../src/cli/io.js';
 import { openStore } from '../../src/store/open.js';
+import { tempDir } from '../helpers/tmp.js';
 
 interface Run {
   code: number;
@@ -42,7 +42,7 @@ const line = (time: string, user: string, result: string, extra: Record<string, 
   });
 
 function workspace(audit = true): { config: string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-report-'));
+  const dir = tempDir('radius-otp-report-');
   const config = join(dir, 'radius.conf');
   writeFileSync(
     config,

@@ -4,8 +4,7 @@
  * kill -9 and a restart.
  */
 import t from 'tap';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { encodeAccessRequest } from '../../src/radius/request-encode.js';
@@ -14,9 +13,10 @@ import { radclient } from '../helpers/radclient.js';
 import { run, serve } from '../helpers/process.js';
 import { UdpClient } from '../helpers/udp-client.js';
 import { totpCode } from '../helpers/oathtool.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function workspace(clients: string, extra = ''): { dir: string; config: string; write: (clients: string, extra?: string) => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-serve-'));
+  const dir = tempDir('radius-otp-serve-');
   const config = join(dir, 'radius.conf');
   const write = (c: string, e = extra): void =>
     writeFileSync(config, `[server]\nlisten = ["127.0.0.1:0"]\n[log]\nlevel = "info"\n${e}\n${c}`);

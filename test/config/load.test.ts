@@ -1,11 +1,11 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configPath, loadConfig, parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { configSchema, parseListen } from '../../src/config/schema.js';
 import { formatKey, locateKey } from '../../src/config/locate.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const minimal = `
 [[client]]
@@ -124,7 +124,7 @@ t.test('TOML syntax errors name the line', async (t) => {
 });
 
 t.test('a missing or unreadable file is a ConfigError', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  const dir = tempDir('cfg-');
   t.throws(() => loadConfig(join(dir, 'nope.conf')), { code: 'io', reason: 'file not found' });
   t.throws(() => loadConfig(dir), { code: 'io', reason: /cannot be read \(EISDIR\)/ });
   const file = join(dir, 'ok.conf');

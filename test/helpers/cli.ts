@@ -1,10 +1,10 @@
 /** Runs a CLI command in-process with collected output (and the progress stream, for TTY runs). */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runCli } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/io.js';
+import { tempDir } from './tmp.js';
 
 export interface CliRun {
   code: number;
@@ -40,7 +40,7 @@ export async function cli(args: readonly string[], stdin = '', opts: { isTTY?: b
 
 /** A config file in a fresh directory; returns a runner bound to it. */
 export function cliWorkspace(extra = ''): { dir: string; config: string; run: (args: readonly string[], stdin?: string) => Promise<CliRun> } {
-  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-cli-'));
+  const dir = tempDir('radius-otp-cli-');
   const config = join(dir, 'radius.conf');
   writeFileSync(config, `[store]\npath = "db/radius-otp.db"\nkey_file = "db/master.key"\n${extra}`);
   return { dir, config, run: (args, stdin) => cli([...args, '--config', config], stdin) };

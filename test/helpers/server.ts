@@ -1,6 +1,5 @@
 /** An in-process server on loopback port 0 with a temp store, for end-to-end tests. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import winston from 'winston';
@@ -9,6 +8,7 @@ import type { AuditEvent } from '../../src/audit/event.js';
 import { createArgon2Hasher } from '../../src/auth/passwords.js';
 import { parseConfig } from '../../src/config/load.js';
 import { startServer, type RunningServer } from '../../src/server/app.js';
+import { tempDir } from './tmp.js';
 
 export const SECRET = 'testing123';
 
@@ -53,7 +53,7 @@ secret = "${SECRET}"
 export async function startTestServer(
   opts: { extra?: string; clients?: string; now?: () => number; listen?: string[] } = {},
 ): Promise<TestServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-e2e-'));
+  const dir = tempDir('radius-otp-e2e-');
   const configFile = join(dir, 'radius.conf');
   writeFileSync(configFile, testConfig(dir, opts.extra, opts.listen) + (opts.clients ?? ''));
   const config = parseConfig(testConfig(dir, opts.extra, opts.listen) + (opts.clients ?? ''), configFile);

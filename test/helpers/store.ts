@@ -1,10 +1,9 @@
 /** A store on a temp directory with a real Sealer, for tests. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/open.js';
 import type { SecretSealer } from '../../src/store/sqlite/tokens.js';
 import type { TokenRecord } from '../../src/tokens/record.js';
+import { tempDir } from './tmp.js';
 
 /** A reversible stand-in sealer that still binds the token id (not secure: tests only). */
 export const fakeSealer: SecretSealer = {
@@ -21,7 +20,7 @@ export function tempStore(opts: { sealer?: SecretSealer; now?: () => number; onS
   dir: string;
   path: string;
 } {
-  const dir = mkdtempSync(join(tmpdir(), 'radius-otp-store-'));
+  const dir = tempDir('radius-otp-store-');
   const path = join(dir, 'db', 'radius-otp.db');
   const sealErrors: string[] = [];
   const store = openSqliteStore({

@@ -1,7 +1,6 @@
 /** [[reply]] rules at start: errors name the line; local groups get their attributes in Access-Accept. */
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/errors.js';
@@ -9,9 +8,10 @@ import { buildReplyAttributes } from '../../src/server/reply-attributes.js';
 import { configErrorAt } from '../../src/config/load.js';
 import { radclient } from '../helpers/radclient.js';
 import { SECRET, startTestServer } from '../helpers/server.js';
+import { tempDir } from '../helpers/tmp.js';
 
 function configFile(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'reply-')), 'radius.conf');
+  const file = join(tempDir('reply-'), 'radius.conf');
   writeFileSync(file, text);
   return file;
 }

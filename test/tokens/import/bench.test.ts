@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { benchCsv, benchImport, benchPskc } from '../../../src/bench/import-bench.js';
 import { parseCsv } from '../../../src/tokens/import/csv.js';
 import { parsePskc } from '../../../src/tokens/import/pskc.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 t.test('the bench files are valid imports', async (t) => {
   const csv = parseCsv(benchCsv(10), 'b.csv');
@@ -17,10 +15,10 @@ t.test('the bench files are valid imports', async (t) => {
 
 t.test('benchImport runs both imports and reports seconds', async (t) => {
   const lines: string[] = [];
-  const r = await benchImport({ tokens: 20, workDir: mkdtempSync(join(tmpdir(), 'radius-otp-ib-')), print: (l) => lines.push(l) });
+  const r = await benchImport({ tokens: 20, workDir: tempDir('radius-otp-ib-'), print: (l) => lines.push(l) });
   for (const k of ['pskcSeconds', 'csvSeconds', 'pskcParseSeconds', 'csvParseSeconds'] as const) t.ok(r[k] >= 0, k);
   t.match(lines, [/^import 20 tokens: PSKC [\d.]+ s \(parse [\d.]+ s\), CSV [\d.]+ s \(parse [\d.]+ s\)$/]);
   // bench/run.ts passes { dir }; with nothing given a temp directory is used and figures go to stdout.
-  t.ok((await benchImport({ tokens: 2, dir: mkdtempSync(join(tmpdir(), 'radius-otp-ib-')), print: () => {} })).csvSeconds >= 0);
+  t.ok((await benchImport({ tokens: 2, dir: tempDir('radius-otp-ib-'), print: () => {} })).csvSeconds >= 0);
   t.ok((await benchImport({ tokens: 1 })).pskcSeconds >= 0);
 });

@@ -4,12 +4,12 @@
  * the same fields and seeds. The RFC 6238 App. B seeds (RELIABILITY V2) are the rows.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { base32Encode } from '../../../src/tokens/base32.js';
 import { parsePskc } from '../../../src/tokens/import/pskc.js';
+import { tempDir } from '../../helpers/tmp.js';
 
 const TOOL = new URL('../../../../shared/tools/make_pskc.py', import.meta.url).pathname;
 const SEEDS = {
@@ -26,7 +26,7 @@ const ROWS = [
 const KEY_HEX = '8f0e1d2c3b4a59687766554433221100';
 const PASSWORD = 'interop password';
 
-const dir = mkdtempSync(join(tmpdir(), 'radius-otp-interop-'));
+const dir = tempDir('radius-otp-interop-');
 function make(mode: string, extra: string[], env: Record<string, string> = {}): Buffer {
   const out = join(dir, `${mode}-${extra.join('').replace(/\W/g, '')}.pskcxml`);
   execFileSync('/usr/bin/python3', [TOOL, '--mode', mode, ...ROWS.flatMap((r) => ['--row', r]), ...extra, '-o', out], {
