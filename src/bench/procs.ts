@@ -1,6 +1,7 @@
 /**
- * Child processes of the bench: the server (bin/radius-otp serve from dist), the Node load
- * generator (dist/bench/loadgen.js) and radclient. Every child is ended by its own pid.
+ * Child processes of the bench: the server (bin/radius-otp serve from dist), the bare responder
+ * (dist/bench/floor-server.js), the Node load generator (dist/bench/loadgen.js) and radclient.
+ * Every child is ended by its own pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { prefixed } from './placement.js';
 
 const BIN = fileURLToPath(new URL('../../bin/radius-otp', import.meta.url));
 const LOADGEN = fileURLToPath(new URL('./loadgen.js', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./floor-server.js', import.meta.url));
 
 export interface ServerProcess {
   pid: number;
@@ -29,26 +31,49 @@ const TICKS = 100; // USER_HZ on Linux
 const SERVER_NODE_FLAGS = ['--max-semi-space-size=4'];
 
 /** The built server on `config`; `prefix` (placement.ts) pins it to a CPU. */
-export async function startServerProcess(config: string, nodeArgs: readonly string[] = [], prefix: readonly string[] = []): Promise<ServerProcess> {
-  const child = spawn(...prefixed(prefix, process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, BIN, 'serve', '--config', config]), { stdio: ['ignore', 'pipe', 'pipe'] });
+export function startServerProcess(config: string, nodeArgs: readonly string[] = [], prefix: readonly string[] = []): Promise<ServerProcess> {
+  return startListening('server', [...SERVER_NODE_FLAGS, ...nodeArgs, BIN, 'serve', '--config', config], prefix);
+}
+
+/** The bare responder of floor-server.ts, with the server's Node flags and placement. */
+export async function startFloorProcess(secret: string, prefix: readonly string[] = []): Promise<ServerProcess & { metricsPort: number }> {
+  let metricsPort = NaN;
+  const p = await startListening('floor server', [...SERVER_NODE_FLAGS, FLOOR, secret], prefix, (out) => {
+    metricsPort = Number(/metrics on 127\.0\.0\.1:(\d+)/.exec(out)?.[1] ?? NaN);
+    return Number.isFinite(metricsPort);
+  });
+  return Object.assign(p, { metricsPort });
+}
+
+/**
+ * A Node process (`node args…` under `prefix`) that prints "listening on 127.0.0.1:PORT"; it is
+ * ready when it has, and `ready` (given all its output so far) agrees.
+ */
+async function startListening(
+  what: string,
+  args: readonly string[],
+  prefix: readonly string[],
+  ready: (out: string) => boolean = () => true,
+): Promise<ServerProcess> {
+  const child = spawn(...prefixed(prefix, process.execPath, args), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 20_000) stderr += d.toString();
   });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in 30 s: ${stderr}`)), 30_000);
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
+      if (m && ready(out)) {
         clearTimeout(timer);
         resolve(Number(m[1]));
       }
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before listening: ${stderr}`));
+      reject(new Error(`${what} exited (${code}) before listening: ${stderr}`));
     });
   });
   const pid = child.pid as number;

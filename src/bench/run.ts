@@ -14,7 +14,7 @@ import { buildTemplate, CLIENT_SECRET, instance, type ServerSetup, type Template
 import type { LoadJob, LoadResult } from './loadgen.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { placement, UNPINNED, type Placement } from './placement.js';
-import { freeTcpPort, runLoadgen, runRadclient, scrapeRequests, startServerProcess, writeRadclientDictionary, writeRadclientFile, type ServerProcess } from './procs.js';
+import { freeTcpPort, runLoadgen, runRadclient, scrapeRequests, startFloorProcess, startServerProcess, writeRadclientDictionary, writeRadclientFile, type ServerProcess } from './procs.js';
 
 interface Row {
   scenario: string;
@@ -107,84 +107,103 @@ async function radclientRun(
   setup: Omit<ServerSetup, 'metricsPort'>,
   requests: () => Iterable<{ user: string; password: string }>,
   place: Placement,
-): Promise<{ rps: number; summary: string; serverCpu: number; cpuPerReq: number | null; generator: string }> {
+): Promise<RadclientResult> {
   const metricsPort = await freeTcpPort();
+  return withServer(t, opts, name, { ...setup, metricsPort }, (server) => driveRadclient(server, metricsPort, t, opts, name, requests), place);
+}
+
+interface RadclientResult {
+  rps: number;
+  summary: string;
+  serverCpu: number;
+  cpuPerReq: number | null;
+  generator: string;
+}
+
+/** The radclient load of radclientRun against `server`, whose request count is on `metricsPort`. */
+async function driveRadclient(
+  server: Placed,
+  metricsPort: number,
+  t: Template,
+  opts: BenchOptions,
+  name: string,
+  requests: () => Iterable<{ user: string; password: string }>,
+): Promise<RadclientResult> {
+  const place = server.place;
   const dictionary = writeRadclientDictionary(join(t.root, 'radclient-dictionary'));
-  return withServer(t, opts, name, { ...setup, metricsPort }, async (server) => {
-    const files: string[] = [];
-    let chunk: Array<{ user: string; password: string }> = [];
-    let count = 0;
-    const flush = () => {
-      if (chunk.length === 0) return;
-      const file = join(t.root, `${runNo}-${name}-${files.length}.requests`);
-      count += writeRadclientFile(file, chunk);
-      files.push(file);
-      chunk = [];
-    };
-    for (const r of requests()) {
-      chunk.push(r);
-      if (chunk.length >= opts.radclientChunk) flush();
+  const files: string[] = [];
+  let chunk: Array<{ user: string; password: string }> = [];
+  let count = 0;
+  const flush = () => {
+    if (chunk.length === 0) return;
+    const file = join(t.root, `${runNo}-${name}-${files.length}.requests`);
+    count += writeRadclientFile(file, chunk);
+    files.push(file);
+    chunk = [];
+  };
+  for (const r of requests()) {
+    chunk.push(r);
+    if (chunk.length >= opts.radclientChunk) flush();
+  }
+  flush();
+  const samples: Sample[] = [];
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      samples.push([performance.now(), await scrapeRequests(metricsPort), server.cpuSeconds()]);
+      await new Promise((r) => setTimeout(r, 100));
     }
-    flush();
-    const samples: Sample[] = [];
-    let polling = true;
-    const poll = (async () => {
-      while (polling) {
-        samples.push([performance.now(), await scrapeRequests(metricsPort), server.cpuSeconds()]);
-        await new Promise((r) => setTimeout(r, 100));
+  })();
+  const cpu0 = server.cpuSeconds();
+  const started = Date.now();
+  const queue = [...files];
+  const totals = { accepted: 0, rejected: 0, lost: 0 };
+  const procs = Math.max(1, Math.min(opts.radclientProcs, files.length));
+  await Promise.all(
+    Array.from({ length: procs }, async () => {
+      for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+        const s = await runRadclient({ file, port: server.port, secret: CLIENT_SECRET, parallel: opts.parallel, dictionary, prefix: place.generator }).done;
+        totals.accepted += s.accepted;
+        totals.rejected += s.rejected;
+        totals.lost += s.lost;
       }
-    })();
-    const cpu0 = server.cpuSeconds();
-    const started = Date.now();
-    const queue = [...files];
-    const totals = { accepted: 0, rejected: 0, lost: 0 };
-    const procs = Math.max(1, Math.min(opts.radclientProcs, files.length));
-    await Promise.all(
-      Array.from({ length: procs }, async () => {
-        for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
-          const s = await runRadclient({ file, port: server.port, secret: CLIENT_SECRET, parallel: opts.parallel, dictionary, prefix: place.generator }).done;
-          totals.accepted += s.accepted;
-          totals.rejected += s.rejected;
-          totals.lost += s.lost;
-        }
-      }),
-    );
-    const wall = (Date.now() - started) / 1000;
-    polling = false;
-    await poll;
-    samples.push([performance.now(), await scrapeRequests(metricsPort), server.cpuSeconds()]);
-    for (const f of files) rmSync(f, { force: true });
-    const total = (samples.at(-1) as Sample)[1];
-    const begun = samples.findIndex(([, c]) => c > 0);
-    const warm = begun < 0 ? -1 : samples.findIndex(([ms]) => ms >= (samples[begun] as Sample)[0] + opts.warmup * 1000);
-    const first = warm >= 0 ? warm : begun;
-    let last = -1;
-    for (let k = samples.length - 1; k >= 0; k--) {
-      if ((samples[k] as Sample)[1] < total) {
-        last = k;
-        break;
-      }
+    }),
+  );
+  const wall = (Date.now() - started) / 1000;
+  polling = false;
+  await poll;
+  samples.push([performance.now(), await scrapeRequests(metricsPort), server.cpuSeconds()]);
+  for (const f of files) rmSync(f, { force: true });
+  const total = (samples.at(-1) as Sample)[1];
+  const begun = samples.findIndex(([, c]) => c > 0);
+  const warm = begun < 0 ? -1 : samples.findIndex(([ms]) => ms >= (samples[begun] as Sample)[0] + opts.warmup * 1000);
+  const first = warm >= 0 ? warm : begun;
+  let last = -1;
+  for (let k = samples.length - 1; k >= 0; k--) {
+    if ((samples[k] as Sample)[1] < total) {
+      last = k;
+      break;
     }
-    let rps: number;
-    let serverCpu: number;
-    const used = server.cpuSeconds() - cpu0;
-    if (first >= 0 && last > first) {
-      const [ta, ca, ua] = samples[first] as Sample;
-      const [tb, cb, ub] = samples[last] as Sample;
-      rps = ((cb - ca) / (tb - ta)) * 1000;
-      serverCpu = ((ub - ua) * 1000) / (tb - ta);
-    } else {
-      rps = total / wall;
-      serverCpu = used / wall;
-    }
-    return {
-      rps,
-      serverCpu,
-      cpuPerReq: total > 0 ? (used / total) * 1e6 : null,
-      generator: `radclient -p ${opts.parallel} ×${procs}${place.label}`,
-      summary: `acc ${totals.accepted}, rej ${totals.rejected}${totals.lost ? `, lost ${totals.lost}` : ''} of ${count}`,
-    };
-  }, place);
+  }
+  let rps: number;
+  let serverCpu: number;
+  const used = server.cpuSeconds() - cpu0;
+  if (first >= 0 && last > first) {
+    const [ta, ca, ua] = samples[first] as Sample;
+    const [tb, cb, ub] = samples[last] as Sample;
+    rps = ((cb - ca) / (tb - ta)) * 1000;
+    serverCpu = ((ub - ua) * 1000) / (tb - ta);
+  } else {
+    rps = total / wall;
+    serverCpu = used / wall;
+  }
+  return {
+    rps,
+    serverCpu,
+    cpuPerReq: total > 0 ? (used / total) * 1e6 : null,
+    generator: `radclient -p ${opts.parallel} ×${procs}${place.label}`,
+    summary: `acc ${totals.accepted}, rej ${totals.rejected}${totals.lost ? `, lost ${totals.lost}` : ''} of ${count}`,
+  };
 }
 
 async function scenarioPap(t: Template, opts: BenchOptions): Promise<void> {
@@ -231,6 +250,7 @@ function* codeRequests(n: number, count: number, withPassword: boolean): Iterabl
 async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> {
   const audits = opts.audit === 'both' ? [true, false] : [opts.audit === 'on'];
   const place = placement(opts.pin);
+  const rates = new Set<number>();
   for (const audit of audits) {
     const label = `3 code-only, audit ${audit ? 'on' : 'off'}`;
     const setup = { primary: 'none' as const, audit };
@@ -248,12 +268,40 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
 
     // Below saturation: --rate, or half of what the closed loop reached.
     const rate = opts.rate > 0 ? opts.rate : Math.max(100, Math.floor(saturated / 2));
+    rates.add(rate);
     log(`${label}: node open loop at ${rate}/s`);
     await withServer(t, opts, `code-only-open-${audit}`, setup, async (server) => {
       // Spinning: each request leaves when it is due (the generator has the other core).
       const x = await load(server, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds: opts.seconds, warmup: opts.warmup, pacing: 'spin' });
       addLoadRow(label, `node open ${rate}/s${opts.rate > 0 ? '' : ' (half of max)'}, spin${place.label}`, x, 'p99 < 2 ms', x.r.p99 < 2 && x.r.timeouts === 0);
     }, place);
+  }
+  await scenarioFloor(t, opts, place, [...rates]);
+}
+
+/**
+ * The machine's floor, right after the code-only runs and placed as they were: the bare
+ * responder of floor-server.ts (an Access-Reject to every request, nothing else) under the same
+ * radclient load and the same open-loop rates. What the server adds is the difference.
+ */
+async function scenarioFloor(t: Template, opts: BenchOptions, place: Placement, rates: readonly number[]): Promise<void> {
+  const label = '3 floor: bare Node responder, no decision';
+  log(`${label}: radclient -p ${opts.parallel}, then node open loop at ${rates.join(', ')}/s`);
+  const floor = async <T>(fn: (s: Placed, metricsPort: number) => Promise<T>): Promise<T> => {
+    const p = await startFloorProcess(CLIENT_SECRET, place.server);
+    try {
+      return await fn(Object.assign(p, { place }), p.metricsPort);
+    } finally {
+      await p.stop();
+    }
+  };
+  const rc = await floor((s, metricsPort) => driveRadclient(s, metricsPort, t, opts, 'floor-rc', () => codeRequests(t.tokens, opts.radclientRequests, false)));
+  rows.push({ scenario: label, generator: rc.generator, rps: rc.rps, p50: null, p99: null, outcome: rc.summary, serverCpu: rc.serverCpu, cpuPerReq: rc.cpuPerReq, target: '', met: null });
+  for (const rate of rates) {
+    await floor(async (s) => {
+      const x = await load(s, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds: opts.seconds, warmup: opts.warmup, pacing: 'spin' });
+      addLoadRow(label, `node open ${rate}/s, spin${place.label}`, x);
+    });
   }
 }
 
