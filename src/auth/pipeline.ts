@@ -56,10 +56,20 @@ export class Pipeline {
     if (user === '' || req.password === undefined) return reject(user, 'unknown', 'bad-request');
     const now = Math.floor(this.deps.now());
     const password = req.password.toString('utf8');
+    if (req.state !== undefined) {
+      if (this.deps.users.isDisabled(user)) return reject(user, 'unknown', 'disabled-user');
+      return this.answerChallenge(req.state, user, password, now);
+    }
+    if (req.primary === 'none') return this.codeOnly(user, password, now);
     if (this.deps.users.isDisabled(user)) return reject(user, 'unknown', 'disabled-user');
-    if (req.state !== undefined) return this.answerChallenge(req.state, user, password, now);
-    if (req.primary === 'none') return this.codeAlone(user, password, now, 'otp', () => this.deps.users.groups(user));
     return this.withPrimary(user, req.password, password, req.primary, req.client, now);
+  }
+
+  /** primary = "none": the code alone; the user's flag comes with the tokens (one read). */
+  private codeOnly(user: string, code: string, now: number): Decision {
+    const owned = this.deps.tokens.forEnabledUser(user);
+    if (owned === null) return reject(user, 'unknown', 'disabled-user');
+    return this.checkOwned(user, owned, code, now, 'otp', () => this.deps.users.groups(user));
   }
 
   /** The second step: the State of an earlier Access-Challenge and the code (RFC 2865 §4.4). */
@@ -68,12 +78,11 @@ export class Pipeline {
     if (taken === undefined || taken.challenge.user !== user) return reject(user, 'challenge', 'unknown-state');
     if (taken.expired) return reject(user, 'challenge', 'expired-state');
     const groups = taken.challenge.groups;
-    return this.codeAlone(user, code, now, 'challenge', () => groups);
+    return this.checkOwned(user, this.deps.tokens.forUser(user), code, now, 'challenge', () => groups);
   }
 
   /** `groups` is asked only for an Access-Accept (a query saved on every other answer). */
-  private codeAlone(user: string, code: string, now: number, mode: AuthMode, groups: () => readonly string[]): Decision {
-    const owned = this.deps.tokens.forUser(user);
+  private checkOwned(user: string, owned: readonly TokenWithSecret[], code: string, now: number, mode: AuthMode, groups: () => readonly string[]): Decision {
     const r = checkCode(this.deps.tokens, owned, code, now, this.deps.policy.otp);
     return r.ok ? { result: 'accept', mode, user, tokenSerial: r.serial, groups: groups() } : reject(user, mode, r.reason, r.serial);
   }

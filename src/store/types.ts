@@ -99,6 +99,11 @@ export interface TokenStore {
   list(filter?: { user?: string }): StoredToken[];
   /** The user's tokens with their secrets unsealed (a token whose seal fails is left out and reported via onSealError). */
   forUser(user: string): TokenWithSecret[];
+  /**
+   * forUser and the user's enabled flag in one read (the code-only path): null when the user is
+   * disabled. A user unknown to the users table (a directory user) is not a disabled one.
+   */
+  forEnabledUser(user: string): TokenWithSecret[] | null;
   withSecret(serial: string): TokenWithSecret | undefined;
   assign(serial: string, user: string | null): boolean;
   unassignAll(user: string): number;

@@ -241,6 +241,24 @@ t.test('disabled users, non-PAP methods, missing password, directory down', asyn
   t.match(await disabled.decide('alice', 'pw123456'), { result: 'reject', reason: 'disabled-user' });
 });
 
+t.test('a disabled user is refused on every path, with a token or without, before anything is used', async (t) => {
+  const s = setup();
+  s.store.users.add('alice', null);
+  s.store.users.add('dave', null);
+  s.store.tokens.importMany([totpRecord('A', { user: 'alice', secret: KEY })], { replace: false, createUsers: false });
+  const ch = (await s.decide('alice', 'pw')) as { state: Buffer };
+  s.store.users.setEnabled('alice', false);
+  s.store.users.setEnabled('dave', false);
+  t.match(await s.decide('alice', code(T), { primary: 'none' }), { result: 'reject', reason: 'disabled-user', mode: 'unknown' }, 'code alone, with a token');
+  t.match(await s.decide('dave', code(T), { primary: 'none' }), { result: 'reject', reason: 'disabled-user' }, 'code alone, no token');
+  t.match(await s.decide('alice', code(T), { state: ch.state }), { result: 'reject', reason: 'disabled-user' }, 'answering a challenge');
+  t.match(await s.decide('alice', `pw${code(T)}`), { result: 'reject', reason: 'disabled-user' }, 'password and code');
+  s.store.users.setEnabled('alice', true);
+  t.match(await s.decide('alice', code(T), { state: ch.state }), { result: 'accept', mode: 'challenge' }, 'the State was not spent, the code not used');
+  t.match(await s.decide('alice', code(T + 1), { primary: 'none' }), { result: 'accept', mode: 'otp' });
+  t.equal(s.primary.calls.length, 1, 'only the first password was checked');
+});
+
 t.test('a secret that fails to unseal makes the token unusable (fail closed)', async (t) => {
   const s = setup();
   s.store.tokens.importMany([totpRecord('F', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });

@@ -62,3 +62,21 @@ t.test('a batch still open when the store closes is not committed, and nothing t
   await t.rejects(settled);
   t.equal(lastStepSeenBy(path, 'A'), null);
 });
+
+t.test('the code-only read opens the batch: the read and the commit that follows are one transaction', async (t) => {
+  const { store, path } = tempStore();
+  t.teardown(() => store.close());
+  store.users.add('alice', null);
+  store.tokens.importMany([totpRecord('A', { user: 'alice' })], { replace: false, createUsers: false });
+  store.tokens.groupCommits();
+  const [owned] = store.tokens.forEnabledUser('alice')!;
+  t.ok(store.db.inTransaction, 'the turn\'s batch is open from the read on');
+  t.ok(store.tokens.commitTotp(owned!.token.id, 100, 0, 1));
+  t.equal(lastStepSeenBy(path, 'A'), null);
+  await store.tokens.settled();
+  t.notOk(store.db.inTransaction);
+  t.equal(lastStepSeenBy(path, 'A'), 100);
+  t.same(store.tokens.forEnabledUser('nobody'), []);
+  await store.tokens.settled();
+  t.notOk(store.db.inTransaction, 'a batch with only a read commits too');
+});

@@ -131,6 +131,24 @@ t.test('tokens: assign, enable, unlock, delete', async (t) => {
   t.notOk(store.tokens.unlock('A'));
 });
 
+t.test('tokens: forEnabledUser is forUser, or null for a disabled user (with tokens or none)', async (t) => {
+  const { store } = tempStore();
+  t.teardown(() => store.close());
+  store.users.add('alice', null);
+  store.users.add('bob', null);
+  store.tokens.importMany([totpRecord('A', { user: 'alice' }), totpRecord('B', { user: 'alice' }), totpRecord('D')], { replace: false, createUsers: false });
+  store.tokens.assign('D', 'dir-user');
+  t.same(store.tokens.forEnabledUser('alice'), store.tokens.forUser('alice'));
+  t.same(store.tokens.forEnabledUser('alice')?.map((x) => x.token.serial), ['A', 'B']);
+  t.same(store.tokens.forEnabledUser('bob'), [], 'enabled, no token');
+  t.same(store.tokens.forEnabledUser('nobody'), [], 'unknown: not disabled');
+  t.same(store.tokens.forEnabledUser('dir-user')?.map((x) => x.token.serial), ['D'], 'a directory user (no users row) with a token');
+  store.users.setEnabled('alice', false);
+  store.users.setEnabled('bob', false);
+  t.equal(store.tokens.forEnabledUser('alice'), null);
+  t.equal(store.tokens.forEnabledUser('bob'), null, 'disabled, no token');
+});
+
 t.test('tokens: the replay guard is one compare-and-set', async (t) => {
   const { store } = tempStore();
   t.teardown(() => store.close());

