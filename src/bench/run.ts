@@ -297,6 +297,12 @@ async function scenarioFloor(t: Template, opts: BenchOptions, place: Placement, 
   };
   const rc = await floor((s, metricsPort) => driveRadclient(s, metricsPort, t, opts, 'floor-rc', () => codeRequests(t.tokens, opts.radclientRequests, false)));
   rows.push({ scenario: label, generator: rc.generator, rps: rc.rps, p50: null, p99: null, outcome: rc.summary, serverCpu: rc.serverCpu, cpuPerReq: rc.cpuPerReq, target: '', met: null });
+  // A server figure near the floor's under the same radclient load is radclient's limit, not the server's.
+  for (const r of rows) {
+    if (r.scenario.startsWith('3 code-only') && r.generator === rc.generator && r.rps !== null && r.rps >= 0.9 * rc.rps) {
+      notes.push(`${r.scenario}, radclient: ${fmtInt(r.rps)}/s is within 10 % of what the same radclients drove against the bare responder (${fmtInt(rc.rps)}/s): bounded by the generator`);
+    }
+  }
   for (const rate of rates) {
     await floor(async (s) => {
       const x = await load(s, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds: opts.seconds, warmup: opts.warmup, pacing: 'spin' });
