@@ -31,7 +31,7 @@ t.test('under continuous writes the thread copies the WAL back and it starts ove
   const db = walDb(dir);
   const errors: Error[] = [];
   const passes: CheckpointPass[] = [];
-  const cp = startCheckpointer(db, { onError: (e) => errors.push(e), onPass: (p) => passes.push(p), idleMs: 2, busyMs: 1, restartFrames: 64 });
+  const cp = startCheckpointer(db, { onError: (e) => errors.push(e), onPass: (p) => passes.push(p), idleMs: 2, busyMs: 1, lazyMs: 2, restartFrames: 64 });
   t.equal(autocheckpoint(db), 1000, 'the connection checkpoints itself until the thread is up');
   const update = db.prepare('UPDATE t SET v = v + 1 WHERE id = ?');
   let writes = 0;
@@ -101,7 +101,7 @@ t.test('the connection closed under the thread: its passes are ignored until sto
   const db = walDb(dir);
   const errors: Error[] = [];
   let passes = 0;
-  const cp = startCheckpointer(db, { onError: (e) => errors.push(e), onPass: () => passes++, idleMs: 1, busyMs: 1 });
+  const cp = startCheckpointer(db, { onError: (e) => errors.push(e), onPass: () => passes++, idleMs: 1, busyMs: 1, lazyMs: 1 });
   cp.worker?.ref();
   while (passes === 0) await new Promise((r) => setTimeout(r, 2));
   db.close();

@@ -8,13 +8,11 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { nextWait, type Pacing, type PassState } from './checkpoint-pacing.js';
 
-export interface CheckpointWorkerData {
+/** The store's path and when to make passes (checkpoint-pacing.ts). */
+export interface CheckpointWorkerData extends Pacing {
   path: string;
-  /** Pause after a pass that found nothing new (ms). */
-  idleMs: number;
-  /** Pause after a pass that copied new frames (ms). */
-  busyMs: number;
 }
 
 /** The row of `PRAGMA wal_checkpoint`: blocked (1) or not, frames in the WAL, frames copied back. */
@@ -35,13 +33,14 @@ function checkpoint(): CheckpointResult {
 
 /** data_version at the last pass: it changes when another connection commits. */
 let seen: unknown;
+const state: PassState = { checkpointed: 0 };
 
 function pass(): void {
   const version = db.pragma('data_version', { simple: true });
-  const fresh = version !== seen;
+  const result = version !== seen ? checkpoint() : undefined;
   seen = version;
-  if (fresh) port.postMessage({ log: checkpoint().log });
-  timer = setTimeout(pass, fresh ? o.busyMs : o.idleMs);
+  if (result !== undefined) port.postMessage({ log: result.log });
+  timer = setTimeout(pass, nextWait(o, state, result));
 }
 
 // The only message is 'stop'.

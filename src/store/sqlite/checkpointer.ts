@@ -34,8 +34,11 @@ export interface CheckpointerOptions {
   onError: (err: Error) => void;
   /** Called after each pass of the thread that found new commits (tests). */
   onPass?: (pass: CheckpointPass) => void;
+  /** Pacing of the thread's passes (checkpoint-pacing.ts); defaults 100, 5, 50 ms and 64 frames. */
   idleMs?: number;
   busyMs?: number;
+  lazyMs?: number;
+  busyFrames?: number;
   restartFrames?: number;
 }
 
@@ -70,6 +73,8 @@ export function startCheckpointer(db: Database.Database, opts: CheckpointerOptio
     path: db.name,
     idleMs: opts.idleMs ?? 100,
     busyMs: opts.busyMs ?? 5,
+    lazyMs: opts.lazyMs ?? 50,
+    busyFrames: opts.busyFrames ?? 64,
   };
   const restartFrames = opts.restartFrames ?? 4000;
   // No resourceLimits: they did not lower its footprint (measured), and the tests' TypeScript loader needs more.
