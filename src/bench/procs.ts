@@ -124,6 +124,8 @@ export interface RadclientSummary {
   rejected: number;
   lost: number;
   wallSeconds: number;
+  /** Set when radclient printed no summary (it failed): its exit status and last output line. */
+  failure?: string;
 }
 
 export interface RadclientRun {
@@ -146,9 +148,12 @@ export function runRadclient(run: RadclientRun): { child: ChildProcess; done: Pr
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', reject);
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       const n = (label: string) => Number(new RegExp(`${label}\\s*:\\s*(\\d+)`).exec(out)?.[1] ?? NaN);
-      resolve({ accepted: n('Accepted'), rejected: n('Rejected'), lost: n('Lost'), wallSeconds: (Date.now() - started) / 1000 });
+      const summary = { accepted: n('Accepted'), rejected: n('Rejected'), lost: n('Lost'), wallSeconds: (Date.now() - started) / 1000 };
+      if ([summary.accepted, summary.rejected, summary.lost].every(Number.isFinite)) return resolve(summary);
+      const last = out.trim().split('\n').at(-1) ?? '';
+      resolve({ accepted: 0, rejected: 0, lost: 0, wallSeconds: summary.wallSeconds, failure: `radclient ${signal ?? `exit ${code}`}: ${last.slice(0, 200)}` });
     });
   });
   return { child, done };

@@ -158,6 +158,7 @@ async function driveRadclient(
   const started = Date.now();
   const queue = [...files];
   const totals = { accepted: 0, rejected: 0, lost: 0 };
+  const failures: string[] = [];
   const procs = Math.max(1, Math.min(opts.radclientProcs, files.length));
   await Promise.all(
     Array.from({ length: procs }, async () => {
@@ -166,6 +167,7 @@ async function driveRadclient(
         totals.accepted += s.accepted;
         totals.rejected += s.rejected;
         totals.lost += s.lost;
+        if (s.failure !== undefined) failures.push(s.failure);
       }
     }),
   );
@@ -202,7 +204,7 @@ async function driveRadclient(
     serverCpu,
     cpuPerReq: total > 0 ? (used / total) * 1e6 : null,
     generator: `radclient -p ${opts.parallel} ×${procs}${place.label}`,
-    summary: `acc ${totals.accepted}, rej ${totals.rejected}${totals.lost ? `, lost ${totals.lost}` : ''} of ${count}`,
+    summary: `acc ${totals.accepted}, rej ${totals.rejected}${totals.lost ? `, lost ${totals.lost}` : ''} of ${count}${failures.length ? `; ${failures.length} radclient run(s) FAILED: ${failures[0]}` : ''}`,
   };
 }
 
