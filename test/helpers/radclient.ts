@@ -10,6 +10,10 @@ export interface RadclientResult {
   stderr: string;
 }
 
+/**
+ * One request; the reply waits up to `timeout` seconds (15 by default: an argon2id check took over
+ * 5 s on a loaded 2-core CI machine). Tests that expect no reply pass a short timeout.
+ */
 export function radclient(
   target: { host: string; port: number },
   secret: string,
@@ -17,9 +21,9 @@ export function radclient(
   opts: { command?: 'auth' | 'status'; timeout?: number; retries?: number } = {},
 ): Promise<RadclientResult> {
   const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-  const args = ['-x', '-r', String(opts.retries ?? 1), '-t', String(opts.timeout ?? 5), `${host}:${target.port}`, opts.command ?? 'auth', secret];
+  const args = ['-x', '-r', String(opts.retries ?? 1), '-t', String(opts.timeout ?? 15), `${host}:${target.port}`, opts.command ?? 'auth', secret];
   return new Promise((resolve, reject) => {
-    const child = execFile('radclient', args, { timeout: 20_000 }, (err, stdout, stderr) => {
+    const child = execFile('radclient', args, { timeout: 30_000 }, (err, stdout, stderr) => {
       if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(new Error('radclient is not installed (apt-get install freeradius-utils)'));
       const m = /^Received (\S+) Id/m.exec(stdout);
       const after = m ? stdout.slice((m.index as number) + m[0].length) : '';

@@ -31,8 +31,11 @@ export class UdpClient {
     });
   }
 
-  /** Sends a request and waits for the reply with its identifier (a slow machine: be generous). */
-  async exchange(packet: Buffer, target: { host: string; port: number }, ms = 5000): Promise<Buffer | null> {
+  /**
+   * Sends a request and waits for the reply with its identifier. Generous by default: an argon2id
+   * check took over 5 s on a loaded 2-core CI machine. Tests expecting no reply pass a short `ms`.
+   */
+  async exchange(packet: Buffer, target: { host: string; port: number }, ms = 20_000): Promise<Buffer | null> {
     const reply = this.receive(ms, packet[1]);
     await this.send(packet, target);
     return reply;

@@ -49,7 +49,6 @@ t.test('two instances sharing one store', async (t) => {
           c.exchange(
             encodeAccessRequest({ identifier: i, authenticator: randomBytes(16), secret: Buffer.from(SECRET), userName: 'alice', password, nasIdentifier: `nas-${i}` }),
             targets[i] as { host: string; port: number },
-            3000,
           ),
         ),
       );
