@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { TokenRecord } from '../../tokens/record.js';
+import { isDisabledFlag, USER_ENABLED_SQL } from './users.js';
 import {
   StoreError,
   type ImportOptions,
@@ -91,9 +92,9 @@ export class SqliteTokens implements TokenStore {
       forUser: db.prepare(`SELECT ${STATE_COLUMNS}, secret FROM tokens WHERE user = ? ORDER BY id`).raw(),
       // The same rows with the owner's enabled flag after the secret (a constant subquery, run once).
       forEnabledUser: db
-        .prepare(`SELECT ${STATE_COLUMNS}, secret, (SELECT enabled FROM users WHERE name = ?) FROM tokens WHERE user = ? ORDER BY id`)
+        .prepare(`SELECT ${STATE_COLUMNS}, secret, (${USER_ENABLED_SQL}) FROM tokens WHERE user = ? ORDER BY id`)
         .raw(),
-      userEnabled: db.prepare('SELECT enabled FROM users WHERE name = ?').pluck(),
+      userEnabled: db.prepare(USER_ENABLED_SQL).pluck(),
       assign: db.prepare('UPDATE tokens SET user = ? WHERE serial = ?'),
       unassignAll: db.prepare('UPDATE tokens SET user = NULL WHERE user = ?'),
       setEnabled: db.prepare('UPDATE tokens SET enabled = ? WHERE serial = ?'),
@@ -192,7 +193,7 @@ export class SqliteTokens implements TokenStore {
     const rows = this.q.forEnabledUser!.all(user, user) as unknown[][];
     // No token: the flag still has to be asked for.
     const enabled = rows.length > 0 ? (rows[0] as unknown[])[AFTER_STATE + 1] : this.q.userEnabled!.get(user);
-    return enabled === 0 ? null : this.unsealAll(rows);
+    return isDisabledFlag(enabled) ? null : this.unsealAll(rows);
   }
 
   withSecret(serial: string): TokenWithSecret | undefined {

@@ -8,6 +8,12 @@ interface UserRow {
   created_at: number;
 }
 
+/** A user's enabled flag (1 or 0; no row for a user the table does not know). tokens.ts reads it too. */
+export const USER_ENABLED_SQL = 'SELECT enabled FROM users WHERE name = ?';
+
+/** The flag as read: only an explicit 0 disables (an unknown user is not a disabled one). */
+export const isDisabledFlag = (enabled: unknown): boolean => enabled === 0;
+
 const toUser = (r: UserRow): StoredUser => ({
   name: r.name,
   hasPassword: r.password_hash !== null,
@@ -27,7 +33,7 @@ export class SqliteUsers implements UserStore {
       setPassword: db.prepare('UPDATE users SET password_hash = ? WHERE name = ?'),
       delete: db.prepare('DELETE FROM users WHERE name = ?'),
       get: db.prepare<[string], UserRow>('SELECT * FROM users WHERE name = ?'),
-      enabled: db.prepare<[string], number>('SELECT enabled FROM users WHERE name = ?').pluck(),
+      enabled: db.prepare<[string], number>(USER_ENABLED_SQL).pluck(),
       list: db.prepare<[], UserRow>('SELECT * FROM users ORDER BY name'),
       setEnabled: db.prepare('UPDATE users SET enabled = ? WHERE name = ?'),
       groups: db.prepare<[string], { grp: string }>('SELECT grp FROM user_groups WHERE user = ? ORDER BY grp'),
@@ -50,7 +56,7 @@ export class SqliteUsers implements UserStore {
     return r && toUser(r);
   }
   isDisabled(name: string): boolean {
-    return this.q.enabled.get(name) === 0;
+    return isDisabledFlag(this.q.enabled.get(name));
   }
   passwordHash(name: string): string | null {
     return this.q.get.get(name)?.password_hash ?? null;
