@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type winston from 'winston';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import type { AuditSink, DropReason } from '../audit/event.js';
-import { setLevel } from '../audit/logger.js';
+import { setLevel, writes } from '../audit/logger.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../audit/metrics.js';
 import type { LdapAuthenticator } from '../auth/ldap.js';
 import { LocalPrimary } from '../auth/local.js';
@@ -85,7 +85,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     const decisions: Pick<AuditSink, 'record'> = {
       record(event) {
         audit.record(event);
-        if (event.event === 'decision' && logger.isInfoEnabled()) logger.info('decision', event);
+        if (event.event === 'decision' && writes(logger, 'info')) logger.info('decision', event);
       },
     };
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import winston from 'winston';
-import { createLogger, setLevel } from '../../src/audit/logger.js';
+import { createLogger, setLevel, writes, type LogLevel } from '../../src/audit/logger.js';
 import { isSecretKey, redact, redactObject, REDACTED, scrub } from '../../src/audit/redact.js';
 
 const SECRETS = ['hunter2-pass', 'JBSWY3DPEHPK3PXP', 'testing123', 'S3cr3t!bind', '287082'];
@@ -198,6 +198,22 @@ t.test('createLogger without known secrets still masks by key and in text; setLe
   t.equal(lines.length, 2);
   t.match(JSON.parse(lines[0]!), { level: 'warn', otp: REDACTED });
   t.match(JSON.parse(lines[1]!), { level: 'debug', message: 'now shown, key=[redacted]' });
+});
+
+t.test('writes() answers as winston does, after every setLevel', async (t) => {
+  const levels: LogLevel[] = ['error', 'warn', 'info', 'debug'];
+  const logger = createLogger({ level: 'warn' });
+  for (const configured of levels) {
+    setLevel(logger, configured);
+    for (const level of levels) t.equal(writes(logger, level), logger.isLevelEnabled(level), `${level} at ${configured}`);
+  }
+  t.equal(writes(logger, 'info'), true);
+  t.equal(writes(logger, 'debug'), true);
+  setLevel(logger, 'warn');
+  t.equal(writes(logger, 'info'), false);
+  t.equal(writes(logger, 'warn'), true);
+  logger.level = 'verbose'; // not one of ours: nothing is written
+  t.equal(writes(logger, 'error'), false);
 });
 
 t.test('redact() as a winston format on any logger', async (t) => {
