@@ -108,7 +108,8 @@ export function runLoadgen(job: LoadJob, prefix: readonly string[] = []): Promis
     let err = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-    child.once('exit', (code) => {
+    // 'close', not 'exit': stdout may still hold the result when the process has exited.
+    child.once('close', (code) => {
       if (code !== 0) return reject(new Error(`loadgen exited ${code}: ${err}`));
       try {
         resolve(JSON.parse(out) as LoadResult);
@@ -148,7 +149,8 @@ export function runRadclient(run: RadclientRun): { child: ChildProcess; done: Pr
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     child.once('error', reject);
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': radclient's summary can arrive after its exit (a run read as printing none).
+    child.once('close', (code, signal) => {
       const n = (label: string) => Number(new RegExp(`${label}\\s*:\\s*(\\d+)`).exec(out)?.[1] ?? NaN);
       const summary = { accepted: n('Accepted'), rejected: n('Rejected'), lost: n('Lost'), wallSeconds: (Date.now() - started) / 1000 };
       if ([summary.accepted, summary.rejected, summary.lost].every(Number.isFinite)) return resolve(summary);
