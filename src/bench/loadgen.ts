@@ -22,7 +22,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { pathToFileURL } from 'node:url';
 import { Code } from '../radius/codes.js';
 import { encodeAccessRequest, verifyReply } from '../radius/request-encode.js';
-import { BENCH_PASSWORD, codeFor, papUser, percentiles, stepNow, tokenUser } from './common.js';
+import { BENCH_PASSWORD, codeFor, papUser, PERIOD, percentiles, stepNow, tokenUser } from './common.js';
 
 export type LoadKind = 'pap' | 'code-only' | 'password+code' | 'status' | 'retransmit';
 
@@ -50,6 +50,12 @@ export interface LoadJob {
    * that needs both cores (a spinning probe halved the PAP flood's argon2 throughput).
    */
   pacing?: 'timer' | 'spin';
+  /**
+   * Code kinds: the code of the current step only, never T−1 or T+1, so the server learns no
+   * drift. A warm-up before an open-loop run on the same users (whose codes, built in advance
+   * for step T+1, are then still inside the server's window) uses it.
+   */
+  currentStepOnly?: boolean;
 }
 
 export interface LoadResult {
@@ -107,15 +113,20 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   let cursor = 0;
   let papCursor = 0;
 
+  /** Steps either side of now a code may be for. */
+  const reach = job.currentStepOnly === true ? 0 : 1;
   /** The next user with a usable code and its code, or null when none has one now. */
   const nextCode = (): { user: number; code: string } | null => {
+    // A current-step code that reaches the server after the step ended is taken as T−1 and
+    // teaches it a drift of −1 (the run after would be refused): none in a step's last second.
+    if (reach === 0 && (Date.now() / 1000) % PERIOD > PERIOD - 1) return null;
     const t = stepNow();
     for (let tries = 0; tries < job.users; tries++) {
       const i = cursor;
       cursor = (cursor + 1) % job.users;
       const d = drift[i] as number;
-      const from = Math.max((last[i] as number) + 1, t - 1, t + d - 1);
-      const to = Math.min(t + 1, t + d + 1);
+      const from = Math.max((last[i] as number) + 1, t - reach, t + d - reach);
+      const to = Math.min(t + reach, t + d + reach);
       if (from > to) continue;
       last[i] = from;
       drift[i] = from - t;

@@ -16,7 +16,12 @@ export interface BenchOptions {
   flood: number;
   /** Status-Server and retransmission probes per second each (scenario 2). */
   probeRate: number;
-  /** Open-loop rate for code-only latency below saturation (requests/s); 0 = half and a quarter of the closed-loop rate. */
+  /**
+   * Seconds of closed-loop load each code-only open-loop run starts with, unmeasured: a fresh
+   * server is still compiling its request path for its first ~15,000 requests.
+   */
+  serverWarmup: number;
+  /** Open-loop rate for code-only latency below saturation (requests/s); 0 = a half, a quarter and a tenth of the closed-loop rate. */
   rate: number;
   /** Requests radclient sends for code-only (at most 2 × tokens) and for password+code. */
   radclientRequests: number;
@@ -49,6 +54,7 @@ const DEFAULTS: Omit<BenchOptions, 'only'> = {
   flood: 64,
   probeRate: 200,
   rate: 0,
+  serverWarmup: 3,
   radclientRequests: 150_000,
   radclientPasswordRequests: 400,
   parallel: 64,
@@ -71,7 +77,8 @@ export const USAGE = `npm run bench -- [options]   (each option also as BENCH_NA
   --concurrency N       PAP requests in flight, scenario 1 (${DEFAULTS.concurrency})
   --flood N             PAP requests in flight while probing, scenario 2 (${DEFAULTS.flood})
   --probe-rate N        Status-Server / retransmission probes per second (${DEFAULTS.probeRate})
-  --rate N              code-only open-loop rate for latency below saturation (default: half and a quarter of the closed-loop rate)
+  --server-warmup N     code-only open-loop runs: seconds of unmeasured closed-loop load first (${DEFAULTS.serverWarmup})
+  --rate N              code-only open-loop rate for latency below saturation (default: a half, a quarter and a tenth of the closed-loop rate)
   --radclient-requests N, --radclient-password-requests N, --parallel N (radclient -p, ${DEFAULTS.parallel})
   --radclient-chunk N   requests per radclient file (${DEFAULTS.radclientChunk}); --radclient-procs N radclients at once (${DEFAULTS.radclientProcs})
   --pin true|false      code-only runs: server on CPU 1, generators on CPU 0 (${DEFAULTS.pin}; needs 2 CPUs and taskset)
