@@ -107,6 +107,9 @@ t.test('wrong types and out-of-range values are refused with key and line', asyn
   }
   fails(t, '[[client]]\nname = "a"\naddress = "10.0.0.0/8"\n', { code: 'invalid', key: 'client[0].secret', line: 1 });
   fails(t, '[[reply]]\nattributes = { Class = "x" }\n', { code: 'invalid', key: 'reply[0]', line: 1, reason: /exactly one/ });
+  // RELIABILITY R6: duplicate entries are kept 5 to 30 s.
+  fails(t, '[server]\nduplicate_cache_seconds = 31\n', { code: 'invalid', key: 'server.duplicate_cache_seconds', line: 2 });
+  fails(t, '[server]\nduplicate_cache_seconds = 4\n', { code: 'invalid', key: 'server.duplicate_cache_seconds', line: 2 });
 });
 
 t.test('duplicate clients are refused', async (t) => {
