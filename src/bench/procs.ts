@@ -28,7 +28,7 @@ export interface ServerProcess {
 const TICKS = 100; // USER_HZ on Linux
 
 /** What bin/radius-otp's shebang gives the server (README "Running it"). */
-const SERVER_NODE_FLAGS = ['--max-semi-space-size=4'];
+const SERVER_NODE_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=100'];
 
 /** The built server on `config`; `prefix` (placement.ts) pins it to a CPU. */
 export function startServerProcess(config: string, nodeArgs: readonly string[] = [], prefix: readonly string[] = []): Promise<ServerProcess> {
