@@ -14,8 +14,8 @@ export interface LoggerOptions {
   knownSecrets?: () => readonly string[];
 }
 
-const LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+const LEVELS = Object.keys(RANK) as LogLevel[];
 
 export function createLogger(opts: LoggerOptions): winston.Logger {
   return winston.createLogger({

@@ -27,8 +27,12 @@ export interface ServerProcess {
 
 const TICKS = 100; // USER_HZ on Linux
 
-/** What bin/radius-otp's shebang gives the server (README "Running it"). */
-const SERVER_NODE_FLAGS = ['--max-semi-space-size=4', '--heap-growing-percent=100'];
+/** The Node flags bin/radius-otp's shebang gives the server (README "Running it"), read from it. */
+const SERVER_NODE_FLAGS = (() => {
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/m.exec(readFileSync(BIN, 'utf8').split('\n', 1)[0] ?? '');
+  if (m === null) throw new Error(`${BIN}: not the expected '#!/usr/bin/env -S node …' line`);
+  return (m[1] as string).split(' ').filter(Boolean);
+})();
 
 /** The built server on `config`; `prefix` (placement.ts) pins it to a CPU. */
 export function startServerProcess(config: string, nodeArgs: readonly string[] = [], prefix: readonly string[] = []): Promise<ServerProcess> {
