@@ -56,6 +56,11 @@ export interface LoadJob {
    * for step T+1, are then still inside the server's window) uses it.
    */
   currentStepOnly?: boolean;
+  /**
+   * With currentStepOnly: codes also in a step's last second, for a server that learns no drift
+   * (FreeRADIUS's rlm_totp), which rejects the few that arrive after the step ended.
+   */
+  untilStepEnd?: boolean;
 }
 
 export interface LoadResult {
@@ -119,7 +124,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   const nextCode = (): { user: number; code: string } | null => {
     // A current-step code that reaches the server after the step ended is taken as T−1 and
     // teaches it a drift of −1 (the run after would be refused): none in a step's last second.
-    if (reach === 0 && (Date.now() / 1000) % PERIOD > PERIOD - 1) return null;
+    if (reach === 0 && job.untilStepEnd !== true && (Date.now() / 1000) % PERIOD > PERIOD - 1) return null;
     const t = stepNow();
     for (let tries = 0; tries < job.users; tries++) {
       const i = cursor;
@@ -203,7 +208,8 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
   /**
    * Open mode, code kinds: requests built in advance, each with its own socket and identifier
    * (round robin) and a fresh code of a different user; one still in flight when its turn comes
-   * round again is skipped. Users left over after these are served by build() as usual.
+   * round again is skipped. Users left over after these are served by build() as usual. Not with
+   * currentStepOnly: codes built in advance are for step T+1, which such a run must not send.
    */
   interface Prepared {
     socket: number;
@@ -212,7 +218,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     packet: Buffer;
   }
   const prepared: Prepared[] = [];
-  if (job.mode === 'open' && (job.kind === 'code-only' || job.kind === 'password+code')) {
+  if (job.mode === 'open' && job.currentStepOnly !== true && (job.kind === 'code-only' || job.kind === 'password+code')) {
     const wanted = Math.min(job.users, Math.ceil((job.rate ?? 1000) * (job.warmup + job.seconds) * 1.02));
     // Codes of the next step: still inside the server's ±1 window for 60 s or more.
     const step = stepNow() + 1;

@@ -32,6 +32,8 @@ export interface BenchOptions {
   radclientProcs: number;
   /** Code-only runs: server on CPU 1, generators on CPU 0 (placement.ts), when the machine allows. */
   pin: boolean;
+  /** Code-only: FreeRADIUS with rlm_totp under the same loads (freeradius.ts), when it is installed. */
+  freeradius: boolean;
   audit: 'on' | 'off' | 'both';
   /** [server] hash_threads for the PAP and probe runs (0 = the default, one per core). */
   hashThreads: number;
@@ -61,6 +63,7 @@ const DEFAULTS: Omit<BenchOptions, 'only'> = {
   radclientChunk: 1000,
   radclientProcs: 2,
   pin: true,
+  freeradius: true,
   audit: 'both',
   hashThreads: 0,
   memorySeconds: 30,
@@ -82,6 +85,7 @@ export const USAGE = `npm run bench -- [options]   (each option also as BENCH_NA
   --radclient-requests N, --radclient-password-requests N, --parallel N (radclient -p, ${DEFAULTS.parallel})
   --radclient-chunk N   requests per radclient file (${DEFAULTS.radclientChunk}); --radclient-procs N radclients at once (${DEFAULTS.radclientProcs})
   --pin true|false      code-only runs: server on CPU 1, generators on CPU 0 (${DEFAULTS.pin}; needs 2 CPUs and taskset)
+  --freeradius true|false   code-only: FreeRADIUS 3.2 with rlm_totp under the same loads, if installed (${DEFAULTS.freeradius})
   --audit on|off|both   audit log for code-only runs (${DEFAULTS.audit})
   --hash-threads N      [server] hash_threads for the PAP and probe runs (0 = one per core)
   --memory-seconds N    code-only load before the memory figure (${DEFAULTS.memorySeconds})

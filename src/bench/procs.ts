@@ -1,13 +1,16 @@
 /**
  * Child processes of the bench: the server (bin/radius-otp serve from dist), the bare responder
- * (dist/bench/floor-server.js), the Node load generator (dist/bench/loadgen.js) and radclient.
+ * (dist/bench/floor-server.js), FreeRADIUS (freeradius.ts), the Node load generator
+ * (dist/bench/loadgen.js) and radclient.
  * Every child is ended by its own pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { FREERADIUS, FREERADIUS_READY } from './freeradius.js';
 import type { LoadJob, LoadResult } from './loadgen.js';
 import { prefixed } from './placement.js';
 
@@ -36,48 +39,60 @@ const SERVER_NODE_FLAGS = (() => {
 
 /** The built server on `config`; `prefix` (placement.ts) pins it to a CPU. */
 export function startServerProcess(config: string, nodeArgs: readonly string[] = [], prefix: readonly string[] = []): Promise<ServerProcess> {
-  return startListening('server', [...SERVER_NODE_FLAGS, ...nodeArgs, BIN, 'serve', '--config', config], prefix);
+  return startListening('server', process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, BIN, 'serve', '--config', config], prefix, listeningPort);
 }
 
 /** The bare responder of floor-server.ts, with the server's Node flags and placement. */
 export async function startFloorProcess(secret: string, prefix: readonly string[] = []): Promise<ServerProcess & { metricsPort: number }> {
   let metricsPort = NaN;
-  const p = await startListening('floor server', [...SERVER_NODE_FLAGS, FLOOR, secret], prefix, (out) => {
+  const p = await startListening('floor server', process.execPath, [...SERVER_NODE_FLAGS, FLOOR, secret], prefix, (out) => {
     metricsPort = Number(/metrics on 127\.0\.0\.1:(\d+)/.exec(out)?.[1] ?? NaN);
-    return Number.isFinite(metricsPort);
+    return Number.isFinite(metricsPort) ? listeningPort(out) : null;
   });
   return Object.assign(p, { metricsPort });
 }
 
+/** FreeRADIUS on the raddb `dir` of writeFreeradiusConfig, listening on `port`: `freeradius -f` (foreground, threaded). */
+export function startFreeradiusProcess(dir: string, port: number, prefix: readonly string[]): Promise<ServerProcess> {
+  return startListening('freeradius', FREERADIUS, ['-f', '-d', dir, '-l', 'stdout'], prefix, (out) => (out.includes(FREERADIUS_READY) ? port : null));
+}
+
+/** The port of a Node child that printed "listening on 127.0.0.1:PORT", null until it has. */
+function listeningPort(out: string): number | null {
+  const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+  return m ? Number(m[1]) : null;
+}
+
 /**
- * A Node process (`node args…` under `prefix`) that prints "listening on 127.0.0.1:PORT"; it is
- * ready when it has, and `ready` (given all its output so far) agrees.
+ * A server process (`command args…` under `prefix`); it is ready when `ready`, given all its
+ * output so far, returns the UDP port it listens on.
  */
 async function startListening(
   what: string,
+  command: string,
   args: readonly string[],
   prefix: readonly string[],
-  ready: (out: string) => boolean = () => true,
+  ready: (out: string) => number | null,
 ): Promise<ServerProcess> {
-  const child = spawn(...prefixed(prefix, process.execPath, args), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...prefixed(prefix, command, args), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     if (stderr.length < 20_000) stderr += d.toString();
   });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`${what} did not start in 30 s: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${what} did not start in 30 s: ${stderr}${out.slice(-2000)}`)), 30_000);
     child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      if (m && ready(out)) {
+      if (out.length < 100_000) out += d.toString();
+      const p = ready(out);
+      if (p !== null) {
         clearTimeout(timer);
-        resolve(Number(m[1]));
+        resolve(p);
       }
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${what} exited (${code}) before listening: ${stderr}`));
+      reject(new Error(`${what} exited (${code}) before listening: ${stderr}${out.slice(-2000)}`));
     });
   });
   const pid = child.pid as number;
@@ -203,6 +218,18 @@ export function freeTcpPort(): Promise<number> {
     s.once('error', reject);
     s.listen(0, '127.0.0.1', () => {
       const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A UDP port free on 127.0.0.1 right now (for a server that cannot be told to take port 0). */
+export function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const port = s.address().port;
       s.close(() => resolve(port));
     });
   });

@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_PASSWORD, codeFor, stepNow, tokenUser } from './common.js';
+import { BENCH_PASSWORD, codeFor, PERIOD, stepNow, tokenUser } from './common.js';
+import { FREERADIUS, freeradiusInstalled, writeFreeradiusConfig, type FreeradiusThreads } from './freeradius.js';
 import { benchImport } from './import-bench.js';
 import { benchInproc } from './inproc.js';
 import { benchReport } from './report-bench.js';
@@ -14,7 +15,7 @@ import { buildTemplate, CLIENT_SECRET, instance, type ServerSetup, type Template
 import type { LoadJob, LoadResult } from './loadgen.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { placement, UNPINNED, type Placement } from './placement.js';
-import { freeTcpPort, runLoadgen, runRadclient, scrapeRequests, startFloorProcess, startServerProcess, writeRadclientDictionary, writeRadclientFile, type ServerProcess } from './procs.js';
+import { freeTcpPort, freeUdpPort, runLoadgen, runRadclient, scrapeRequests, startFloorProcess, startFreeradiusProcess, startServerProcess, writeRadclientDictionary, writeRadclientFile, type ServerProcess } from './procs.js';
 
 interface Row {
   scenario: string;
@@ -120,10 +121,13 @@ interface RadclientResult {
   generator: string;
 }
 
-/** The radclient load of radclientRun against `server`, whose request count is on `metricsPort`. */
+/**
+ * The radclient load of radclientRun against `server`, whose request count is on `metricsPort`;
+ * for a server without one (null: FreeRADIUS), the rate is radclient's count over the whole run.
+ */
 async function driveRadclient(
   server: Placed,
-  metricsPort: number,
+  metricsPort: number | null,
   t: Template,
   opts: BenchOptions,
   name: string,
@@ -149,7 +153,7 @@ async function driveRadclient(
   const samples: Sample[] = [];
   let polling = true;
   const poll = (async () => {
-    while (polling) {
+    while (polling && metricsPort !== null) {
       samples.push([performance.now(), await scrapeRequests(metricsPort), server.cpuSeconds()]);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -174,9 +178,9 @@ async function driveRadclient(
   const wall = (Date.now() - started) / 1000;
   polling = false;
   await poll;
-  samples.push([performance.now(), await scrapeRequests(metricsPort), server.cpuSeconds()]);
+  if (metricsPort !== null) samples.push([performance.now(), await scrapeRequests(metricsPort), server.cpuSeconds()]);
   for (const f of files) rmSync(f, { force: true });
-  const total = (samples.at(-1) as Sample)[1];
+  const total = samples.at(-1)?.[1] ?? totals.accepted + totals.rejected;
   const begun = samples.findIndex(([, c]) => c > 0);
   const warm = begun < 0 ? -1 : samples.findIndex(([ms]) => ms >= (samples[begun] as Sample)[0] + opts.warmup * 1000);
   const first = warm >= 0 ? warm : begun;
@@ -204,7 +208,7 @@ async function driveRadclient(
     serverCpu,
     cpuPerReq: total > 0 ? (used / total) * 1e6 : null,
     generator: `radclient -p ${opts.parallel} ×${procs}${place.label}`,
-    summary: `acc ${totals.accepted}, rej ${totals.rejected}${totals.lost ? `, lost ${totals.lost}` : ''} of ${count}${failures.length ? `; ${failures.length} radclient run(s) FAILED: ${failures[0]}` : ''}`,
+    summary: `acc ${totals.accepted}, rej ${totals.rejected}${totals.lost ? `, lost ${totals.lost}` : ''} of ${count}; ${metricsPort === null ? 'rate of' : `${fmtInt(total / wall)}/s over`} the whole run${failures.length ? `; ${failures.length} radclient run(s) FAILED: ${failures[0]}` : ''}`,
   };
 }
 
@@ -286,6 +290,7 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
     }
   }
   await scenarioFloor(t, opts, place, [...rates]);
+  if (opts.freeradius) await scenarioFreeradius(t, opts, place, [...rates]);
 }
 
 /**
@@ -334,6 +339,73 @@ async function scenarioFloor(t: Template, opts: BenchOptions, place: Placement, 
       addLoadRow(label, `node open ${rate}/s, spin${place.label}`, x);
     });
   }
+}
+
+/**
+ * FreeRADIUS with rlm_totp (freeradius.ts), right after the floor and placed as our server was:
+ * the same radclients with one worker thread and with Debian's default pool, then the same
+ * open-loop rates with one worker. The issue's throughput target is set against FreeRADIUS on
+ * this machine; these rows say what FreeRADIUS does in the same minutes. rlm_totp takes the
+ * current step's code only, so every request carries one and each radclient run starts early
+ * enough in a step to end inside it.
+ */
+async function scenarioFreeradius(t: Template, opts: BenchOptions, place: Placement, rates: readonly number[]): Promise<void> {
+  if (!freeradiusInstalled()) {
+    notes.push(`FreeRADIUS reference rows: ${FREERADIUS} is not installed (apt-get install freeradius), so not measured`);
+    return;
+  }
+  const withFreeradius = async <T>(threads: FreeradiusThreads, name: string, fn: (s: Placed) => Promise<T>): Promise<T> => {
+    const dir = join(t.root, `${++runNo}-${name}`);
+    const port = await freeUdpPort();
+    writeFreeradiusConfig(dir, { port, secret: CLIENT_SECRET, users: t.tokens, threads });
+    const p = await startFreeradiusProcess(dir, port, place.server);
+    try {
+      return await fn(Object.assign(p, { place }));
+    } finally {
+      await p.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const label = (threads: FreeradiusThreads) => `3 FreeRADIUS 3.2.1 rlm_totp, ${threads === 'one' ? '1 worker thread' : 'default pool (5-32 threads)'}`;
+  const count = Math.min(opts.radclientRequests, t.tokens);
+  const radclientRps: Partial<Record<FreeradiusThreads, number>> = {};
+  for (const threads of ['one', 'default'] as const) {
+    log(`${label(threads)}: radclient -p ${opts.parallel}, ${count} requests`);
+    const rc = await withFreeradius(threads, `freeradius-rc-${threads}`, async (s) => {
+      // At 4,000/s or more, the run ends inside the step it starts in.
+      await startOfStepWithRoom(count / 4000 + 3);
+      return driveRadclient(s, null, t, opts, `freeradius-rc-${threads}`, () => currentStepRequests(t.tokens, count));
+    });
+    rows.push({ scenario: label(threads), generator: rc.generator, rps: rc.rps, p50: null, p99: null, outcome: rc.summary, serverCpu: rc.serverCpu, cpuPerReq: rc.cpuPerReq, target: '', met: null });
+    radclientRps[threads] = rc.rps;
+  }
+  // The issue's "here": FreeRADIUS ~24,000/s with one worker, ~18,000/s with its default pool.
+  const one = radclientRps.one ?? NaN;
+  const pool = radclientRps.default ?? NaN;
+  const scaled = Math.max((22_000 * one) / 24_000, (22_000 * pool) / 18_000);
+  notes.push(
+    `FreeRADIUS in this run, radclient: ${fmtInt(one)}/s with one worker, ${fmtInt(pool)}/s with its default pool, where the issue's ≥ 22,000/s was set against ~24,000 and ~18,000: at this run's speed the same target is ${fmtInt(scaled)}/s (the stricter of the two ratios)`,
+  );
+  for (const rate of rates) {
+    await withFreeradius('one', `freeradius-open-${rate}`, async (s) => {
+      await warmUp(s, t, opts);
+      const x = await load(s, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds: opts.seconds, warmup: opts.warmup, pacing: 'spin', currentStepOnly: true, untilStepEnd: true });
+      addLoadRow(label('one'), `node open ${rate}/s, spin, current step only${place.label}`, x);
+    });
+  }
+}
+
+/** Waits, if need be, for the next TOTP step, so that at least `seconds` of the step are left. */
+async function startOfStepWithRoom(seconds: number): Promise<void> {
+  const left = PERIOD - ((Date.now() / 1000) % PERIOD);
+  if (left >= seconds) return;
+  await new Promise((r) => setTimeout(r, left * 1000 + 50));
+}
+
+/** `count` requests of distinct users (k < n), each with the code of the step it is made in. */
+function* currentStepRequests(n: number, count: number): Iterable<{ user: string; password: string }> {
+  const t = stepNow();
+  for (let i = 0; i < Math.min(count, n); i++) yield { user: tokenUser(i), password: codeFor(i, t) };
 }
 
 async function scenarioPasswordCode(t: Template, opts: BenchOptions): Promise<void> {
