@@ -1,0 +1,17 @@
+import t from 'tap';
+import { papUser, percentiles, serialOf, tokenSecret, tokenUser } from '../../src/bench/common.js';
+
+t.test('percentiles are nearest-rank over the sorted values', async (t) => {
+  t.same(percentiles([5, 1, 4, 2, 3], [0, 20, 50, 99, 100]), [1, 1, 3, 5, 5]);
+  t.same(percentiles(Float64Array.from([0.25, 0.5]), [50, 90]), [0.25, 0.5]);
+  t.ok(percentiles([], [50]).every(Number.isNaN), 'no values: NaN');
+});
+
+t.test('bench names and secrets are derived from the index alone', async (t) => {
+  t.equal(tokenUser(7), 'u7');
+  t.equal(papUser(7), 'p7');
+  t.equal(serialOf(7), 'B0000007');
+  t.equal(tokenSecret(7).length, 20, 'a 20-byte key (RFC 4226 R6: at least 16)');
+  t.same(tokenSecret(7), tokenSecret(7), 'the same in every process');
+  t.notSame(tokenSecret(7), tokenSecret(8));
+});
