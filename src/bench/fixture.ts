@@ -55,7 +55,6 @@ export interface ServerSetup {
   primary: 'local' | 'none';
   audit: boolean;
   metricsPort?: number;
-  duplicateCacheSeconds?: number;
   /** [server] hash_threads (argon2id verifications at once); default the config's (0 = cores). */
   hashThreads?: number;
 }
@@ -79,7 +78,7 @@ export function instance(t: Template, name: string, setup: ServerSetup): { dir: 
     `[server]
 name = "bench"
 listen = ["127.0.0.1:0"]
-duplicate_cache_seconds = ${setup.duplicateCacheSeconds ?? 30}
+duplicate_cache_seconds = 30
 hash_threads = ${setup.hashThreads ?? 0}
 [store]
 path = "${db}"
