@@ -44,13 +44,23 @@ export class Pipeline {
    * is committed (RFC 6238 §5.2: an accepted code is never accepted again, even after kill -9).
    * A failed commit throws: the caller rejects.
    */
-  async decide(req: AuthRequest): Promise<Decision> {
-    const decision = await this.decideNow(req);
-    await this.deps.tokens.settled();
-    return decision;
+  decide(req: AuthRequest): Promise<Decision> {
+    let decided: Decision | Promise<Decision>;
+    try {
+      decided = this.decideNow(req);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    // Not an async function: most answers are decided synchronously, and each async frame and
+    // await allocated on every request (scavenges are a part of the latency tail).
+    return decided instanceof Promise ? decided.then((d) => this.whenSettled(d)) : this.whenSettled(decided);
   }
 
-  private async decideNow(req: AuthRequest): Promise<Decision> {
+  private whenSettled(decision: Decision): Promise<Decision> {
+    return this.deps.tokens.settled().then(() => decision);
+  }
+
+  private decideNow(req: AuthRequest): Decision | Promise<Decision> {
     const user = req.userName;
     if (req.method !== 'pap') return reject(user, 'unknown', 'unsupported-method', '', PAP_REQUIRED);
     if (user === '' || req.password === undefined) return reject(user, 'unknown', 'bad-request');

@@ -34,9 +34,15 @@ export function checkCode(
   now: number,
   policy: OtpPolicy,
 ): CodeCheck {
-  const active = owned.filter((o) => isActive(o.token, now));
-  if (active.length === 0) return { ok: false, reason: inactiveReason(owned), serial: '' };
-  const candidates = active.filter((o) => o.token.digits === code.length);
+  // Active tokens with as many digits as the code (a loop: no closures or arrays per request).
+  let anyActive = false;
+  const candidates: TokenWithSecret[] = [];
+  for (const o of owned) {
+    if (!isActive(o.token, now)) continue;
+    anyActive = true;
+    if (o.token.digits === code.length) candidates.push(o);
+  }
+  if (!anyActive) return { ok: false, reason: inactiveReason(owned), serial: '' };
   let lockedMatch = '';
   let replayed = '';
   let anyUnlocked = false;

@@ -38,16 +38,21 @@ export class HmacKey {
   ) {
     this.block = BLOCK[algorithm];
     this.outputLength = OUTPUT[algorithm];
-    const k = key.length > this.block ? hash(algorithm, key, 'buffer') : key;
-    // Every byte is written below (pads) or before it is read (message, inner digest).
+    // Every byte is written by setKey (pads) or before it is read (message, inner digest).
     this.inner = Buffer.allocUnsafe(this.block + messageRoom).fill(0, this.block);
     this.outer = Buffer.allocUnsafe(this.block + this.outputLength);
+    this.room = this.inner.subarray(this.block);
+    this.setKey(key);
+  }
+
+  /** Keys this instance anew (the pads of `key`), keeping its buffers: no allocation. */
+  setKey(key: Buffer): void {
+    const k = key.length > this.block ? hash(this.algorithm, key, 'buffer') : key;
     for (let i = 0; i < this.block; i++) {
       const b = i < k.length ? (k[i] as number) : 0;
       this.inner[i] = b ^ 0x36;
       this.outer[i] = b ^ 0x5c;
     }
-    this.room = this.inner.subarray(this.block);
   }
 
   /**

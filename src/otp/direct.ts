@@ -34,6 +34,18 @@ export class HotpKey {
   }
 
   /**
+   * A key for `secret` that reuses one instance per algorithm (no buffers allocated per check).
+   * For synchronous use only: take it, compute, destroy() — nothing else may run in between,
+   * or the next caller rekeys it.
+   */
+  static reused(secret: Buffer, algorithm: OtpAlgorithm): HotpKey {
+    const key = REUSED[algorithm];
+    if (key === undefined) return (REUSED[algorithm] = new HotpKey(secret, algorithm));
+    key.mac.setKey(secret);
+    return key;
+  }
+
+  /**
    * Writes the `out.length`-digit HOTP value for `counter` into `out` as ASCII digits, leading
    * zeros kept (RFC 4226 §5.3, Digit = out.length). Returns false, leaving `out` untouched, when
    * the counter is not a valid counter (isCounter).
@@ -61,6 +73,8 @@ export class HotpKey {
   }
 }
 
+const REUSED: Partial<Record<OtpAlgorithm, HotpKey>> = {};
+
 /** A counter RFC 4226 can take (8-byte unsigned) that a JS number holds exactly: 0 … 2^53−1. */
 export function isCounter(counter: number): boolean {
   return Number.isSafeInteger(counter) && counter >= 0;
@@ -76,7 +90,7 @@ export function checkWidth(name: string, width: number): void {
 
 /** One code: HotpKey.writeCode with a key used once. */
 export function writeCode(out: Buffer, secret: Buffer, counter: number, algorithm: OtpAlgorithm): boolean {
-  const key = new HotpKey(secret, algorithm);
+  const key = HotpKey.reused(secret, algorithm);
   try {
     return key.writeCode(out, counter);
   } finally {

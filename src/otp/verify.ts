@@ -36,11 +36,12 @@ function findCounter(
   count: number,
 ): number | null {
   const shapeOk = isCodeShape(code, digits);
+  const { given, expected } = scratchFor(digits);
   // A malformed code is compared as bytes no code can be, so it costs the same and never matches.
-  const given = shapeOk ? Buffer.from(code, 'latin1') : Buffer.alloc(digits);
-  const expected = Buffer.alloc(digits);
+  if (shapeOk) given.write(code, 'latin1');
+  else given.fill(0);
   let found: number | null = null;
-  const key = new HotpKey(secret, algorithm);
+  const key = HotpKey.reused(secret, algorithm);
   for (let i = 0; i < count; i++) {
     const c = from + i;
     const counterOk = key.writeCode(expected, c);
@@ -48,7 +49,17 @@ function findCounter(
     if (equal && shapeOk && counterOk && found === null) found = c;
   }
   key.destroy();
+  given.fill(0);
+  expected.fill(0);
   return found;
+}
+
+/** Two `digits`-byte buffers per code length, reused by every (synchronous) findCounter. */
+const SCRATCH = new Map<number, { given: Buffer; expected: Buffer }>();
+function scratchFor(digits: number): { given: Buffer; expected: Buffer } {
+  let s = SCRATCH.get(digits);
+  if (s === undefined) SCRATCH.set(digits, (s = { given: Buffer.alloc(digits), expected: Buffer.alloc(digits) }));
+  return s;
 }
 
 /**

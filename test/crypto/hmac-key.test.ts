@@ -18,6 +18,19 @@ t.test('equals createHmac for every algorithm, key length (empty, short, a block
   }
 });
 
+t.test('setKey rekeys an instance: it then MACs as a new one would, for every key length, after destroy() too', async (t) => {
+  for (const algorithm of ALGORITHMS) {
+    const k = new HmacKey(algorithm, randomBytes(300), 16);
+    for (const keyLength of [300, 0, 20, 129, 64]) {
+      const key = randomBytes(keyLength);
+      k.setKey(key);
+      const m = randomBytes(24);
+      t.same(k.digest(m), createHmac(algorithm, key).update(m).digest(), `${algorithm} rekeyed with ${keyLength} bytes`);
+      k.destroy();
+    }
+  }
+});
+
 t.test('RFC 2202 test case 2 (HMAC-MD5 and HMAC-SHA1, key "Jefe")', async (t) => {
   const m = Buffer.from('what do ya want for nothing?');
   t.equal(new HmacKey('md5', Buffer.from('Jefe')).digest(m).toString('hex'), '750c783e6ab0b503eaa86e310a5db738');

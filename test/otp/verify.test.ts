@@ -33,6 +33,20 @@ t.test('drift is learned and used (RFC 6238 §6, RELIABILITY O4)', async (t) => 
   t.equal(verifyTotp(behind, secret, at(T), now, 1), null);
 });
 
+t.test('checks in a row share scratch buffers and keys: each sees only its own secret, algorithm, digits and code', async (t) => {
+  const other = Buffer.from('abcdefghijabcdefghij');
+  const p8: OtpParams = { ...totp, algorithm: 'SHA256', digits: 8 };
+  const code8 = hotpCode(other, T, 8, 'SHA256');
+  for (let round = 0; round < 2; round++) {
+    t.same(verifyTotp(totp, secret, at(T), now, 1), { step: T, drift: 0 });
+    t.equal(verifyTotp(totp, other, at(T), now, 1), null, 'the same code against another secret, right after');
+    t.same(verifyTotp(p8, other, code8, now, 1), { step: T, drift: 0 }, '8 digits, SHA-256');
+    t.equal(verifyTotp(totp, secret, '12345x', now, 1), null, 'malformed');
+    t.same(verifyTotp(totp, secret, at(T), now, 1), { step: T, drift: 0 }, 'a right code right after a malformed one');
+    t.equal(verifyTotp(p8, secret, code8, now, 1), null, "another secret's 8-digit code");
+  }
+});
+
 t.test('window 0 accepts only the centre step', async (t) => {
   t.same(verifyTotp(totp, secret, at(T), now, 0), { step: T, drift: 0 });
   t.equal(verifyTotp(totp, secret, at(T - 1), now, 0), null);

@@ -91,6 +91,18 @@ t.test('handler: a decision that throws is an Access-Reject (internal-error), an
   t.equal(handler.pendingCount, 0);
 });
 
+t.test('handler: a decider that throws before returning a promise is answered the same way', async (t) => {
+  const { handler, errors, audit } = handlerWith({
+    decide: () => {
+      throw new Error('bug');
+    },
+  });
+  t.equal((await handler.handle(packet(1), peer))?.[0], Code.AccessReject);
+  t.equal((errors[0] as Error).message, 'bug');
+  t.match(audit.events[0], { result: 'reject', reason: 'internal-error', user: 'u' });
+  t.equal(handler.pendingCount, 0);
+});
+
 t.test('handler: over the pending limits, requests are dropped (and can be retried)', async (t) => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
