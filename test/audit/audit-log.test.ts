@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
@@ -100,6 +101,19 @@ t.test('auditLine keeps an unknown event type as it comes', async (t) => {
   t.equal(auditLine({ event: 'drop', fn: () => 1, 'q"uote': 'x' }), '{"event":"drop","q\\"uote":"x"}');
   const line = auditLine({ ...decision(3), extra: [1, { a: null }] });
   t.same(JSON.parse(line), { ...decision(3), extra: [1, { a: null }] });
+});
+
+t.test('plainLine writes a string as JSON.stringify does, for any UTF-16 code units', async (t) => {
+  const generic = (e: object) => auditLine(redactObject(e as Record<string, unknown>, { scrubText: false }));
+  const units = fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 12 }).map((a) => String.fromCharCode(...a));
+  fc.assert(
+    fc.property(units, units, (user, nas) => {
+      const e = decision(1, { user, nas_identifier: nas });
+      return plainLine(e) === generic(e);
+    }),
+    { numRuns: 2000 },
+  );
+  t.pass('2,000 random pairs of field values');
 });
 
 t.test('plainLine: the same line as the generic path, or null', async (t) => {
