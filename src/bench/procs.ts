@@ -82,10 +82,14 @@ async function startListening(
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${what} did not start in 30 s: ${stderr}${out.slice(-2000)}`)), 30_000);
+    let started = false;
     child.stdout?.on('data', (d: Buffer) => {
-      if (out.length < 100_000) out += d.toString();
+      // Read to the end (a full pipe would stall the child); looked at only until it is ready.
+      if (started) return;
+      out += d.toString();
       const p = ready(out);
       if (p !== null) {
+        started = true;
         clearTimeout(timer);
         resolve(p);
       }

@@ -390,7 +390,8 @@ async function freeradiusRadclient(t: Template, opts: BenchOptions, place: Place
     const rc = await withFreeradius(t, place, threads, `freeradius-rc-${threads}`, async (s) => {
       // At 4,000/s or more, the run ends inside the step it starts in.
       await startOfStepWithRoom(count / 4000 + 3);
-      return driveRadclient(s, null, t, opts, `freeradius-rc-${threads}`, () => currentStepRequests(t.tokens, count));
+      // count ≤ tokens: every request carries the code of the step it is made in.
+      return driveRadclient(s, null, t, opts, `freeradius-rc-${threads}`, () => codeRequests(t.tokens, count, false));
     });
     rows.push({ scenario: freeradiusLabel(threads), generator: rc.generator, rps: rc.rps, p50: null, p99: null, outcome: rc.summary, serverCpu: rc.serverCpu, cpuPerReq: rc.cpuPerReq, target: '', met: null });
     rps[threads] = rc.rps;
@@ -420,12 +421,6 @@ async function startOfStepWithRoom(seconds: number): Promise<void> {
   const left = PERIOD - ((Date.now() / 1000) % PERIOD);
   if (left >= seconds) return;
   await new Promise((r) => setTimeout(r, left * 1000 + 50));
-}
-
-/** `count` requests of distinct users (k < n), each with the code of the step it is made in. */
-function* currentStepRequests(n: number, count: number): Iterable<{ user: string; password: string }> {
-  const t = stepNow();
-  for (let i = 0; i < Math.min(count, n); i++) yield { user: tokenUser(i), password: codeFor(i, t) };
 }
 
 async function scenarioPasswordCode(t: Template, opts: BenchOptions): Promise<void> {
