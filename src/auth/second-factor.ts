@@ -4,7 +4,7 @@
  * (RFC 6238 §5.2, RFC 4226 §7.2).
  */
 import type { DenialReason } from '../audit/event.js';
-import { verifyHotp, verifyTotp } from '../otp/verify.js';
+import { spendChecks, verifyHotp, verifyTotp } from '../otp/verify.js';
 import type { TokenState, TokenStore, TokenWithSecret } from '../store/types.js';
 
 export interface OtpPolicy {
@@ -51,14 +51,14 @@ export function checkCode(
     if (!locked) anyUnlocked = true;
     const match = token.type === 'totp' ? verifyTotp(token, secret, code, now, policy.window) : verifyHotp(token, secret, code, policy.hotpLookAhead);
     if (match === null) continue;
-    if (locked) {
-      lockedMatch ||= token.serial;
-      continue;
-    }
     const committed =
-      'step' in match ? store.commitTotp(token.id, match.step, match.drift, now) : store.commitHotp(token.id, match.counter + 1, now);
+      !locked && ('step' in match ? store.commitTotp(token.id, match.step, match.drift, now) : store.commitHotp(token.id, match.counter + 1, now));
     if (committed) return { ok: true, serial: token.serial };
-    replayed ||= token.serial;
+    // Not accepted: the codes the search skipped are computed anyway, so this Reject took as
+    // long as a wrong code's (RELIABILITY O10).
+    spendChecks(secret, token.algorithm, token.digits, match.unchecked);
+    if (locked) lockedMatch ||= token.serial;
+    else replayed ||= token.serial;
   }
   // No accepted code: every usable token of that length counts a failure (RFC 4226 §7.3).
   for (const { token } of candidates) {

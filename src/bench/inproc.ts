@@ -59,7 +59,7 @@ export async function benchInproc(t: Template, batches = 7, perBatch = 4000): Pr
       onError: () => undefined,
       server: { name: 'bench' },
       limits: { maxPending: 4096, maxPendingPerClient: 1024 },
-      now: () => new Date(),
+      now: () => Date.now(),
     });
     const secret = Buffer.from(CLIENT_SECRET, 'utf8');
     const perUs: number[] = [];

@@ -2,9 +2,12 @@
  * Code verification (RFC 4226 §7.2, RFC 6238 §5.2 and §6). Pure: time and counter come in,
  * the match goes out, and the caller commits it atomically (replay is the store's check).
  *
- * Every call computes and compares every code in its window with crypto.timingSafeEqual, even
- * after a match and even for a malformed code, so neither the time taken nor the work done
- * says where (or whether) a code matched.
+ * The search stops at the first match, and a match says how many codes of its range it left
+ * unchecked. A caller that does not accept the match (a locked token, a replayed code) spends
+ * those with spendChecks, so every Reject has done the whole range's work: one HMAC and one
+ * crypto.timingSafeEqual per code, a malformed code included. Only an Access-Accept, which
+ * says as much itself, comes back sooner. TOTP looks at the centre step first, where nearly
+ * every code is, so an accepted code usually costs one HMAC instead of 2 × window + 1.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { OtpAlgorithm } from '../tokens/record.js';
@@ -22,36 +25,64 @@ export function isCodeShape(code: string, digits: number): boolean {
   return true;
 }
 
+/** A code found in a range, and how many of the range's codes were not computed. */
+export interface Found {
+  counter: number;
+  unchecked: number;
+}
+
 /**
- * The lowest counter in from … from+count−1 whose code equals `code`, or null. Does the same
- * work (one HMAC and one comparison per counter) whatever matches. The loop runs on an index,
- * not on the counter: near 2^53 `counter + 1` stops changing, and such counters never match.
+ * The first counter whose code equals `code`, in this order over `count` counters: ascending
+ * from `first` (HOTP), or, with `fromCentre`, `first`, first−1, first+1, first−2, … (TOTP, the
+ * centre and then outwards, earlier before later). Null, after one HMAC and one comparison per
+ * counter, when none does. The loop runs on an index, not on the counter: near 2^53
+ * `counter + 1` stops changing, and such counters never match.
  */
 function findCounter(
   secret: Buffer,
   code: string,
   digits: number,
   algorithm: OtpAlgorithm,
-  from: number,
+  first: number,
   count: number,
-): number | null {
+  fromCentre: boolean,
+): Found | null {
   const shapeOk = isCodeShape(code, digits);
   const { given, expected } = scratchFor(digits);
   // A malformed code is compared as bytes no code can be, so it costs the same and never matches.
   if (shapeOk) given.write(code, 'latin1');
   else given.fill(0);
-  let found: number | null = null;
+  let found: Found | null = null;
   const key = HotpKey.reused(secret, algorithm);
   for (let i = 0; i < count; i++) {
-    const c = from + i;
+    const c = fromCentre ? first + (i % 2 === 1 ? -(i + 1) / 2 : i / 2) : first + i;
     const counterOk = key.writeCode(expected, c);
-    const equal = timingSafeEqual(expected, given);
-    if (equal && shapeOk && counterOk && found === null) found = c;
+    if (timingSafeEqual(expected, given) && shapeOk && counterOk) {
+      found = { counter: c, unchecked: count - i - 1 };
+      break;
+    }
   }
   key.destroy();
   given.fill(0);
   expected.fill(0);
   return found;
+}
+
+/**
+ * The work of `n` unchecked codes (Found.unchecked), done and thrown away: one HMAC keyed with
+ * `secret` and one comparison each, as findCounter does per code, so a match that is not
+ * accepted costs what a miss costs.
+ */
+export function spendChecks(secret: Buffer, algorithm: OtpAlgorithm, digits: number, n: number): void {
+  const { given, expected } = scratchFor(digits);
+  given.fill(0);
+  const key = HotpKey.reused(secret, algorithm);
+  for (let i = 0; i < n; i++) {
+    key.writeCode(expected, i);
+    timingSafeEqual(expected, given);
+  }
+  key.destroy();
+  expected.fill(0);
 }
 
 /** Two `digits`-byte buffers per code length, reused by every (synchronous) findCounter. */
@@ -64,8 +95,9 @@ function scratchFor(digits: number): { given: Buffer; expected: Buffer } {
 
 /**
  * TOTP (RFC 6238 §5.2, §6): searches steps T+drift−window … T+drift+window, T the current
- * step. Returns the matched step and the drift it implies (step − T), or null. No replay check:
- * the caller accepts only step > its stored last step, in one atomic store transition.
+ * step, from the centre outwards. Returns the matched step, the drift it implies (step − T) and
+ * the steps left unchecked, or null. No replay check: the caller accepts only step > its stored
+ * last step, in one atomic store transition.
  */
 export function verifyTotp(
   p: OtpParams,
@@ -73,20 +105,19 @@ export function verifyTotp(
   code: string,
   nowSeconds: number,
   window: number,
-): { step: number; drift: number } | null {
+): { step: number; drift: number; unchecked: number } | null {
   checkWidth('window', window);
   const t = totpStep(nowSeconds, p.period, p.t0);
-  const centre = t + p.drift;
-  const step = findCounter(secret, code, p.digits, p.algorithm, centre - window, 2 * window + 1);
-  return step === null ? null : { step, drift: step - t };
+  const found = findCounter(secret, code, p.digits, p.algorithm, t + p.drift, 2 * window + 1, true);
+  return found === null ? null : { step: found.counter, drift: found.counter - t, unchecked: found.unchecked };
 }
 
 /**
- * HOTP (RFC 4226 §7.2): searches counters p.counter … p.counter+lookAhead. Returns the matched
- * counter, or null; the caller stores matched+1 as the next counter.
+ * HOTP (RFC 4226 §7.2): searches counters p.counter … p.counter+lookAhead, lowest first.
+ * Returns the matched counter and the counters left unchecked, or null; the caller stores
+ * matched+1 as the next counter.
  */
-export function verifyHotp(p: OtpParams, secret: Buffer, code: string, lookAhead: number): { counter: number } | null {
+export function verifyHotp(p: OtpParams, secret: Buffer, code: string, lookAhead: number): Found | null {
   checkWidth('look-ahead', lookAhead);
-  const counter = findCounter(secret, code, p.digits, p.algorithm, p.counter, lookAhead + 1);
-  return counter === null ? null : { counter };
+  return findCounter(secret, code, p.digits, p.algorithm, p.counter, lookAhead + 1, false);
 }

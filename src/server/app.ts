@@ -124,7 +124,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       onError: (err) => logger.error('decision failed: request rejected', { error: (err as Error).message }),
       server: { get name() { return config.server.name; } },
       limits: { maxPending: config.server.max_pending, maxPendingPerClient: config.server.max_pending_per_client },
-      now: () => new Date(now() * 1000),
+      now: () => now() * 1000,
     });
     const udp = new UdpServer(() => handler, (err) => logger.warn('socket error', { error: err.message }));
     const sockets = await udp.listen(config.server.listen);

@@ -46,7 +46,8 @@ export interface HandlerDeps {
   onError: (err: unknown) => void;
   server: { name: string };
   limits: { maxPending: number; maxPendingPerClient: number };
-  now: () => Date;
+  /** Unix time in milliseconds (the audit line's time). */
+  now: () => number;
 }
 
 export interface Peer {
@@ -66,6 +67,9 @@ const REPLY_CODE: Record<DecisionResult, number> = {
 export class RequestHandler {
   private pending = 0;
   private readonly pendingByClient = new Map<string, number>();
+  /** The last audit time written, by whole millisecond: a burst of decisions shares one string. */
+  private isoMs = Number.NaN;
+  private iso = '';
 
   constructor(private readonly deps: HandlerDeps) {}
 
@@ -97,7 +101,7 @@ export class RequestHandler {
       return this.drop('overload', peer, client.name);
     }
 
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const req = parseAccessRequest(packet, client.secret);
     let reply: Buffer;
     if (view.code === Code.StatusServer) {
@@ -120,10 +124,10 @@ export class RequestHandler {
       }
       reply = this.encode(REPLY_CODE[decision.result], req, client, this.attributesOf(decision));
       const reason = decision.result === 'reject' ? decision.reason : undefined;
-      d.metrics.decision(decision.result, reason, decision.mode, Number(process.hrtime.bigint() - started) / 1e9);
+      d.metrics.decision(decision.result, reason, decision.mode, (performance.now() - started) / 1e3);
       d.audit.record({
         event: 'decision',
-        time: d.now().toISOString(),
+        time: this.isoNow(),
         server: d.server.name,
         server_ip: peer.localAddress,
         client: client.name,
@@ -139,6 +143,15 @@ export class RequestHandler {
     }
     d.dedup.finish(peer, view.identifier, authenticator, reply);
     return reply;
+  }
+
+  private isoNow(): string {
+    const ms = Math.floor(this.deps.now());
+    if (ms !== this.isoMs) {
+      this.isoMs = ms;
+      this.iso = new Date(ms).toISOString();
+    }
+    return this.iso;
   }
 
   /** Never rejects: a fault inside the decision is reported and answered with an Access-Reject. */

@@ -25,8 +25,8 @@ t.test('TOTP: oathtool --totp=sha1|sha256|sha512 -d 6|8 matches hotpCode and ver
         const expected = oathtool(`--totp=${algorithm.toLowerCase()}`, '-d', String(digits), '-s', '30s', '-N', `@${epoch}`, hex);
         t.equal(hotpCode(secret, step, digits, algorithm), expected, `hotpCode ${algorithm} ${digits} @${epoch}`);
         const p: OtpParams = { type: 'totp', algorithm, digits, period: 30, t0: 0, counter: 0, drift: 0 };
-        t.same(verifyTotp(p, secret, expected, epoch, 0), { step, drift: 0 });
-        t.same(verifyTotp(p, secret, expected, epoch + 30, 1), { step, drift: -1 }, 'one step later, window 1');
+        t.has(verifyTotp(p, secret, expected, epoch, 0), { step, drift: 0 });
+        t.has(verifyTotp(p, secret, expected, epoch + 30, 1), { step, drift: -1 }, 'one step later, window 1');
       }
     }
   }
@@ -41,7 +41,7 @@ t.test('HOTP: oathtool -c <counter> matches hotpCode and verifyHotp', async (t) 
         const expected = oathtool('-c', String(counter), '-d', String(digits), hex);
         t.equal(hotpCode(secret, counter, digits, 'SHA1'), expected, `hotpCode counter ${counter} digits ${digits}`);
         const p: OtpParams = { type: 'hotp', algorithm: 'SHA1', digits, period: 30, t0: 0, counter: Math.max(0, counter - 3), drift: 0 };
-        t.same(verifyHotp(p, secret, expected, 10), { counter });
+        t.has(verifyHotp(p, secret, expected, 10), { counter });
       }
     }
   }

@@ -42,7 +42,7 @@ t.test('RFC 4226 Appendix D (V1): counters 0-9', async (t) => {
     const out = Buffer.alloc(v.digits);
     t.ok(writeCode(out, secret, counter, v.algorithm));
     t.equal(out.toString('latin1'), code, `direct counter ${counter}`);
-    t.same(verifyHotp({ ...p, counter }, secret, code, 0), { counter }, `verifyHotp counter ${counter}`);
+    t.has(verifyHotp({ ...p, counter }, secret, code, 0), { counter }, `verifyHotp counter ${counter}`);
   }
   for (const { counter, value } of v.truncated) {
     // Ten digits hold the whole 31-bit dynamic-truncation value (RFC 4226 §5.4).
@@ -63,7 +63,7 @@ t.test('RFC 6238 Appendix B (V2): every row, SHA1/SHA256/SHA512 with their own s
       const code = row[algorithm];
       t.equal(hotpCode(secret, step, v.digits, algorithm), code, `hotpCode ${algorithm} t=${row.time}`);
       const p: OtpParams = { type: 'totp', algorithm, digits: v.digits, period: v.period, t0: v.t0, counter: 0, drift: 0 };
-      t.same(verifyTotp(p, secret, code, row.time, 0), { step, drift: 0 }, `verifyTotp ${algorithm} t=${row.time}`);
+      t.has(verifyTotp(p, secret, code, row.time, 0), { step, drift: 0 }, `verifyTotp ${algorithm} t=${row.time}`);
     }
   }
   t.equal(Buffer.from(v.seedsAscii.SHA256).length, 32);

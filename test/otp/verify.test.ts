@@ -14,22 +14,22 @@ const at = (step: number, p: OtpParams = totp) => hotpCode(secret, step, p.digit
 
 t.test('window ±1 (RELIABILITY O3): T-2 rejected; T-1, T, T+1 accepted; T+2 rejected', async (t) => {
   t.equal(verifyTotp(totp, secret, at(T - 2), now, 1), null, 'T-2');
-  t.same(verifyTotp(totp, secret, at(T - 1), now, 1), { step: T - 1, drift: -1 }, 'T-1');
-  t.same(verifyTotp(totp, secret, at(T), now, 1), { step: T, drift: 0 }, 'T');
-  t.same(verifyTotp(totp, secret, at(T + 1), now, 1), { step: T + 1, drift: 1 }, 'T+1');
+  t.same(verifyTotp(totp, secret, at(T - 1), now, 1), { step: T - 1, drift: -1, unchecked: 1 }, 'T-1, the second step looked at');
+  t.same(verifyTotp(totp, secret, at(T), now, 1), { step: T, drift: 0, unchecked: 2 }, 'T, the first step looked at');
+  t.same(verifyTotp(totp, secret, at(T + 1), now, 1), { step: T + 1, drift: 1, unchecked: 0 }, 'T+1, the last');
   t.equal(verifyTotp(totp, secret, at(T + 2), now, 1), null, 'T+2');
 });
 
 t.test('drift is learned and used (RFC 6238 §6, RELIABILITY O4)', async (t) => {
   const learned = verifyTotp(totp, secret, at(T + 1), now, 1);
-  t.same(learned, { step: T + 1, drift: 1 }, 'a code at T+1 gives drift 1');
+  t.has(learned, { step: T + 1, drift: 1 }, 'a code at T+1 gives drift 1');
   const p = { ...totp, drift: 1 };
-  t.same(verifyTotp(p, secret, at(T + 2), now, 1), { step: T + 2, drift: 2 }, 'with drift 1, T+2 is accepted');
-  t.same(verifyTotp(p, secret, at(T + 1), now, 1), { step: T + 1, drift: 1 });
-  t.same(verifyTotp(p, secret, at(T), now, 1), { step: T, drift: 0 }, 'T is the low edge');
+  t.has(verifyTotp(p, secret, at(T + 2), now, 1), { step: T + 2, drift: 2 }, 'with drift 1, T+2 is accepted');
+  t.has(verifyTotp(p, secret, at(T + 1), now, 1), { step: T + 1, drift: 1 });
+  t.has(verifyTotp(p, secret, at(T), now, 1), { step: T, drift: 0 }, 'T is the low edge');
   t.equal(verifyTotp(p, secret, at(T - 1), now, 1), null, 'with drift 1, T-1 is rejected');
   const behind = { ...totp, drift: -3 };
-  t.same(verifyTotp(behind, secret, at(T - 4), now, 1), { step: T - 4, drift: -4 }, 'negative drift');
+  t.has(verifyTotp(behind, secret, at(T - 4), now, 1), { step: T - 4, drift: -4 }, 'negative drift');
   t.equal(verifyTotp(behind, secret, at(T), now, 1), null);
 });
 
@@ -38,32 +38,32 @@ t.test('checks in a row share scratch buffers and keys: each sees only its own s
   const p8: OtpParams = { ...totp, algorithm: 'SHA256', digits: 8 };
   const code8 = hotpCode(other, T, 8, 'SHA256');
   for (let round = 0; round < 2; round++) {
-    t.same(verifyTotp(totp, secret, at(T), now, 1), { step: T, drift: 0 });
+    t.has(verifyTotp(totp, secret, at(T), now, 1), { step: T, drift: 0 });
     t.equal(verifyTotp(totp, other, at(T), now, 1), null, 'the same code against another secret, right after');
-    t.same(verifyTotp(p8, other, code8, now, 1), { step: T, drift: 0 }, '8 digits, SHA-256');
+    t.has(verifyTotp(p8, other, code8, now, 1), { step: T, drift: 0 }, '8 digits, SHA-256');
     t.equal(verifyTotp(totp, secret, '12345x', now, 1), null, 'malformed');
-    t.same(verifyTotp(totp, secret, at(T), now, 1), { step: T, drift: 0 }, 'a right code right after a malformed one');
+    t.has(verifyTotp(totp, secret, at(T), now, 1), { step: T, drift: 0 }, 'a right code right after a malformed one');
     t.equal(verifyTotp(p8, secret, code8, now, 1), null, "another secret's 8-digit code");
   }
 });
 
 t.test('window 0 accepts only the centre step', async (t) => {
-  t.same(verifyTotp(totp, secret, at(T), now, 0), { step: T, drift: 0 });
+  t.has(verifyTotp(totp, secret, at(T), now, 0), { step: T, drift: 0 });
   t.equal(verifyTotp(totp, secret, at(T - 1), now, 0), null);
   t.equal(verifyTotp(totp, secret, at(T + 1), now, 0), null);
 });
 
 t.test('the step boundary: the last second of a step and the first of the next', async (t) => {
   const start = T * 30;
-  t.same(verifyTotp(totp, secret, at(T), start, 0), { step: T, drift: 0 });
-  t.same(verifyTotp(totp, secret, at(T), start + 29, 0), { step: T, drift: 0 });
-  t.same(verifyTotp(totp, secret, at(T), start + 30, 1), { step: T, drift: -1 });
+  t.has(verifyTotp(totp, secret, at(T), start, 0), { step: T, drift: 0 });
+  t.has(verifyTotp(totp, secret, at(T), start + 29, 0), { step: T, drift: 0 });
+  t.has(verifyTotp(totp, secret, at(T), start + 30, 1), { step: T, drift: -1 });
 });
 
 t.test('T0 and period other than 0 and 30', async (t) => {
   const p: OtpParams = { ...totp, period: 60, t0: 1000, digits: 8, algorithm: 'SHA256' };
   const step = totpStep(now, 60, 1000);
-  t.same(verifyTotp(p, secret, at(step, p), now, 1), { step, drift: 0 });
+  t.has(verifyTotp(p, secret, at(step, p), now, 1), { step, drift: 0 });
   t.equal(verifyTotp(p, secret, at(totpStep(now, 30, 0), p), now, 1), null);
 });
 
@@ -75,12 +75,12 @@ t.test('before T0 the steps are negative and nothing matches', async (t) => {
   }
   // A window reaching from negative steps into step 0 still finds step 0.
   const edge: OtpParams = { ...totp, t0: now - 10 };
-  t.same(verifyTotp(edge, secret, at(0), now, 1), { step: 0, drift: 0 });
+  t.has(verifyTotp(edge, secret, at(0), now, 1), { step: 0, drift: 0 });
 });
 
 t.test('HOTP look-ahead (RFC 4226 §7.2, RELIABILITY O3)', async (t) => {
-  t.same(verifyHotp(hotp, secret, at(5), 10), { counter: 5 }, 'counter');
-  t.same(verifyHotp(hotp, secret, at(15), 10), { counter: 15 }, 'counter+10 accepted');
+  t.same(verifyHotp(hotp, secret, at(5), 10), { counter: 5, unchecked: 10 }, 'counter, the first looked at');
+  t.same(verifyHotp(hotp, secret, at(15), 10), { counter: 15, unchecked: 0 }, 'counter+10 accepted, the last');
   t.equal(verifyHotp(hotp, secret, at(16), 10), null, 'counter+11 rejected');
   t.equal(verifyHotp(hotp, secret, at(4), 10), null, 'counter-1 rejected');
   t.equal(verifyHotp(hotp, secret, at(6), 0), null, 'look-ahead 0: counter+1 rejected');
@@ -98,8 +98,27 @@ t.test('when two counters in the window share a code, the lowest wins', async (t
     else pair = [first, c];
   }
   const [low, high] = pair;
-  t.same(verifyHotp({ ...hotp, counter: low }, secret, at(high), high - low), { counter: low });
-  t.same(verifyHotp({ ...hotp, counter: low + 1 }, secret, at(high), high - low), { counter: high });
+  t.has(verifyHotp({ ...hotp, counter: low }, secret, at(high), high - low), { counter: low });
+  t.has(verifyHotp({ ...hotp, counter: low + 1 }, secret, at(high), high - low), { counter: high });
+});
+
+t.test('TOTP looks from the centre outwards, earlier before later; a shared code goes to the step nearest the centre', async (t) => {
+  const order = [T, T - 1, T + 1, T - 2, T + 2];
+  order.forEach((step, i) => {
+    t.same(verifyTotp(totp, secret, at(step), now, 2), { step, drift: step - T, unchecked: order.length - 1 - i }, `step T${step - T >= 0 ? '+' : ''}${step - T}`);
+  });
+  // The first two steps (from 0) with the same code: with the centre on the later one, the later wins.
+  const seen = new Map<string, number>();
+  let pair: [number, number] | undefined;
+  for (let c = 0; pair === undefined; c++) {
+    const first = seen.get(at(c));
+    if (first === undefined) seen.set(at(c), c);
+    else pair = [first, c];
+  }
+  const [low, high] = pair;
+  const p: OtpParams = { ...totp, drift: high - T };
+  t.has(verifyTotp(p, secret, at(high), now, high - low), { step: high }, 'the centre, not the earlier step');
+  t.has(verifyTotp({ ...totp, drift: low + 1 - T }, secret, at(high), now, high - low), { step: low }, 'nearer the centre');
 });
 
 t.test('isCodeShape: exactly `digits` ASCII digits', async (t) => {

@@ -57,7 +57,7 @@ t.test('rate-limited drop log: at most N a second, then says how many were left 
   t.pass('the default clock works');
 });
 
-function handlerWith(decider: Decider, limits = { maxPending: 10, maxPendingPerClient: 10 }) {
+function handlerWith(decider: Decider, limits = { maxPending: 10, maxPendingPerClient: 10 }, now = () => 0) {
   const drops: string[] = [];
   const errors: unknown[] = [];
   const audit = memoryAuditSink();
@@ -73,7 +73,7 @@ function handlerWith(decider: Decider, limits = { maxPending: 10, maxPendingPerC
     onError: (err) => errors.push(err),
     server: { name: 'unit' },
     limits,
-    now: () => new Date(0),
+    now,
   });
   return { handler, drops, errors, audit };
 }
@@ -81,6 +81,25 @@ function handlerWith(decider: Decider, limits = { maxPending: 10, maxPendingPerC
 const peer: Peer = { address: '127.0.0.1', port: 5000, socket: 0, localAddress: '127.0.0.1' };
 const packet = (id: number, user = 'u'): Buffer =>
   encodeAccessRequest({ identifier: id, authenticator: randomBytes(16), secret: Buffer.from('s'), userName: user, password: 'p', nasIdentifier: 'n' });
+
+t.test('handler: each audit line carries the clock of its decision, to the millisecond', async (t) => {
+  let clock = Date.UTC(2026, 11, 7, 4, 30, 0, 123) + 0.4;
+  const { handler, audit } = handlerWith(
+    { decide: async () => ({ result: 'reject', mode: 'otp', user: 'u', tokenSerial: '', reason: 'wrong-code' }) },
+    undefined,
+    () => clock,
+  );
+  await handler.handle(packet(1), peer);
+  await handler.handle(packet(2), peer);
+  clock += 1;
+  await handler.handle(packet(3), peer);
+  clock += 3_600_000.5;
+  await handler.handle(packet(4), peer);
+  t.same(
+    audit.events.map((e) => e.time),
+    ['2026-12-07T04:30:00.123Z', '2026-12-07T04:30:00.123Z', '2026-12-07T04:30:00.124Z', '2026-12-07T05:30:00.124Z'],
+  );
+});
 
 t.test('handler: a decision that throws is an Access-Reject (internal-error), and reported', async (t) => {
   const { handler, errors, audit } = handlerWith({ decide: async () => Promise.reject(new Error('disk on fire')) });
