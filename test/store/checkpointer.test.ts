@@ -3,11 +3,12 @@
  * checkpointing, the thread copies the WAL back and makes it start over under continuous writes,
  * and if the thread fails the connection checkpoints itself again.
  */
-import { unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { startCheckpointer, type CheckpointPass } from '../../src/store/sqlite/checkpointer.js';
+import { OVERDUE_PAGES, startCheckpointer, type CheckpointPass } from '../../src/store/sqlite/checkpointer.js';
+import { CHECKPOINT_NICE } from '../../src/store/sqlite/checkpoint-pacing.js';
 
 const ROWS = 2000;
 
@@ -41,7 +42,7 @@ t.test('under continuous writes the thread copies the WAL back and it starts ove
     for (let i = 0; i < 10; i++) update.run(1 + ((writes++ * 7919) % ROWS));
     await turn();
   }
-  t.equal(autocheckpoint(db), 0, 'then no longer');
+  t.equal(autocheckpoint(db), OVERDUE_PAGES, 'then only past OVERDUE_PAGES');
   t.ok(restarts() >= 3, `copied back whole ${restarts()} times (${writes} writes, ${passes.length} passes)`);
   // Started over: a pass after a restart finds fewer frames than the restart did.
   t.ok(passes.some((p, i) => p.restarted && passes.slice(i + 1).some((q) => q.log < p.log)), 'the WAL started over');
@@ -78,6 +79,53 @@ t.test('under continuous writes the thread copies the WAL back and it starts ove
   again.close();
 });
 
+/** Nice values of this process's threads (Linux: /proc/self/task/TID/stat, field 19). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
+t.test('the thread runs at the lowest priority; the event loop keeps its own', async (t) => {
+  const dir = t.testdir();
+  const db = walDb(dir);
+  t.teardown(() => db.close());
+  const before = threadNices();
+  t.notOk(before.includes(CHECKPOINT_NICE), 'no thread at nice 19 before');
+  let passed!: () => void;
+  const firstPass = new Promise<void>((resolve) => (passed = resolve));
+  const cp = startCheckpointer(db, { onError: (e) => t.fail(e.message), onPass: () => passed() });
+  cp.worker?.ref();
+  db.prepare('UPDATE t SET v = 1 WHERE id = 1').run();
+  await firstPass;
+  t.equal(threadNices().filter((n) => n === CHECKPOINT_NICE).length, 1, 'one thread at nice 19');
+  t.equal(threadNices()[0], before[0], 'the main thread (listed first) keeps its nice value');
+  await cp.stop();
+  t.notOk(threadNices().includes(CHECKPOINT_NICE), 'gone after stop()');
+});
+
+t.test('a thread that gets no time: the connection checkpoints past overduePages, so the WAL stays bounded', async (t) => {
+  const dir = t.testdir();
+  const db = walDb(dir);
+  t.teardown(() => db.close());
+  let passed!: () => void;
+  const firstPass = new Promise<void>((resolve) => (passed = resolve));
+  // After its first pass the thread waits ten minutes: as good as starved.
+  const wait = 600_000;
+  const cp = startCheckpointer(db, { onError: (e) => t.fail(e.message), onPass: () => passed(), idleMs: wait, busyMs: wait, lazyMs: wait, overduePages: 100 });
+  cp.worker?.ref();
+  db.prepare('UPDATE t SET v = 1 WHERE id = 1').run();
+  await firstPass;
+  t.equal(autocheckpoint(db), 100);
+  const update = db.prepare('UPDATE t SET v = v + 1 WHERE id = ?');
+  for (let i = 0; i < 1000; i++) update.run(1 + ((i * 7919) % ROWS)); // a frame or more each
+  const frames = (statSync(join(dir, 'store.db-wal')).size - 32) / (4096 + 24);
+  t.ok(frames < 200, `the WAL holds ${frames} frames after 1,000 commits (without the connection's checkpoints, 1,000 or more)`);
+  t.equal(db.prepare('SELECT sum(v) FROM t').pluck().get(), 1001, 'every write is there');
+  await cp.stop();
+});
+
 t.test('a thread that dies hands checkpoints back to the connection', async (t) => {
   const dir = t.testdir();
   const db = walDb(dir);
@@ -88,7 +136,7 @@ t.test('a thread that dies hands checkpoints back to the connection', async (t) 
   const cp = startCheckpointer(db, { onError: (e) => errors.push(e), onPass: () => passed() });
   cp.worker?.ref(); // the thread does not hold a process open by itself: here nothing else would
   await firstPass;
-  t.equal(autocheckpoint(db), 0);
+  t.equal(autocheckpoint(db), OVERDUE_PAGES);
   await cp.worker?.terminate();
   await cp.stop();
   t.equal(errors.length, 1);

@@ -10,6 +10,12 @@
  */
 import type { CheckpointResult } from './checkpoint-worker.js';
 
+/**
+ * The thread's nice value: the lowest priority, so it runs when the event loop waits (raising
+ * one's own nice value needs no privilege).
+ */
+export const CHECKPOINT_NICE = 19;
+
 export interface Pacing {
   /** Nothing new since the last pass. */
   idleMs: number;

@@ -12,6 +12,11 @@
  * two batches: it copies only what was committed during that pass (~1 ms here, at most every
  * restartFrames decisions), and the next write starts the WAL over.
  *
+ * The thread runs at the lowest priority (checkpoint-worker.ts), so it takes the core only when
+ * the event loop waits. An event loop that never waits would starve it: then the connection
+ * checkpoints by itself, as SQLite does by default but past OVERDUE_PAGES instead of 1,000, so
+ * the WAL stays bounded (~40 MB) at the price of a stall now and then, only in such overload.
+ *
  * Durability is unchanged: commits are what they were (WAL, synchronous = NORMAL), and a
  * checkpoint is SQLite's own, whichever connection runs it. If the thread fails, the connection
  * checkpoints itself again (SQLite's default, 1,000 pages) and onError says why. The thread
@@ -40,6 +45,8 @@ export interface CheckpointerOptions {
   lazyMs?: number;
   busyFrames?: number;
   restartFrames?: number;
+  /** The connection's own wal_autocheckpoint while the thread runs (default OVERDUE_PAGES). */
+  overduePages?: number;
 }
 
 export interface Checkpointer {
@@ -60,6 +67,11 @@ function finishCheckpoint(db: Database.Database): boolean {
 
 /** SQLite's default wal_autocheckpoint, restored when the thread fails. */
 const AUTOCHECKPOINT_PAGES = 1000;
+/**
+ * The connection's own wal_autocheckpoint while the thread runs: far past where the thread's
+ * passes keep the WAL (restartFrames), reached only when the thread gets no time.
+ */
+export const OVERDUE_PAGES = 10_000;
 // Same extension as this module: .js when run from dist, .ts under the tests' loader.
 const WORKER = new URL(`./checkpoint-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
@@ -77,6 +89,7 @@ export function startCheckpointer(db: Database.Database, opts: CheckpointerOptio
     busyFrames: opts.busyFrames ?? 64,
   };
   const restartFrames = opts.restartFrames ?? 4000;
+  const overduePages = opts.overduePages ?? OVERDUE_PAGES;
   // No resourceLimits: they did not lower its footprint (measured), and the tests' TypeScript loader needs more.
   const worker = new Worker(WORKER, { workerData: data });
   let stopping = false;
@@ -84,8 +97,8 @@ export function startCheckpointer(db: Database.Database, opts: CheckpointerOptio
   let handedOver = false;
   worker.on('message', ({ log }: { log: number }) => {
     if (!db.open) return; // closed under the thread (a store fault): nothing to hand over
-    // The connection keeps checkpointing until the thread has done its first pass.
-    if (!handedOver) db.pragma('wal_autocheckpoint = 0');
+    // The connection checkpoints as usual until the thread has done its first pass.
+    if (!handedOver) db.pragma(`wal_autocheckpoint = ${overduePages}`);
     handedOver = true;
     // Not inside a batch (a checkpoint cannot run in a transaction); the next pass asks again.
     const restarted = log >= restartFrames && !db.inTransaction && finishCheckpoint(db);
