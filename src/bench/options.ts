@@ -34,6 +34,8 @@ export interface BenchOptions {
   pin: boolean;
   /** Code-only: FreeRADIUS with rlm_totp under the same loads (freeradius.ts), when it is installed. */
   freeradius: boolean;
+  /** Code-only: alternated radclient pairs, ours (audit off) then FreeRADIUS with one worker (0 = none). */
+  pairs: number;
   audit: 'on' | 'off' | 'both';
   /** [server] hash_threads for the PAP and probe runs (0 = the default, one per core). */
   hashThreads: number;
@@ -64,6 +66,7 @@ const DEFAULTS: Omit<BenchOptions, 'only'> = {
   radclientProcs: 2,
   pin: true,
   freeradius: true,
+  pairs: 3,
   audit: 'both',
   hashThreads: 0,
   memorySeconds: 30,
@@ -86,6 +89,8 @@ export const USAGE = `npm run bench -- [options]   (each option also as BENCH_NA
   --radclient-chunk N   requests per radclient file (${DEFAULTS.radclientChunk}); --radclient-procs N radclients at once (${DEFAULTS.radclientProcs})
   --pin true|false      code-only runs: server on CPU 1, generators on CPU 0 (${DEFAULTS.pin}; needs 2 CPUs and taskset)
   --freeradius true|false   code-only: FreeRADIUS 3.2 with rlm_totp under the same loads, if installed (${DEFAULTS.freeradius})
+  --pairs N             code-only, with FreeRADIUS: N alternated radclient pairs, ours (audit off) and
+                        FreeRADIUS with one worker, judged by their median ratio (${DEFAULTS.pairs}; 0 = none)
   --audit on|off|both   audit log for code-only runs (${DEFAULTS.audit})
   --hash-threads N      [server] hash_threads for the PAP and probe runs (0 = one per core)
   --memory-seconds N    code-only load before the memory figure (${DEFAULTS.memorySeconds})

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { papUser, percentiles, serialOf, tokenSecret, tokenUser } from '../../src/bench/common.js';
+import { pairRatios, papUser, percentiles, serialOf, TARGET_SHARE_OF_FREERADIUS, tokenSecret, tokenUser } from '../../src/bench/common.js';
 
 t.test('percentiles are nearest-rank over the sorted values', async (t) => {
   t.same(percentiles([5, 1, 4, 2, 3], [0, 20, 50, 99, 100]), [1, 1, 3, 5, 5]);
@@ -14,4 +14,11 @@ t.test('bench names and secrets are derived from the index alone', async (t) => 
   t.equal(tokenSecret(7).length, 20, 'a 20-byte key (RFC 4226 R6: at least 16)');
   t.same(tokenSecret(7), tokenSecret(7), 'the same in every process');
   t.notSame(tokenSecret(7), tokenSecret(8));
+});
+
+t.test('alternated pairs: each ratio in run order, and their median', async (t) => {
+  t.same(pairRatios([[9, 10], [12, 10], [10, 10]]), { ratios: [0.9, 1.2, 1], median: 1 }, 'odd count: the middle one');
+  t.same(pairRatios([[8, 10], [12, 10], [9, 10], [10, 10]]).median, 0.95, 'even count: the mean of the middle two');
+  t.ok(Number.isNaN(pairRatios([]).median), 'no pairs: NaN');
+  t.equal(TARGET_SHARE_OF_FREERADIUS.toFixed(4), '0.9167', '22,000 against ~24,000');
 });
