@@ -126,6 +126,8 @@ export interface TokenStore {
   /**
    * Group commit (the server turns it on): the replay-guard writes of one event-loop turn share one
    * transaction. Each compare-and-set answer is final when it runs; it is durable once settled().
+   * It also turns on the token mirror (sqlite/token-mirror.ts), which forEnabledUser reads: its
+   * coherence check runs at the start of each batch, so one never goes without the other.
    */
   groupCommits(): void;
   /** Resolves when every write made so far is committed; rejects if its batch was rolled back. */

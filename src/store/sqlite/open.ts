@@ -42,10 +42,11 @@ export function openSqliteStore(opts: OpenStoreOptions): SqliteStore {
   } catch (err) {
     throw new StoreError('database', `cannot open the store ${opts.path}: ${(err as Error).message}`);
   }
+  const tokens = new SqliteTokens(db, opts.sealer, now, opts.onSealError);
   return {
     db,
-    users: new SqliteUsers(db, now),
-    tokens: new SqliteTokens(db, opts.sealer, now, opts.onSealError),
+    users: new SqliteUsers(db, now, () => tokens.forgetMirror()),
+    tokens,
     challenges: new SqliteChallenges(db),
     appPasswords: new SqliteAppPasswords(db, now),
     close: () => db.close(),

@@ -1,5 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { TokenRecord } from '../../tokens/record.js';
+import { TokenMirror } from './token-mirror.js';
 import { isDisabledFlag, USER_ENABLED_SQL } from './users.js';
 import {
   StoreError,
@@ -33,6 +34,8 @@ const STATE_COLUMNS = 'id, serial, type, algorithm, digits, period, t0, counter,
 const COLUMNS = `${STATE_COLUMNS}, user, issuer, manufacturer, model, created_at, last_used_at`;
 /** Where the column after STATE_COLUMNS sits (the secret, or user). */
 const AFTER_STATE = 15;
+/** Rows the mirror's loader reads in one event-loop turn (~1 ms of work here). */
+const LOAD_ROWS = 256;
 
 const stateOf = (a: unknown[]): TokenState => ({
   id: a[0] as number,
@@ -66,6 +69,10 @@ export class SqliteTokens implements TokenStore {
   private readonly q: Record<string, Statement>;
   private grouping = false;
   private batch: Batch | null = null;
+  /** With group commit on: what the code-only path reads instead of the store (token-mirror.ts). */
+  private mirror: TokenMirror | null = null;
+  /** PRAGMA data_version when the mirror was last known to match the store. */
+  private dataVersion = 0;
 
   constructor(
     private readonly db: Database,
@@ -95,10 +102,17 @@ export class SqliteTokens implements TokenStore {
         .prepare(`SELECT ${STATE_COLUMNS}, secret, (${USER_ENABLED_SQL}) FROM tokens WHERE user = ? ORDER BY id`)
         .raw(),
       userEnabled: db.prepare(USER_ENABLED_SQL).pluck(),
+      // The mirror's loader: whole users at a time, in the order of the tokens_user index.
+      loadAfter: db
+        .prepare(`SELECT ${STATE_COLUMNS}, secret, user, (SELECT enabled FROM users WHERE name = tokens.user) FROM tokens WHERE user > ? ORDER BY user, id LIMIT ?`)
+        .raw(),
+      assigned: db.prepare('SELECT count(*) FROM tokens WHERE user IS NOT NULL').pluck(),
+      // Changes when another connection commits, never for this one's own (sqlite.org/pragma.html#pragma_data_version).
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       assign: db.prepare('UPDATE tokens SET user = ? WHERE serial = ?'),
       unassignAll: db.prepare('UPDATE tokens SET user = NULL WHERE user = ?'),
       setEnabled: db.prepare('UPDATE tokens SET enabled = ? WHERE serial = ?'),
-      unlock: db.prepare('UPDATE tokens SET failures = 0, locked_at = NULL WHERE serial = ?'),
+      unlock: db.prepare('UPDATE tokens SET failures = 0, locked_at = NULL WHERE serial = ? RETURNING id').pluck(),
       unlockAll: db.prepare('UPDATE tokens SET failures = 0, locked_at = NULL WHERE user = ?'),
       // RFC 6238 §5.2 / RFC 4226 §7.2: one atomic compare-and-set; the WHERE clause is the replay guard.
       commitTotp: db.prepare(
@@ -110,14 +124,15 @@ export class SqliteTokens implements TokenStore {
       // RFC 4226 §7.3: failures count across all clients; the lock time is set once, when the limit is reached.
       failure: db
         .prepare(
-          'UPDATE tokens SET failures = failures + 1, locked_at = CASE WHEN locked_at IS NULL AND failures + 1 >= ? THEN ? ELSE locked_at END WHERE id = ? RETURNING failures',
+          'UPDATE tokens SET failures = failures + 1, locked_at = CASE WHEN locked_at IS NULL AND failures + 1 >= ? THEN ? ELSE locked_at END WHERE id = ? RETURNING failures, locked_at',
         )
-        .pluck(),
+        .raw(),
       resync: db.prepare('UPDATE tokens SET drift = ?, last_step = ?, counter = ?, failures = 0, locked_at = NULL WHERE id = ?'),
     };
   }
 
   importMany(records: readonly TokenRecord[], options: ImportOptions, onProgress?: (done: number) => void): ImportResult {
+    this.forgetMirror();
     const run = this.db.transaction((): ImportResult => {
       const existing = this.existingSerials(records.map((r) => r.serial));
       if (existing.length > 0 && !options.replace) {
@@ -187,13 +202,21 @@ export class SqliteTokens implements TokenStore {
    * With group commit on, the read opens the turn's batch: a write (the code's commit, or a
    * failure) follows on nearly every answer, and a read inside the write transaction skips a
    * read transaction of its own (measured: −10 µs per request when each is alone in its turn).
+   * Then it answers from the mirror, which the batch's start has just checked; a user it does
+   * not hold is read from the store and held from then on.
    */
   forEnabledUser(user: string): TokenWithSecret[] | null {
     this.join();
+    const held = this.mirror?.get(user);
+    if (held !== undefined) return held;
     const rows = this.q.forEnabledUser!.all(user, user) as unknown[][];
     // No token: the flag still has to be asked for.
     const enabled = rows.length > 0 ? (rows[0] as unknown[])[AFTER_STATE + 1] : this.q.userEnabled!.get(user);
-    return isDisabledFlag(enabled) ? null : this.unsealAll(rows);
+    if (isDisabledFlag(enabled)) return null;
+    const owned = this.unsealAll(rows);
+    // A token that does not open is never held, so each request for it is refused and reported.
+    if (owned.length === rows.length) this.mirror?.put(user, owned);
+    return owned;
   }
 
   withSecret(serial: string): TokenWithSecret | undefined {
@@ -211,46 +234,80 @@ export class SqliteTokens implements TokenStore {
     return out;
   }
 
-  /** A raw `STATE_COLUMNS, secret` row with its secret opened; undefined (fails closed) when it does not open. */
-  private unseal(a: unknown[]): TokenWithSecret | undefined {
+  /**
+   * A raw `STATE_COLUMNS, secret` row with its secret opened; undefined (fails closed) when it
+   * does not open, reported through onSealError unless `quiet` (the mirror's loader: the request
+   * that asks for the token reports it).
+   */
+  private unseal(a: unknown[], quiet = false): TokenWithSecret | undefined {
     const token = stateOf(a);
     try {
       return { token, secret: this.sealer.open(token.id, a[AFTER_STATE] as Buffer) };
     } catch (err) {
-      this.onSealError(token.serial, err as Error);
+      if (!quiet) this.onSealError(token.serial, err as Error);
       return undefined;
     }
   }
 
+  // Administrative writes empty the mirror: it fills again as users are asked for.
   assign(serial: string, user: string | null): boolean {
+    this.forgetMirror();
     return this.q.assign!.run(user, serial).changes === 1;
   }
   unassignAll(user: string): number {
+    this.forgetMirror();
     return this.q.unassignAll!.run(user).changes;
   }
   setEnabled(serial: string, enabled: boolean): boolean {
+    this.forgetMirror();
     return this.q.setEnabled!.run(enabled ? 1 : 0, serial).changes === 1;
   }
   delete(serial: string): boolean {
+    this.forgetMirror();
     return this.q.deleteSerial!.run(serial).changes === 1;
   }
+  /** Also what an expired lock's first request does (otp.unlock_after): the mirror is kept, and told. */
   unlock(serial: string): boolean {
-    return this.q.unlock!.run(serial).changes === 1;
+    const ids = this.q.unlock!.all(serial) as number[];
+    for (const id of ids) this.mirror?.failuresSet(id, 0, null);
+    return ids.length === 1;
   }
   unlockAll(user: string): number {
+    this.forgetMirror();
     return this.q.unlockAll!.run(user).changes;
   }
   commitTotp(id: number, step: number, drift: number, now: number): boolean {
     this.join();
-    return this.q.commitTotp!.run(step, drift, now, id, step).changes === 1;
+    const accepted = this.q.commitTotp!.run(step, drift, now, id, step).changes === 1;
+    if (accepted) this.mirror?.acceptedStep(id, step, drift);
+    return accepted;
   }
   commitHotp(id: number, nextCounter: number, now: number): boolean {
     this.join();
-    return this.q.commitHotp!.run(nextCounter, now, id, nextCounter).changes === 1;
+    const accepted = this.q.commitHotp!.run(nextCounter, now, id, nextCounter).changes === 1;
+    if (accepted) this.mirror?.acceptedCounter(id, nextCounter);
+    return accepted;
   }
   recordFailure(id: number, now: number, maxFailures: number): number {
     this.join();
-    return (this.q.failure!.get(maxFailures, now, id) as number | undefined) ?? 0;
+    const row = this.q.failure!.get(maxFailures, now, id) as [number, number | null] | undefined;
+    if (row === undefined) return 0;
+    this.mirror?.failuresSet(id, row[0], row[1]);
+    return row[0];
+  }
+
+  /**
+   * Empties the mirror (a write it cannot follow: see token-mirror.ts). SqliteUsers calls it
+   * too, for the enabled flag.
+   */
+  forgetMirror(): void {
+    this.mirror?.clear();
+  }
+
+  /** The mirror's size and how often it was emptied; null without group commit (tests, the bench). */
+  mirrorStats(): { users: number; tokens: number; clears: number } | null {
+    const m = this.mirror;
+    return m && { users: m.users, tokens: m.tokens, clears: m.clears };
   }
 
   /**
@@ -261,9 +318,77 @@ export class SqliteTokens implements TokenStore {
    * this connection holds the write lock until COMMIT; but it is durable only after settled()
    * resolves, so no reply may leave before. A failed COMMIT rolls the whole batch back and
    * settled() rejects.
+   *
+   * It also turns the mirror on (token-mirror.ts) and starts its loader: the mirror is only as
+   * exact as the data_version check at each batch's start makes it.
    */
   groupCommits(): void {
+    if (this.grouping) return;
     this.grouping = true;
+    const mirror = new TokenMirror();
+    this.mirror = mirror;
+    this.dataVersion = this.q.dataVersion!.get() as number;
+    mirror.expect(this.q.assigned!.get() as number);
+    this.loadAfter('', mirror.clears);
+  }
+
+  /**
+   * The mirror's loader: LOAD_ROWS rows of whole users per event-loop turn, inside the turn's
+   * batch (so what it reads is what data_version vouches for), in the tokens_user index's order
+   * after `after`. It stops when the mirror is emptied; the mirror then fills as users ask.
+   */
+  private loadAfter(after: string, epoch: number): void {
+    setImmediate(() => {
+      if (!this.db.open) return;
+      try {
+        this.joinWithoutWaiting();
+      } catch {
+        return; // another connection is writing (or the store failed): the mirror fills as users ask
+      }
+      const mirror = this.mirror as TokenMirror;
+      if (mirror.clears !== epoch) return;
+      const rows = this.q.loadAfter!.all(after, LOAD_ROWS) as unknown[][];
+      const last = this.holdLoaded(mirror, rows, rows.length === LOAD_ROWS);
+      if (rows.length === LOAD_ROWS) this.loadAfter(last, epoch);
+    });
+  }
+
+  /**
+   * join(), but failing at once (SQLITE_BUSY) instead of waiting busy_timeout for another
+   * connection's write lock: the loader is never worth stalling requests for.
+   */
+  private joinWithoutWaiting(): void {
+    const wait = this.db.pragma('busy_timeout', { simple: true }) as number;
+    this.db.pragma('busy_timeout = 0');
+    try {
+      this.join();
+    } finally {
+      this.db.pragma(`busy_timeout = ${wait}`);
+    }
+  }
+
+  /**
+   * Puts the enabled users of `rows` (sorted by user; `STATE_COLUMNS, secret, user, enabled`) in
+   * the mirror and returns the last user dealt with. When the chunk is `full`, its last user may
+   * have more tokens in the next one, so that user is left to the next chunk (or, if it fills the
+   * chunk alone, to its first request).
+   */
+  private holdLoaded(mirror: TokenMirror, rows: readonly unknown[][], full: boolean): string {
+    let last = '';
+    for (let i = 0; i < rows.length; ) {
+      const user = (rows[i] as unknown[])[AFTER_STATE + 1] as string;
+      let end = i + 1;
+      while (end < rows.length && (rows[end] as unknown[])[AFTER_STATE + 1] === user) end++;
+      const maybeCut = full && end === rows.length;
+      if (maybeCut && i > 0) break;
+      last = user;
+      if (!maybeCut && !isDisabledFlag((rows[i] as unknown[])[AFTER_STATE + 2])) {
+        const owned = rows.slice(i, end).map((a) => this.unseal(a, true));
+        if (owned.every((o) => o !== undefined)) mirror.put(user, owned as TokenWithSecret[]);
+      }
+      i = end;
+    }
+    return last;
   }
 
   /** Resolves when every write made so far is committed; rejects if its batch was rolled back. */
@@ -275,6 +400,13 @@ export class SqliteTokens implements TokenStore {
   private join(): void {
     if (!this.grouping || this.batch !== null) return;
     this.db.exec('BEGIN IMMEDIATE');
+    // Another connection committed since (the CLI, another server on this store): the mirror may
+    // be stale. Exact here: no other connection can commit while this one holds the write lock.
+    const version = this.q.dataVersion!.get() as number;
+    if (version !== this.dataVersion) {
+      this.dataVersion = version;
+      this.forgetMirror();
+    }
     const batch = {} as Batch;
     batch.done = new Promise<void>((resolve, reject) => Object.assign(batch, { resolve, reject }));
     batch.done.catch(() => undefined); // a rejection nobody awaits is not an unhandled one
@@ -289,10 +421,12 @@ export class SqliteTokens implements TokenStore {
       batch.resolve();
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.forgetMirror(); // it holds the batch's writes, which are gone
       batch.reject(err as Error);
     }
   }
   resync(id: number, values: { drift: number; lastStep: number | null; counter: number }): void {
+    this.forgetMirror();
     this.q.resync!.run(values.drift, values.lastStep, values.counter, id);
   }
 }

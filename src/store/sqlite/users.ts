@@ -27,6 +27,8 @@ export class SqliteUsers implements UserStore {
   constructor(
     db: Database,
     private readonly now: () => number,
+    /** A user was added, removed, enabled or disabled: the token mirror forgets what it holds. */
+    private readonly changed: () => void,
   ) {
     this.q = {
       add: db.prepare('INSERT OR IGNORE INTO users (name, password_hash, created_at) VALUES (?, ?, ?)'),
@@ -43,12 +45,14 @@ export class SqliteUsers implements UserStore {
   }
 
   add(name: string, passwordHash: string | null): boolean {
+    this.changed();
     return this.q.add.run(name, passwordHash, this.now()).changes === 1;
   }
   setPassword(name: string, passwordHash: string): boolean {
     return this.q.setPassword.run(passwordHash, name).changes === 1;
   }
   delete(name: string): boolean {
+    this.changed();
     return this.q.delete.run(name).changes === 1;
   }
   get(name: string): StoredUser | undefined {
@@ -68,6 +72,7 @@ export class SqliteUsers implements UserStore {
     return this.add(name, null);
   }
   setEnabled(name: string, enabled: boolean): boolean {
+    this.changed();
     return this.q.setEnabled.run(enabled ? 1 : 0, name).changes === 1;
   }
   groups(name: string): string[] {
