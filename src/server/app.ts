@@ -58,6 +58,11 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
   const store = openStore(config, (serial) => logger.error('token secret failed authentication: token refused', { serial }));
   /** What was opened, in order; closed in reverse on stop or on a failed start. */
   const closers: Array<() => Promise<void> | void> = [() => store.close()];
+  // better-sqlite3 builds SQLite with a 16 MB page cache per connection. The server reads tokens
+  // from its mirror (store/sqlite/token-mirror.ts) and only writes their rows, so 4 MB does as
+  // well (in-process, alternated: 12.4/12.6 µs a request with 16 MB, 12.6/11.8 with 4) and keeps
+  // the server 12 MB smaller once the cache would have filled.
+  store.db.pragma('cache_size = -4000');
   const checkpointer = startCheckpointer(store.db, {
     onError: (err) => logger.error('store: the checkpoint thread stopped; the server checkpoints the WAL itself again', { error: err.message }),
   });
@@ -126,6 +131,10 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       limits: { maxPending: config.server.max_pending, maxPendingPerClient: config.server.max_pending_per_client },
       now: () => now() * 1000,
     });
+    // The token mirror loads before the first request is taken (store/sqlite/token-mirror.ts).
+    const loadStarted = performance.now();
+    await store.tokens.mirrorLoaded();
+    logger.info('token mirror loaded', { ...store.tokens.mirrorStats(), ms: Math.round(performance.now() - loadStarted) });
     const udp = new UdpServer(() => handler, (err) => logger.warn('socket error', { error: err.message }));
     const sockets = await udp.listen(config.server.listen);
     closers.push(async () => {

@@ -151,3 +151,24 @@ t.test('at level warn, decisions go to the audit sink but not to the log', async
   t.equal(audit.events.length, 1);
   t.notOk(logs.some((l) => l.message === 'decision'));
 });
+
+t.test('the token mirror is loaded before the server listens, and the log says how much it holds', async (t) => {
+  const a = await startTestServer({ listen: ['127.0.0.1:0'] });
+  t.teardown(() => a.stop());
+  const { totpRecord } = await import('../helpers/store.js');
+  a.server.store.tokens.importMany([totpRecord('L-1', { user: 'u1' }), totpRecord('L-2', { user: 'u1' }), totpRecord('L-3', { user: 'u2' })], {
+    replace: false,
+    createUsers: true,
+  });
+  await a.server.store.tokens.settled();
+  const lines: Array<{ message: string; [k: string]: unknown }> = [];
+  const logger = winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] });
+  logger.on('data', (line) => lines.push(line));
+  const b = await startServer(parseConfig(testConfig(a.dir, '', ['127.0.0.1:0']), a.configFile), { logger, configFile: a.configFile, audit: memoryAuditSink() });
+  t.teardown(() => b.stop());
+  t.same(b.store.tokens.mirrorStats(), { users: 2, tokens: 3, clears: 0 }, 'held when start returns');
+  const loaded = lines.findIndex((l) => l.message === 'token mirror loaded');
+  t.match(lines[loaded], { users: 2, tokens: 3, clears: 0, ms: Number });
+  t.ok(loaded < lines.findIndex((l) => l.message === 'listening'), 'before it listens');
+  t.equal(b.store.db.pragma('cache_size', { simple: true }), -4000, 'a 4 MB page cache: the mirror answers the reads');
+});

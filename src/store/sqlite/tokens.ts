@@ -73,6 +73,8 @@ export class SqliteTokens implements TokenStore {
   private mirror: TokenMirror | null = null;
   /** PRAGMA data_version when the mirror was last known to match the store. */
   private dataVersion = 0;
+  /** Settles when the mirror's loader has stopped (done, or given up: see loadAfter). */
+  private loading: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Database,
@@ -329,7 +331,16 @@ export class SqliteTokens implements TokenStore {
     this.mirror = mirror;
     this.dataVersion = this.q.dataVersion!.get() as number;
     mirror.expect(this.q.assigned!.get() as number);
-    this.loadAfter('', mirror.clears);
+    this.loading = new Promise((done) => this.loadAfter('', mirror.clears, done));
+  }
+
+  /**
+   * Resolves when the mirror's loader has stopped: every enabled user with tokens is held, or it
+   * gave up (the mirror was emptied, the store was busy or closed) and the mirror fills as users
+   * ask. The server starts listening only then, so its first requests find the mirror full.
+   */
+  mirrorLoaded(): Promise<void> {
+    return this.loading;
   }
 
   /**
@@ -337,20 +348,29 @@ export class SqliteTokens implements TokenStore {
    * batch (so what it reads is what data_version vouches for), in the tokens_user index's order
    * after `after`. It stops when the mirror is emptied; the mirror then fills as users ask.
    */
-  private loadAfter(after: string, epoch: number): void {
+  private loadAfter(after: string, epoch: number, done: () => void): void {
     setImmediate(() => {
-      if (!this.db.open) return;
+      let next: 'more' | 'stopped' = 'stopped';
       try {
-        this.joinWithoutWaiting();
+        next = this.loadChunk(after, epoch, done);
       } catch {
-        return; // another connection is writing (or the store failed): the mirror fills as users ask
+        // Another connection is writing (SQLITE_BUSY), or the store failed: the mirror fills as users ask.
       }
-      const mirror = this.mirror as TokenMirror;
-      if (mirror.clears !== epoch) return;
-      const rows = this.q.loadAfter!.all(after, LOAD_ROWS) as unknown[][];
-      const last = this.holdLoaded(mirror, rows, rows.length === LOAD_ROWS);
-      if (rows.length === LOAD_ROWS) this.loadAfter(last, epoch);
+      if (next === 'stopped') done();
     });
+  }
+
+  /** One turn of the loader; 'more' when it has scheduled the next. */
+  private loadChunk(after: string, epoch: number, done: () => void): 'more' | 'stopped' {
+    if (!this.db.open) return 'stopped';
+    this.joinWithoutWaiting();
+    const mirror = this.mirror as TokenMirror;
+    if (mirror.clears !== epoch) return 'stopped';
+    const rows = this.q.loadAfter!.all(after, LOAD_ROWS) as unknown[][];
+    const last = this.holdLoaded(mirror, rows, rows.length === LOAD_ROWS);
+    if (rows.length < LOAD_ROWS) return 'stopped';
+    this.loadAfter(last, epoch, done);
+    return 'more';
   }
 
   /**
