@@ -57,6 +57,13 @@ class CountArray {
   }
 }
 
+/** What the token mirror reports (SqliteTokens.mirrorStats). */
+export interface TokenMirrorStats {
+  users: number;
+  tokens: number;
+  clears: number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly seconds: Histogram;
@@ -77,6 +84,7 @@ export class Metrics {
   );
   private readonly dropCounts = new CountArray(DROP_REASONS.length, (i) => [DROP_REASONS[i] as DropReason], () => true);
   private pendingNow = 0;
+  private mirror: () => TokenMirrorStats | null = () => null;
 
   constructor(opts: MetricsOptions = {}) {
     const registers = [this.registry];
@@ -125,7 +133,43 @@ export class Metrics {
         this.set(pending());
       },
     });
+    // The token mirror (store/sqlite/token-mirror.ts): a drops count that keeps rising means
+    // something else writes to the store all the time (another server on it), and requests read
+    // the store instead.
+    const mirror = () => this.mirror();
+    new Gauge({
+      name: 'radius_token_mirror_users',
+      help: 'Users whose tokens the server holds in memory',
+      registers,
+      collect() {
+        this.set(mirror()?.users ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'radius_token_mirror_tokens',
+      help: 'Tokens the server holds in memory',
+      registers,
+      collect() {
+        this.set(mirror()?.tokens ?? 0);
+      },
+    });
+    let dropsReported = 0;
+    new Counter({
+      name: 'radius_token_mirror_drops_total',
+      help: 'Times the server dropped its in-memory copy of the tokens (another connection wrote to the store, an administrative write, a failed commit)',
+      registers,
+      collect() {
+        const drops = mirror()?.clears ?? dropsReported;
+        this.inc(drops - dropsReported);
+        dropsReported = drops;
+      },
+    });
     if (opts.processMetrics === true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Where the token mirror's figures come from (the server's store). */
+  tokenMirror(stats: () => TokenMirrorStats | null): void {
+    this.mirror = stats;
   }
 
   /** A packet arrived with this RADIUS code (RFC 2865 §3). */

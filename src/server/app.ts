@@ -63,6 +63,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
   // well (in-process, alternated: 12.4/12.6 µs a request with 16 MB, 12.6/11.8 with 4) and keeps
   // the server 12 MB smaller once the cache would have filled.
   store.db.pragma('cache_size = -4000');
+  metrics.tokenMirror(() => store.tokens.mirrorStats());
   const checkpointer = startCheckpointer(store.db, {
     onError: (err) => logger.error('store: the checkpoint thread stopped; the server checkpoints the WAL itself again', { error: err.message }),
   });

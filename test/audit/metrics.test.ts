@@ -94,3 +94,22 @@ t.test('server: a port in use is an error', async (t) => {
   await t.rejects(startMetricsServer({ host: '127.0.0.1', port: srv.port }, m), { code: 'EADDRINUSE' });
   await srv.close();
 });
+
+t.test('the token mirror’s figures: 0 until a source is given, then its gauges and its drops as a counter', async (t) => {
+  const m = new Metrics();
+  let text = await m.text();
+  t.match(text, /radius_token_mirror_users 0\n/);
+  t.match(text, /radius_token_mirror_tokens 0\n/);
+  t.match(text, /radius_token_mirror_drops_total 0\n/);
+  let stats: { users: number; tokens: number; clears: number } | null = { users: 2, tokens: 3, clears: 4 };
+  m.tokenMirror(() => stats);
+  text = await m.text();
+  t.match(text, /radius_token_mirror_users 2\n/);
+  t.match(text, /radius_token_mirror_tokens 3\n/);
+  t.match(text, /radius_token_mirror_drops_total 4\n/);
+  stats = { users: 0, tokens: 0, clears: 6 };
+  t.match(await m.text(), /radius_token_mirror_drops_total 6\n/, 'counted once, across scrapes');
+  stats = null; // no mirror (group commit off)
+  text = await m.text();
+  t.match(text, /radius_token_mirror_users 0\n/);
+});

@@ -20,7 +20,7 @@ t.test('CLI changes while serving count from the next code-only request', async 
   let clock = NOW;
   const s = await startTestServer({
     now: () => clock,
-    extra: '[otp]\nmax_failures = 2\n',
+    extra: '[otp]\nmax_failures = 2\n[metrics]\nlisten = "127.0.0.1:0"\n',
     listen: ['127.0.0.1:0'],
     clients: '[[client]]\nname = "gw"\naddress = "127.0.0.2"\nsecret = "codeonly"\nprimary = "none"\n',
   });
@@ -65,4 +65,13 @@ t.test('CLI changes while serving count from the next code-only request', async 
 
   t.equal((await admin('token', 'delete', 'M-1')).code, 0);
   t.same(await send('alice'), { reply: 'Access-Reject', reason: 'no-token' });
+
+  t.same(await send('bob'), { reply: 'Access-Accept', reason: undefined });
+
+  // The import at the start and each of the 8 commands dropped the copy once; since the last
+  // drop only bob, who has a token, is held again.
+  const metrics = await (await fetch(`http://127.0.0.1:${s.server.metricsPort}/metrics`)).text();
+  t.match(metrics, /radius_token_mirror_drops_total 9\n/);
+  t.match(metrics, /radius_token_mirror_users 1\n/);
+  t.match(metrics, /radius_token_mirror_tokens 1\n/);
 });
