@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DENIAL_REASONS, DROP_REASONS } from './event.js';
 import type { AuthMode, DecisionResult, DenialReason, DropReason } from './event.js';
+import type { TokenMirrorStats } from '../store/types.js';
 
 const MODES: readonly AuthMode[] = ['password+otp', 'challenge', 'otp', 'app-password', 'password', 'unknown'];
 const RESULTS: readonly DecisionResult[] = ['accept', 'reject', 'challenge'];
@@ -55,13 +56,6 @@ class CountArray {
       this.reported[i] = this.counts[i] as number;
     }
   }
-}
-
-/** What the token mirror reports (SqliteTokens.mirrorStats). */
-export interface TokenMirrorStats {
-  users: number;
-  tokens: number;
-  clears: number;
 }
 
 export class Metrics {

@@ -68,6 +68,13 @@ export type TokenState = Pick<
   'id' | 'serial' | 'type' | 'algorithm' | 'digits' | 'period' | 't0' | 'counter' | 'lastStep' | 'drift' | 'failures' | 'lockedAt' | 'enabled' | 'validFrom' | 'validUntil'
 >;
 
+/** The server's token mirror (sqlite/token-mirror.ts): what it holds, and how often it was dropped. */
+export interface TokenMirrorStats {
+  users: number;
+  tokens: number;
+  clears: number;
+}
+
 export interface TokenWithSecret {
   token: TokenState;
   /** Unsealed key bytes. Never logged, never printed. */

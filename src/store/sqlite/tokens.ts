@@ -7,6 +7,7 @@ import {
   type ImportOptions,
   type ImportResult,
   type StoredToken,
+  type TokenMirrorStats,
   type TokenStore,
   type TokenState,
   type TokenWithSecret,
@@ -307,7 +308,7 @@ export class SqliteTokens implements TokenStore {
   }
 
   /** The mirror's size and how often it was emptied; null without group commit (tests, the bench). */
-  mirrorStats(): { users: number; tokens: number; clears: number } | null {
+  mirrorStats(): TokenMirrorStats | null {
     const m = this.mirror;
     return m && { users: m.users, tokens: m.tokens, clears: m.clears };
   }
