@@ -4,7 +4,7 @@
  * kill -9 and a restart.
  */
 import t from 'tap';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { encodeAccessRequest } from '../../src/radius/request-encode.js';
@@ -85,6 +85,23 @@ t.test('SIGHUP reloads clients without dropping a packet; SIGTERM stops cleanly'
   s.child.kill('SIGTERM');
   t.equal(await s.exited, 0, 'exit 0 on SIGTERM');
   t.match(s.stderr(), /"message":"stopped"/);
+});
+
+t.test("Node's helper threads run at nice 19; the event loop and libuv's pool keep the default", async (t) => {
+  const w = workspace(CLIENT);
+  const s = await serve(w.config);
+  t.teardown(() => s.child.kill('SIGKILL'));
+  const pid = s.child.pid as number;
+  // proc(5): the 19th field of /proc/PID/task/TID/stat is the thread's nice value.
+  const nice = (tid: string): number => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+  const others = readdirSync(`/proc/${pid}/task`).filter((tid) => Number(tid) !== pid);
+  t.equal(nice(String(pid)), 0, 'the event loop');
+  // V8's four platform workers, its delayed-task thread and the checkpoint thread at least.
+  t.ok(others.filter((tid) => nice(tid) === 19).length >= 6, 'the helpers');
+  // Started after bin/radius-otp's first line: libuv's pool (the entry's module reads), the hash workers.
+  t.ok(others.some((tid) => nice(tid) === 0), 'threads the server starts itself');
+  s.child.kill('SIGTERM');
+  t.equal(await s.exited, 0);
 });
 
 t.test('a code accepted once is refused after kill -9 and a restart', async (t) => {
