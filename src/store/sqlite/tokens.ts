@@ -227,11 +227,11 @@ export class SqliteTokens implements TokenStore {
     return a && this.unseal(a);
   }
 
-  /** Raw rows opened; a row that does not open is left out (and reported). */
-  private unsealAll(rows: readonly unknown[][]): TokenWithSecret[] {
+  /** Raw rows opened; a row that does not open is left out (and reported unless `quiet`: see unseal). */
+  private unsealAll(rows: readonly unknown[][], quiet = false): TokenWithSecret[] {
     const out: TokenWithSecret[] = [];
     for (const a of rows) {
-      const opened = this.unseal(a);
+      const opened = this.unseal(a, quiet);
       if (opened) out.push(opened);
     }
     return out;
@@ -404,8 +404,9 @@ export class SqliteTokens implements TokenStore {
       if (maybeCut && i > 0) break;
       last = user;
       if (!maybeCut && !isDisabledFlag((rows[i] as unknown[])[AFTER_STATE + 2])) {
-        const owned = rows.slice(i, end).map((a) => this.unseal(a, true));
-        if (owned.every((o) => o !== undefined)) mirror.put(user, owned as TokenWithSecret[]);
+        // As forEnabledUser: a user with a token that does not open is not held.
+        const owned = this.unsealAll(rows.slice(i, end), true);
+        if (owned.length === end - i) mirror.put(user, owned);
       }
       i = end;
     }
