@@ -81,7 +81,7 @@ interface Loaded {
 }
 
 const outcome = (r: LoadResult): string =>
-  [`acc ${r.accept}`, `rej ${r.reject}`, r.challenge ? `chal ${r.challenge}` : '', r.timeouts ? `lost ${r.timeouts}` : '', r.badReplies ? `BAD ${r.badReplies}` : '', r.exhausted ? `no-code ${r.exhausted}` : '']
+  [`acc ${r.accept}`, `rej ${r.reject}`, r.challenge ? `chal ${r.challenge}` : '', r.timeouts ? `lost ${r.timeouts}` : '', r.badReplies ? `BAD ${r.badReplies}` : '', r.socketErrors ? `socket-errors ${r.socketErrors}` : '', r.exhausted ? `no-code ${r.exhausted}` : '']
     .filter(Boolean)
     .join(', ');
 

@@ -2,8 +2,9 @@
  * The client side of the wire format, for our test client and the benchmark's load generator:
  * encode an Access-Request / Status-Server, verify a reply (RFC 2865 §3, RFC 3579 §3.2).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import { Attr, Code, HEADER_LENGTH, MAX_PACKET_LENGTH } from './codes.js';
+import { messageAuthenticatorKey } from './ma-key.js';
 import { attribute } from './reply.js';
 import { encryptUserPassword } from './request.js';
 
@@ -80,32 +81,50 @@ export function readAttributes(packet: Buffer): Array<{ type: number; value: Buf
   return attrs;
 }
 
+/** verifyReply's scratch: the reply then the secret (RFC 2865 §3), grown when a longer one comes. */
+let whole = Buffer.alloc(MAX_PACKET_LENGTH + 64);
+const computedMa = Buffer.alloc(16);
+const computedRa = Buffer.alloc(16);
+
 /**
  * ok: the Response Authenticator is right AND exactly one Message-Authenticator is present and
  * valid (like `radclient -b`). maFirst: Message-Authenticator is the first attribute.
+ * Allocates no ArrayBuffer and no hash object (the load generator checks every reply with it,
+ * and what it allocates per reply is what its garbage collector pauses for).
  */
 export function verifyReply(reply: Buffer, requestAuthenticator: Buffer, secret: Buffer): { ok: boolean; maFirst: boolean } {
-  const attrs = walk(reply);
-  if (!attrs || requestAuthenticator.length !== 16) return { ok: false, maFirst: false };
-  const packet = reply.subarray(0, reply.readUInt16BE(2));
-  const mas = attrs.filter((a) => a.type === Attr.MessageAuthenticator);
-  const maFirst = attrs[0]?.type === Attr.MessageAuthenticator;
-  const ma = mas[0];
-  if (mas.length !== 1 || ma!.value.length !== 16) return { ok: false, maFirst };
-  const off = ma!.value.byteOffset - packet.byteOffset;
-  const expectedMa = createHmac('md5', secret)
-    .update(packet.subarray(0, 4))
-    .update(requestAuthenticator)
-    .update(packet.subarray(HEADER_LENGTH, off))
-    .update(ZERO16)
-    .update(packet.subarray(off + 16))
-    .digest();
-  const expectedRa = createHash('md5')
-    .update(packet.subarray(0, 4))
-    .update(requestAuthenticator)
-    .update(packet.subarray(HEADER_LENGTH))
-    .update(secret)
-    .digest();
-  const ok = timingSafeEqual(expectedMa, ma!.value) && timingSafeEqual(expectedRa, packet.subarray(4, HEADER_LENGTH));
+  if (reply.length < HEADER_LENGTH || requestAuthenticator.length !== 16) return { ok: false, maFirst: false };
+  const length = reply.readUInt16BE(2);
+  if (length < HEADER_LENGTH || length > reply.length) return { ok: false, maFirst: false };
+  let ma = -1;
+  let mas = 0;
+  for (let pos = HEADER_LENGTH; pos < length; ) {
+    const alen = pos + 1 < length ? reply[pos + 1]! : 0;
+    if (alen < 2 || pos + alen > length) return { ok: false, maFirst: false };
+    if (reply[pos] === Attr.MessageAuthenticator) {
+      mas++;
+      ma = pos;
+    }
+    pos += alen;
+  }
+  const maFirst = length > HEADER_LENGTH && reply[HEADER_LENGTH] === Attr.MessageAuthenticator;
+  if (mas !== 1 || reply[ma + 1] !== 18) return { ok: false, maFirst };
+  const off = ma + 2;
+  // RFC 3579 §3.2: HMAC-MD5 over the reply, its MA value zeroed and the request authenticator in place.
+  const key = messageAuthenticatorKey(secret);
+  const message = key.messageBuffer(length);
+  reply.copy(message, 0, 0, length);
+  requestAuthenticator.copy(message, 4);
+  message.fill(0, off, off + 16);
+  key.macInto(length, computedMa, 0);
+  // RFC 2865 §3: MD5(Code+Identifier+Length+RequestAuth+Attributes+Secret).
+  const end = length + secret.length;
+  if (whole.length < end) whole = Buffer.alloc(end);
+  reply.copy(whole, 0, 0, length);
+  requestAuthenticator.copy(whole, 4);
+  secret.copy(whole, length);
+  computedRa.write(hash('md5', whole.subarray(0, end), 'binary'), 0, 'latin1');
+  whole.fill(0, length, end);
+  const ok = timingSafeEqual(computedMa, reply.subarray(off, off + 16)) && timingSafeEqual(computedRa, reply.subarray(4, HEADER_LENGTH));
   return { ok, maFirst };
 }

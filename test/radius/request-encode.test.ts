@@ -104,3 +104,14 @@ t.test('verifyReply checks both authenticators and where MA sits', async (t) => 
   const shortMa = Buffer.concat([Buffer.from([2, 1, 0, 25]), A, Buffer.from([80, 5, 0, 0, 0])]);
   t.same(verifyReply(shortMa, A, secret), { ok: false, maFirst: true });
 });
+
+t.test('verifyReply: a 4096-byte reply under a long secret, then a short one again', async (t) => {
+  const long = Buffer.alloc(200, 'k');
+  const fill = [...Array.from({ length: 15 }, () => attribute(Attr.ReplyMessage, 'x'.repeat(253))), attribute(Attr.ReplyMessage, 'y'.repeat(231))];
+  const big = encodeReply({ code: 2, identifier: 9, requestAuthenticator: A, secret: long, attributes: fill, proxyStates: [] });
+  t.equal(big.length, 4096);
+  t.same(verifyReply(big, A, long), { ok: true, maFirst: true });
+  t.same(verifyReply(big, A, secret), { ok: false, maFirst: true });
+  const small = encodeReply({ code: 3, identifier: 2, requestAuthenticator: A, secret, attributes: [], proxyStates: [] });
+  t.same(verifyReply(small, A, secret), { ok: true, maFirst: true }, 'the grown scratch holds no stale bytes that count');
+});
