@@ -58,3 +58,15 @@ export function pairRatios(pairs: ReadonlyArray<readonly [ours: number, theirs: 
   const median = sorted.length === 0 ? NaN : sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
   return { ratios, median };
 }
+
+/**
+ * Measured seconds of an open-loop code run at `rate` over `users` users: `seconds`, or fewer
+ * when the users would run out first. Each request takes a user with a code it has not sent yet,
+ * and within a TOTP step there is about one such code per user (the next step's, built in
+ * advance, or the current one's); a generator left without codes sends late and measures itself.
+ * At least one second.
+ */
+export function openLoopSeconds(rate: number, users: number, seconds: number, warmup: number): number {
+  const fit = Math.floor((users / (rate * 1.05) - warmup) * 10) / 10;
+  return Math.max(1, Math.min(seconds, fit));
+}

@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_PASSWORD, codeFor, pairRatios, PERIOD, stepNow, TARGET_RPS, TARGET_SHARE_OF_FREERADIUS, tokenUser } from './common.js';
+import { BENCH_PASSWORD, codeFor, openLoopSeconds, pairRatios, PERIOD, stepNow, TARGET_RPS, TARGET_SHARE_OF_FREERADIUS, tokenUser } from './common.js';
 import { FREERADIUS, freeradiusInstalled, writeFreeradiusConfig, type FreeradiusThreads } from './freeradius.js';
 import { benchImport } from './import-bench.js';
 import { benchInproc } from './inproc.js';
@@ -289,7 +289,7 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
     // Below saturation: --rate, or a half, a quarter and a tenth of what the closed loop reached.
     // On this VM a request alone costs the server 2-3 times its CPU at saturation (a wake, a
     // commit and a checkpoint share of its own), so at half of max the server is already ~70 %
-    // busy; at a tenth, the tail is the machine's own stalls (the floor rows show them).
+    // busy. The floor rows show what the machine and the generator add to every server's tail.
     const share = (d: number, why: string): [number, string] => [Math.max(100, Math.floor(saturated / d)), ` (${why} of max)`];
     const below: Array<[number, string]> = opts.rate > 0 ? [[opts.rate, '']] : [share(2, 'half'), share(4, 'quarter'), share(10, 'tenth')];
     for (const [rate, why] of below) {
@@ -298,8 +298,9 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
       await withServer(t, opts, `code-only-open-${rate}-${audit}`, setup(audit), async (server) => {
         await warmUp(server, t, opts);
         // Spinning: each request leaves when it is due (the generator has the other core).
-        const x = await load(server, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds: opts.seconds, warmup: opts.warmup, pacing: 'spin' });
-        addLoadRow(label(audit), `node open ${rate}/s${why}, spin${place.label}`, x, 'p99 < 2 ms', x.r.p99 < 2 && x.r.timeouts === 0);
+        const seconds = openSeconds(rate, t, opts);
+        const x = await load(server, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds, warmup: opts.warmup, pacing: 'spin' });
+        addLoadRow(label(audit), `node open ${rate}/s${why}, spin${secondsNote(seconds, opts)}${place.label}`, x, 'p99 < 2 ms', x.r.p99 < 2 && x.r.timeouts === 0);
       }, place);
     }
   }
@@ -355,8 +356,9 @@ async function floorOpen(t: Template, opts: BenchOptions, place: Placement, rate
   for (const rate of rates) {
     await withFloor(place, async (s) => {
       await warmUp(s, t, opts);
-      const x = await load(s, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds: opts.seconds, warmup: opts.warmup, pacing: 'spin' });
-      addLoadRow(FLOOR_LABEL, `node open ${rate}/s, spin${place.label}`, x);
+      const seconds = openSeconds(rate, t, opts);
+      const x = await load(s, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds, warmup: opts.warmup, pacing: 'spin' });
+      addLoadRow(FLOOR_LABEL, `node open ${rate}/s, spin${secondsNote(seconds, opts)}${place.label}`, x);
     });
   }
 }
@@ -441,12 +443,19 @@ async function freeradiusOpen(t: Template, opts: BenchOptions, place: Placement,
   log(`${freeradiusLabel('one')}: node open loop at ${rates.join(', ')}/s`);
   for (const rate of rates) {
     await withFreeradius(t, place, 'one', `freeradius-open-${rate}`, async (s) => {
-      await warmUp(s, t, opts);
-      const x = await load(s, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds: opts.seconds, warmup: opts.warmup, pacing: 'spin', currentStepOnly: true, untilStepEnd: true });
-      addLoadRow(freeradiusLabel('one'), `node open ${rate}/s, spin, current step only${place.label}`, x);
+      // No warm-up: FreeRADIUS has no JIT to warm, and a warm-up would spend this step's codes
+      // (it takes a user's current-step code once; it learns no drift, so there is no other).
+      const seconds = openSeconds(rate, t, opts);
+      const x = await load(s, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds, warmup: opts.warmup, pacing: 'spin', currentStepOnly: true, untilStepEnd: true });
+      addLoadRow(freeradiusLabel('one'), `node open ${rate}/s, spin, current step only${secondsNote(seconds, opts)}${place.label}`, x);
     });
   }
 }
+
+/** An open loop's measured seconds at `rate`: fewer than --seconds where the users would run out. */
+const openSeconds = (rate: number, t: Template, opts: BenchOptions): number => openLoopSeconds(rate, t.tokens, opts.seconds, opts.warmup);
+/** The generator column's note of a shortened run. */
+const secondsNote = (seconds: number, opts: BenchOptions): string => (seconds < opts.seconds ? `, ${seconds} s` : '');
 
 /** Waits, if need be, for the next TOTP step, so that at least `seconds` of the step are left. */
 async function startOfStepWithRoom(seconds: number): Promise<void> {

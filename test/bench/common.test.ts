@@ -1,5 +1,5 @@
 import t from 'tap';
-import { pairRatios, papUser, percentiles, serialOf, TARGET_SHARE_OF_FREERADIUS, tokenSecret, tokenUser } from '../../src/bench/common.js';
+import { openLoopSeconds, pairRatios, papUser, percentiles, serialOf, TARGET_SHARE_OF_FREERADIUS, tokenSecret, tokenUser } from '../../src/bench/common.js';
 
 t.test('percentiles are nearest-rank over the sorted values', async (t) => {
   t.same(percentiles([5, 1, 4, 2, 3], [0, 20, 50, 99, 100]), [1, 1, 3, 5, 5]);
@@ -21,4 +21,12 @@ t.test('alternated pairs: each ratio in run order, and their median', async (t) 
   t.same(pairRatios([[8, 10], [12, 10], [9, 10], [10, 10]]).median, 0.95, 'even count: the mean of the middle two');
   t.ok(Number.isNaN(pairRatios([]).median), 'no pairs: NaN');
   t.equal(TARGET_SHARE_OF_FREERADIUS.toFixed(4), '0.9167', '22,000 against ~24,000');
+});
+
+t.test('open-loop seconds: shortened where the users would run out, never below one', async (t) => {
+  t.equal(openLoopSeconds(3_000, 100_000, 8, 1), 8, 'a tenth of max: the whole run fits');
+  t.equal(openLoopSeconds(15_060, 100_000, 8, 1), 5.3, '100,000 users at 15,060/s with a second of warm-up');
+  const s = openLoopSeconds(15_060, 100_000, 8, 1);
+  t.ok(15_060 * (s + 1) * 1.02 <= 100_000, 'the codes the generator builds in advance fit the users');
+  t.equal(openLoopSeconds(1_000_000, 100_000, 8, 1), 1);
 });
