@@ -196,6 +196,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
     });
     // Connected: a send then takes no address lookup (a callback per packet, and garbage).
     await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
       socket.connect(job.port, job.host, () => {
         socket.off('error', reject);
         resolve();

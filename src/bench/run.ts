@@ -298,9 +298,8 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
       await withServer(t, opts, `code-only-open-${rate}-${audit}`, setup(audit), async (server) => {
         await warmUp(server, t, opts);
         // Spinning: each request leaves when it is due (the generator has the other core).
-        const seconds = openSeconds(rate, t, opts);
-        const x = await load(server, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds, warmup: opts.warmup, pacing: 'spin' });
-        addLoadRow(label(audit), `node open ${rate}/s${why}, spin${secondsNote(seconds, opts)}${place.label}`, x, 'p99 < 2 ms', x.r.p99 < 2 && x.r.timeouts === 0);
+        const { x, note } = await openLoop(server, t, opts, rate);
+        addLoadRow(label(audit), `node open ${rate}/s${why}, spin${note}${place.label}`, x, 'p99 < 2 ms', x.r.p99 < 2 && x.r.timeouts === 0);
       }, place);
     }
   }
@@ -356,9 +355,8 @@ async function floorOpen(t: Template, opts: BenchOptions, place: Placement, rate
   for (const rate of rates) {
     await withFloor(place, async (s) => {
       await warmUp(s, t, opts);
-      const seconds = openSeconds(rate, t, opts);
-      const x = await load(s, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds, warmup: opts.warmup, pacing: 'spin' });
-      addLoadRow(FLOOR_LABEL, `node open ${rate}/s, spin${secondsNote(seconds, opts)}${place.label}`, x);
+      const { x, note } = await openLoop(s, t, opts, rate);
+      addLoadRow(FLOOR_LABEL, `node open ${rate}/s, spin${note}${place.label}`, x);
     });
   }
 }
@@ -445,17 +443,21 @@ async function freeradiusOpen(t: Template, opts: BenchOptions, place: Placement,
     await withFreeradius(t, place, 'one', `freeradius-open-${rate}`, async (s) => {
       // No warm-up: FreeRADIUS has no JIT to warm, and a warm-up would spend this step's codes
       // (it takes a user's current-step code once; it learns no drift, so there is no other).
-      const seconds = openSeconds(rate, t, opts);
-      const x = await load(s, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds, warmup: opts.warmup, pacing: 'spin', currentStepOnly: true, untilStepEnd: true });
-      addLoadRow(freeradiusLabel('one'), `node open ${rate}/s, spin, current step only${secondsNote(seconds, opts)}${place.label}`, x);
+      const { x, note } = await openLoop(s, t, opts, rate, { currentStepOnly: true, untilStepEnd: true });
+      addLoadRow(freeradiusLabel('one'), `node open ${rate}/s, spin, current step only${note}${place.label}`, x);
     });
   }
 }
 
-/** An open loop's measured seconds at `rate`: fewer than --seconds where the users would run out. */
-const openSeconds = (rate: number, t: Template, opts: BenchOptions): number => openLoopSeconds(rate, t.tokens, opts.seconds, opts.warmup);
-/** The generator column's note of a shortened run. */
-const secondsNote = (seconds: number, opts: BenchOptions): string => (seconds < opts.seconds ? `, ${seconds} s` : '');
+/**
+ * A spinning open-loop code-only run at `rate`, shortened where the users cannot feed --seconds
+ * of it (openLoopSeconds); `note` is what the generator column adds for a shortened run.
+ */
+async function openLoop(s: Placed, t: Template, opts: BenchOptions, rate: number, extra: Partial<LoadJob> = {}): Promise<{ x: Loaded; note: string }> {
+  const seconds = openLoopSeconds(rate, t.tokens, opts.seconds, opts.warmup);
+  const x = await load(s, { kind: 'code-only', users: t.tokens, mode: 'open', rate, seconds, warmup: opts.warmup, pacing: 'spin', ...extra });
+  return { x, note: seconds < opts.seconds ? `, ${seconds} s` : '' };
+}
 
 /** Waits, if need be, for the next TOTP step, so that at least `seconds` of the step are left. */
 async function startOfStepWithRoom(seconds: number): Promise<void> {
