@@ -7,8 +7,9 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DENIAL_REASONS, DROP_REASONS } from './event.js';
+import { collectProcessMetrics } from './process-metrics.js';
 import type { AuthMode, DecisionResult, DenialReason, DropReason } from './event.js';
 import type { TokenMirrorStats } from '../store/types.js';
 
@@ -24,7 +25,7 @@ const REASON_INDEX = indexOf(REASONS);
 const DROP_INDEX = indexOf<DropReason>(DROP_REASONS);
 
 export interface MetricsOptions {
-  /** Also export process_* and nodejs_* metrics (CPU, memory, event loop lag). Default false. */
+  /** Also export process_* and nodejs_* metrics (CPU, memory, event loop lag; process-metrics.ts). Default false. */
   processMetrics?: boolean;
 }
 
@@ -158,7 +159,7 @@ export class Metrics {
         dropsReported = drops;
       },
     });
-    if (opts.processMetrics === true) collectDefaultMetrics({ register: this.registry });
+    if (opts.processMetrics === true) collectProcessMetrics(this.registry);
   }
 
   /** Where the token mirror's figures come from (the server's store). */

@@ -1,6 +1,8 @@
 import t from 'tap';
 import { request } from 'node:http';
+import { collectDefaultMetrics } from 'prom-client';
 import { Metrics, startMetricsServer } from '../../src/audit/metrics.js';
+import { PROCESS_METRICS } from '../../src/audit/process-metrics.js';
 
 function get(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
@@ -44,9 +46,24 @@ t.test('counters, histogram and gauge appear in text()', async (t) => {
   t.match(await new Metrics().text(), /radius_requests_total\{code="1"\} 0\n/);
 });
 
-t.test('process metrics on request', async (t) => {
+t.test('process metrics on request: prom-client\'s defaults without the per-GC observer', async (t) => {
   const m = new Metrics({ processMetrics: true });
-  t.match(await m.text(), /process_cpu_user_seconds_total/);
+  const text = await m.text();
+  for (const name of [
+    'process_cpu_user_seconds_total',
+    'process_start_time_seconds',
+    'process_resident_memory_bytes',
+    'process_open_fds',
+    'nodejs_eventloop_lag_p99_seconds',
+    'nodejs_active_handles_total',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_heap_space_size_used_bytes',
+    'nodejs_version_info',
+  ]) {
+    t.match(text, new RegExp(`^${name}[ {]`, 'm'), name);
+  }
+  t.notMatch(text, /nodejs_gc_duration_seconds/, 'no GC histogram: its observer allocated on every GC');
+  t.same([...PROCESS_METRICS, 'gc'].sort(), [...collectDefaultMetrics.metricsList].sort(), "prom-client's list, less gc");
 });
 
 t.test('many calls: every one counted (the figure per call is printed, not asserted)', async (t) => {
