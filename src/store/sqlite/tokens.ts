@@ -27,7 +27,6 @@ interface Batch {
   reject: (err: Error) => void;
   /** Compare-and-sets and failure counts written in it (commit-pacing.ts). */
   writes: number;
-  waited: boolean;
 }
 
 /** What Atomics.wait sleeps on: nothing ever wakes it, the timeout does. */
@@ -438,7 +437,7 @@ export class SqliteTokens implements TokenStore {
       this.dataVersion = version;
       this.forgetMirror();
     }
-    const batch = { writes: 0, waited: false } as Batch;
+    const batch = { writes: 0 } as Batch;
     batch.done = new Promise<void>((resolve, reject) => Object.assign(batch, { resolve, reject }));
     batch.done.catch(() => undefined); // a rejection nobody awaits is not an unhandled one
     this.batch = batch;
@@ -456,9 +455,8 @@ export class SqliteTokens implements TokenStore {
    * sleeps a moment, once, and commits in the next turn, which takes the datagrams that came.
    */
   private commitWhenDue(batch: Batch): void {
-    const wait = batch.waited ? 0 : this.pacer.waitFor(batch.writes);
+    const wait = this.pacer.waitFor(batch.writes);
     if (wait === 0) return this.flush(batch);
-    batch.waited = true;
     Atomics.wait(NAP, 0, 0, wait);
     setImmediate(() => this.flush(batch));
   }
