@@ -287,9 +287,10 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
     }, place);
 
     // Below saturation: --rate, or a half, a quarter and a tenth of what the closed loop reached.
-    // On this VM a request alone costs the server 2-3 times its CPU at saturation (a wake, a
-    // commit and a checkpoint share of its own), so at half of max the server is already ~70 %
-    // busy. The floor rows show what the machine and the generator add to every server's tail.
+    // On this VM a request alone costs the server more CPU than at saturation (a wake and a
+    // checkpoint share of its own; commits are paced, commit-pacing.ts), so at half of max the
+    // server is ~50 % busy (~62 % with the audit log). The floor rows show what the machine and
+    // the generator add to every server's tail.
     const share = (d: number, why: string): [number, string] => [Math.max(100, Math.floor(saturated / d)), ` (${why} of max)`];
     const below: Array<[number, string]> = opts.rate > 0 ? [[opts.rate, '']] : [share(2, 'half'), share(4, 'quarter'), share(10, 'tenth')];
     for (const [rate, why] of below) {
