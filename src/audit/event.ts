@@ -77,7 +77,10 @@ export interface DropEvent {
 
 export type AuditEvent = DecisionEvent | DropEvent;
 
-/** Where audit events go. Implementations must never block the caller on I/O. */
+/**
+ * Where audit events go. record() must never wait for I/O: the file sink (audit-log.ts) only
+ * formats the line there and writes its batches later, from a timer.
+ */
 export interface AuditSink {
   record(event: AuditEvent): void;
   /** Flush and close; resolves when every line is on disk. */

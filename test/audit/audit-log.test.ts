@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, open as openAsync, openSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { auditLine, createAuditLog, memoryAuditSink, nullAuditSink, plainLine } from '../../src/audit/audit-log.js';
+import { auditLine, createAuditLog, decisionLine, eventLine, memoryAuditSink, nullAuditSink, plainLine } from '../../src/audit/audit-log.js';
 import type { DecisionEvent, DropEvent } from '../../src/audit/event.js';
 import { auditFileNames } from '../../src/audit/files.js';
 import { isSecretKey, redactObject } from '../../src/audit/redact.js';
@@ -114,6 +115,39 @@ t.test('plainLine writes a string as JSON.stringify does, for any UTF-16 code un
     { numRuns: 2000 },
   );
   t.pass('2,000 random pairs of field values');
+});
+
+t.test('decisionLine: plainLine\'s line for every decision plainLine writes, null for anything else', async (t) => {
+  const units = fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 12 }).map((a) => String.fromCharCode(...a));
+  fc.assert(
+    fc.property(units, units, units, fc.nat(), (user, serial, nas, i) => {
+      const e = decision(i, { user, token_serial: serial, nas_identifier: nas });
+      return decisionLine(e) === plainLine(e) && eventLine(e) === plainLine(e);
+    }),
+    { numRuns: 2000 },
+  );
+  const unset = { ...decision(3), reason: undefined } as DecisionEvent;
+  t.equal(decisionLine(unset), plainLine(unset), 'an undefined reason is left out');
+  t.equal(decisionLine(decision(1, { reason: 'wrong-code' })), plainLine(decision(1, { reason: 'wrong-code' })), 'an accept with a reason');
+  const drop: DropEvent = { event: 'drop', time: '2026-11-22T10:00:00.000Z', server: 's', server_ip: '127.0.0.1', client: '', client_ip: '10.9.9.9', reason: 'ma-invalid' };
+  t.equal(decisionLine(drop), null, 'a drop');
+  t.equal(eventLine(drop), plainLine(drop), 'which plainLine writes');
+  const odd: Array<[string, object]> = [
+    ['a field not listed', { password: 'hunter2' }],
+    ['a buffer', { user: Buffer.from('x') }],
+    ['a number', { token_serial: 5 }],
+    ['a reason that is not a string', { reason: 1 }],
+  ];
+  for (const [what, extra] of odd) {
+    const e = { ...decision(1), ...extra } as unknown as DecisionEvent;
+    t.equal(decisionLine(e), null, what);
+    t.equal(eventLine(e), auditLine(redactObject(e as unknown as Record<string, unknown>, { scrubText: false })), `${what}: the generic path`);
+  }
+  for (const k of DECISION_ORDER.filter((k) => k !== 'event' && k !== 'reason')) {
+    const e = { ...decision(1) } as unknown as Record<string, unknown>;
+    delete e[k];
+    t.equal(decisionLine(e as unknown as DecisionEvent), null, `without ${k}`);
+  }
 });
 
 t.test('plainLine: the same line as the generic path, or null', async (t) => {
@@ -288,19 +322,58 @@ t.test('null and memory sinks', async (t) => {
   t.same(m.events.map((e) => (e as DecisionEvent).user), ['user1', 'user2']);
 });
 
-t.test('a check racing a reopen or a close does nothing', async (t) => {
+t.test('a check sees a deleted file at once (the stat is synchronous); after close() it does nothing', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'audit.log');
   const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000 });
   const dated = auditFileNames(file).forDate(today());
   sink.record(decision(1));
   while (!(await sink.checkFile().then(() => existsSync(dated)))) await new Promise((r) => setTimeout(r, 5));
+  t.equal(await sink.checkFile(), false, 'the file is there');
   unlinkSync(dated);
-  const racingReopen = sink.checkFile();
-  sink.reopen();
-  t.equal(await racingReopen, false, 'the handle it looked at is gone already');
-  const racingClose = sink.checkFile();
+  const check = sink.checkFile();
+  t.equal(await check, true, 'reopened');
   const closed = sink.close();
-  t.equal(await racingClose, false);
+  t.equal(await sink.checkFile(), false, 'closing');
   await closed;
+});
+
+t.test('the file is written on the event loop: with every thread-pool thread stuck, lines still land', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000 });
+  const dated = auditFileNames(file).forDate(today());
+  sink.record(decision(1));
+  // The file is opened on the pool; wait for the first line.
+  while (!(existsSync(dated) && lines(dated).length === 1)) await new Promise((r) => setTimeout(r, 5));
+  // Opening a FIFO for reading waits for a writer: each such open holds a pool thread.
+  const fifo = join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const size = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  const stuck = Array.from({ length: size }, () => new Promise<number>((resolve, reject) => openAsync(fifo, 'r', (err, fd) => (err ? reject(err) : resolve(fd)))));
+  await new Promise((r) => setTimeout(r, 20));
+  sink.record(decision(2));
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(lines(dated).length, 2, 'the second line is in the file while the pool is busy');
+  // Free the pool: a writer's open lets each reader's open return.
+  const writers = Array.from({ length: size }, () => openSync(fifo, 'w'));
+  for (const fd of await Promise.all(stuck)) closeSync(fd);
+  for (const fd of writers) closeSync(fd);
+  await sink.close();
+  t.equal(lines(dated).length, 2);
+});
+
+t.test('a failing write (ENOSPC) is reported, and the lines after it are still taken', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  // Today's file is /dev/full: every write() fails with ENOSPC.
+  symlinkSync('/dev/full', auditFileNames(file).forDate(today()));
+  const errors: string[] = [];
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000, onError: (e) => errors.push(e.message) });
+  sink.record(decision(1));
+  while (errors.length === 0) await new Promise((r) => setTimeout(r, 5));
+  t.match(errors[0], /ENOSPC/);
+  sink.record(decision(2));
+  await sink.close();
+  t.ok(errors.every((e) => /ENOSPC/.test(e)));
 });
