@@ -4,6 +4,7 @@ import { createLogger } from '../audit/logger.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { startServer, type RunningServer } from '../server/app.js';
+import { SCHED_OTHER, setIdlePolicy, threadsOf } from '../server/idle-policy.js';
 import { loadCliConfig } from './context.js';
 import { CliError, type GlobalArgs, type Io } from './io.js';
 
@@ -18,13 +19,18 @@ export function serveCommand(io: Io, signals: NodeJS.EventEmitter = process): Co
       const { config, file } = loadCliConfig(argv);
       let current = config;
       const logger = createLogger({ level: config.log.level, knownSecrets: () => secretsOf(current) });
+      // Node's helpers, which bin/radius-otp lowered to nice 19, before the server starts threads
+      // of its own (the hash workers lower themselves, and must not go idle: logins wait on them).
+      const helpers = threadsOf().filter((th) => th.tid !== process.pid && th.nice === 19 && th.policy === SCHED_OTHER);
       let server: RunningServer;
       try {
-        server = await startServer(config, { logger, configFile: file });
+        server = await startServer(config, { logger, configFile: file, idlePolicy: true });
       } catch (err) {
         logger.end();
         throw new CliError(`cannot start: ${(err as Error).message}`, 1);
       }
+      const idle = helpers.filter((th) => setIdlePolicy(th.tid)).length;
+      logger.debug('helper threads under SCHED_IDLE', { threads: idle, of: helpers.length });
       io.stdout(`radius-otp listening on ${server.sockets.map((s) => (s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`)).join(', ')}\n`);
       await new Promise<void>((resolve) => {
         const reload = (): void => {

@@ -33,6 +33,8 @@ export interface ServerOptions {
   audit?: AuditSink;
   now?: () => number;
   random?: (n: number) => Buffer;
+  /** The checkpoint thread puts itself under SCHED_IDLE (idle-policy.ts): `serve` asks for it. */
+  idlePolicy?: boolean;
 }
 
 export interface RunningServer {
@@ -65,6 +67,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
   store.db.pragma('cache_size = -4000');
   metrics.tokenMirror(() => store.tokens.mirrorStats());
   const checkpointer = startCheckpointer(store.db, {
+    idlePolicy: opts.idlePolicy ?? false,
     onError: (err) => logger.error('store: the checkpoint thread stopped; the server checkpoints the WAL itself again', { error: err.message }),
   });
   closers.push(() => checkpointer.stop());

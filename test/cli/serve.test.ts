@@ -14,6 +14,7 @@ import { run, serve } from '../helpers/process.js';
 import { UdpClient } from '../helpers/udp-client.js';
 import { totpCode } from '../helpers/oathtool.js';
 import { tempDir } from '../helpers/tmp.js';
+import { SCHED_IDLE, SCHED_OTHER } from '../../src/server/idle-policy.js';
 
 function workspace(clients: string, extra = ''): { dir: string; config: string; write: (clients: string, extra?: string) => void } {
   const dir = tempDir('radius-otp-serve-');
@@ -87,7 +88,7 @@ t.test('SIGHUP reloads clients without dropping a packet; SIGTERM stops cleanly'
   t.match(s.stderr(), /"message":"stopped"/);
 });
 
-t.test("Node's helper threads run at nice 19; the event loop and libuv's pool keep the default", async (t) => {
+t.test("Node's helper threads and the checkpoint thread run at nice 19 under SCHED_IDLE; the event loop and libuv's pool keep the default", async (t) => {
   const w = workspace(CLIENT);
   const s = await serve(w.config);
   t.teardown(() => s.child.kill('SIGKILL'));
@@ -97,7 +98,13 @@ t.test("Node's helper threads run at nice 19; the event loop and libuv's pool ke
   const others = readdirSync(`/proc/${pid}/task`).filter((tid) => Number(tid) !== pid);
   t.equal(nice(String(pid)), 0, 'the event loop');
   // V8's four platform workers, its delayed-task thread and the checkpoint thread at least.
-  t.ok(others.filter((tid) => nice(tid) === 19).length >= 6, 'the helpers');
+  const helpers = others.filter((tid) => nice(tid) === 19);
+  t.ok(helpers.length >= 6, 'the helpers');
+  // Field 41: the scheduling policy. serve moves V8's helpers, the checkpoint thread moves itself.
+  const policy = (tid: string): number => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[38]);
+  for (let i = 0; i < 200 && !helpers.every((tid) => policy(tid) === SCHED_IDLE); i++) await new Promise((r) => setTimeout(r, 10));
+  t.same(helpers.map(policy), helpers.map(() => SCHED_IDLE), 'every helper under SCHED_IDLE');
+  t.equal(policy(String(pid)), SCHED_OTHER, 'not the event loop');
   // Started after bin/radius-otp's first line: libuv's pool (the entry's module reads), the hash workers.
   t.ok(others.some((tid) => nice(tid) === 0), 'threads the server starts itself');
   s.child.kill('SIGTERM');

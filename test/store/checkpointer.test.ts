@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import t from 'tap';
 import { OVERDUE_PAGES, startCheckpointer, type CheckpointPass } from '../../src/store/sqlite/checkpointer.js';
 import { CHECKPOINT_NICE } from '../../src/store/sqlite/checkpoint-pacing.js';
+import { SCHED_IDLE, SCHED_OTHER, threadsOf } from '../../src/server/idle-policy.js';
 
 const ROWS = 2000;
 
@@ -103,6 +104,24 @@ t.test('the thread runs at the lowest priority; the event loop keeps its own', a
   t.equal(threadNices()[0], before[0], 'the main thread (listed first) keeps its nice value');
   await cp.stop();
   t.notOk(threadNices().includes(CHECKPOINT_NICE), 'gone after stop()');
+});
+
+t.test('idlePolicy: the thread also puts itself under SCHED_IDLE; without it, it stays SCHED_OTHER', async (t) => {
+  for (const idlePolicy of [true, false]) {
+    const dir = t.testdir();
+    const db = walDb(dir);
+    let passed!: () => void;
+    const firstPass = new Promise<void>((resolve) => (passed = resolve));
+    const cp = startCheckpointer(db, { idlePolicy, onError: (e) => t.fail(e.message), onPass: () => passed() });
+    cp.worker?.ref();
+    db.prepare('UPDATE t SET v = 1 WHERE id = 1').run();
+    await firstPass;
+    const thread = threadsOf().filter((th) => th.nice === CHECKPOINT_NICE);
+    t.equal(thread.length, 1, 'one thread at nice 19');
+    t.equal(thread[0]?.policy, idlePolicy ? SCHED_IDLE : SCHED_OTHER, `idlePolicy ${idlePolicy}`);
+    await cp.stop();
+    db.close();
+  }
 });
 
 t.test('a thread that gets no time: the connection checkpoints past overduePages, so the WAL stays bounded', async (t) => {

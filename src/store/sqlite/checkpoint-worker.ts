@@ -9,11 +9,14 @@
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { currentThreadId, setIdlePolicy } from '../../server/idle-policy.js';
 import { CHECKPOINT_NICE, nextWait, type Pacing, type PassState } from './checkpoint-pacing.js';
 
 /** The store's path and when to make passes (checkpoint-pacing.ts). */
 export interface CheckpointWorkerData extends Pacing {
   path: string;
+  /** Also SCHED_IDLE (server/idle-policy.ts): never preempts the event loop, yields to it at once. */
+  idlePolicy: boolean;
 }
 
 /** The row of `PRAGMA wal_checkpoint`: blocked (1) or not, frames in the WAL, frames copied back. */
@@ -35,6 +38,11 @@ try {
   /* c8 ignore next 3 -- raising one's own nice value is always allowed on the machines we test on */
 } catch {
   // Not allowed here (a seccomp profile, say): the thread keeps the server's priority.
+}
+if (o.idlePolicy) {
+  const tid = currentThreadId();
+  // Without /proc or chrt the thread stays at nice 19.
+  if (tid !== null) setIdlePolicy(tid);
 }
 const port = parentPort as NonNullable<typeof parentPort>;
 const db = new Database(o.path, { fileMustExist: true });

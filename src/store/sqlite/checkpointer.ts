@@ -47,6 +47,8 @@ export interface CheckpointerOptions {
   restartFrames?: number;
   /** The connection's own wal_autocheckpoint while the thread runs (default OVERDUE_PAGES). */
   overduePages?: number;
+  /** The thread puts itself under SCHED_IDLE as well (server/idle-policy.ts): the server does. */
+  idlePolicy?: boolean;
 }
 
 export interface Checkpointer {
@@ -87,6 +89,7 @@ export function startCheckpointer(db: Database.Database, opts: CheckpointerOptio
     busyMs: opts.busyMs ?? 5,
     lazyMs: opts.lazyMs ?? 50,
     busyFrames: opts.busyFrames ?? 64,
+    idlePolicy: opts.idlePolicy ?? false,
   };
   const restartFrames = opts.restartFrames ?? 4000;
   const overduePages = opts.overduePages ?? OVERDUE_PAGES;
