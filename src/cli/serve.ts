@@ -4,7 +4,7 @@ import { createLogger } from '../audit/logger.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { startServer, type RunningServer } from '../server/app.js';
-import { SCHED_OTHER, setIdlePolicy, threadsOf } from '../server/idle-policy.js';
+import { SCHED_OTHER, setIdlePolicy, threadsOf } from '../sched/idle-policy.js';
 import { loadCliConfig } from './context.js';
 import { CliError, type GlobalArgs, type Io } from './io.js';
 

@@ -33,7 +33,7 @@ export interface ServerOptions {
   audit?: AuditSink;
   now?: () => number;
   random?: (n: number) => Buffer;
-  /** The checkpoint thread puts itself under SCHED_IDLE (idle-policy.ts): `serve` asks for it. */
+  /** The checkpoint thread puts itself under SCHED_IDLE (sched/idle-policy.ts): `serve` asks for it. */
   idlePolicy?: boolean;
 }
 

@@ -3,6 +3,7 @@ import t from 'tap';
 import { LocalPrimary } from '../../src/auth/local.js';
 import { createArgon2Hasher } from '../../src/auth/passwords.js';
 import { tempStore } from '../helpers/store.js';
+import { threadsOf } from '../../src/sched/idle-policy.js';
 
 t.test('local primary', async (t) => {
   const { store } = tempStore();
@@ -41,17 +42,10 @@ t.test('hashing: at most `threads` at once, the rest queue; a malformed hash is 
 });
 
 t.test('hashing threads run at low priority; close refuses queued work', async (t) => {
-  const { readdirSync, readFileSync } = await import('node:fs');
   const hasher = await createArgon2Hasher(2);
   const h = await hasher.hash('pw');
   await Promise.all([hasher.verify(h, 'pw'), hasher.verify(h, 'pw')]);
-  const nice = readdirSync('/proc/self/task').flatMap((tid) => {
-    try {
-      return [Number((readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1] as string).split(' ')[16])];
-    } catch {
-      return [];
-    }
-  });
+  const nice = threadsOf().map((th) => th.nice);
   t.ok(nice.filter((n) => n === 19).length >= 2, 'two threads at nice 19');
   t.ok(nice.includes(0), 'the event loop keeps its priority');
   const queued = Promise.allSettled([hasher.verify(h, 'a'), hasher.verify(h, 'b'), hasher.verify(h, 'c')]);

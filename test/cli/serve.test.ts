@@ -4,7 +4,7 @@
  * kill -9 and a restart.
  */
 import t from 'tap';
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { encodeAccessRequest } from '../../src/radius/request-encode.js';
@@ -14,7 +14,7 @@ import { run, serve } from '../helpers/process.js';
 import { UdpClient } from '../helpers/udp-client.js';
 import { totpCode } from '../helpers/oathtool.js';
 import { tempDir } from '../helpers/tmp.js';
-import { SCHED_IDLE, SCHED_OTHER } from '../../src/server/idle-policy.js';
+import { SCHED_IDLE, SCHED_OTHER, threadsOf, type ThreadSched } from '../../src/sched/idle-policy.js';
 
 function workspace(clients: string, extra = ''): { dir: string; config: string; write: (clients: string, extra?: string) => void } {
   const dir = tempDir('radius-otp-serve-');
@@ -93,20 +93,20 @@ t.test("Node's helper threads and the checkpoint thread run at nice 19 under SCH
   const s = await serve(w.config);
   t.teardown(() => s.child.kill('SIGKILL'));
   const pid = s.child.pid as number;
-  // proc(5): the 19th field of /proc/PID/task/TID/stat is the thread's nice value.
-  const nice = (tid: string): number => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
-  const others = readdirSync(`/proc/${pid}/task`).filter((tid) => Number(tid) !== pid);
-  t.equal(nice(String(pid)), 0, 'the event loop');
+  const threads = (): ThreadSched[] => threadsOf(pid);
+  const main = (): ThreadSched | undefined => threads().find((th) => th.tid === pid);
+  const others = threads().filter((th) => th.tid !== pid);
+  t.equal(main()?.nice, 0, 'the event loop');
   // V8's four platform workers, its delayed-task thread and the checkpoint thread at least.
-  const helpers = others.filter((tid) => nice(tid) === 19);
+  const helpers = others.filter((th) => th.nice === 19).map((th) => th.tid);
   t.ok(helpers.length >= 6, 'the helpers');
-  // Field 41: the scheduling policy. serve moves V8's helpers, the checkpoint thread moves itself.
-  const policy = (tid: string): number => Number(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[38]);
-  for (let i = 0; i < 200 && !helpers.every((tid) => policy(tid) === SCHED_IDLE); i++) await new Promise((r) => setTimeout(r, 10));
-  t.same(helpers.map(policy), helpers.map(() => SCHED_IDLE), 'every helper under SCHED_IDLE');
-  t.equal(policy(String(pid)), SCHED_OTHER, 'not the event loop');
+  // serve moves V8's helpers, the checkpoint thread moves itself.
+  const policies = (): number[] => helpers.map((tid) => threads().find((th) => th.tid === tid)?.policy ?? -1);
+  for (let i = 0; i < 200 && !policies().every((p) => p === SCHED_IDLE); i++) await new Promise((r) => setTimeout(r, 10));
+  t.same(policies(), helpers.map(() => SCHED_IDLE), 'every helper under SCHED_IDLE');
+  t.equal(main()?.policy, SCHED_OTHER, 'not the event loop');
   // Started after bin/radius-otp's first line: libuv's pool (the entry's module reads), the hash workers.
-  t.ok(others.some((tid) => nice(tid) === 0), 'threads the server starts itself');
+  t.ok(others.some((th) => th.nice === 0), 'threads the server starts itself');
   s.child.kill('SIGTERM');
   t.equal(await s.exited, 0);
 });

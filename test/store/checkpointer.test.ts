@@ -3,13 +3,13 @@
  * checkpointing, the thread copies the WAL back and makes it start over under continuous writes,
  * and if the thread fails the connection checkpoints itself again.
  */
-import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { OVERDUE_PAGES, startCheckpointer, type CheckpointPass } from '../../src/store/sqlite/checkpointer.js';
 import { CHECKPOINT_NICE } from '../../src/store/sqlite/checkpoint-pacing.js';
-import { SCHED_IDLE, SCHED_OTHER, threadsOf } from '../../src/server/idle-policy.js';
+import { SCHED_IDLE, SCHED_OTHER, threadsOf } from '../../src/sched/idle-policy.js';
 
 const ROWS = 2000;
 
@@ -80,12 +80,9 @@ t.test('under continuous writes the thread copies the WAL back and it starts ove
   again.close();
 });
 
-/** Nice values of this process's threads (Linux: /proc/self/task/TID/stat, field 19). */
+/** Nice values of this process's threads, the main thread first (readdir order of /proc/self/task). */
 function threadNices(): number[] {
-  return readdirSync('/proc/self/task').map((tid) => {
-    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-  });
+  return threadsOf().map((th) => th.nice);
 }
 
 t.test('the thread runs at the lowest priority; the event loop keeps its own', async (t) => {

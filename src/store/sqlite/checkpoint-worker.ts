@@ -9,13 +9,13 @@
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { currentThreadId, setIdlePolicy } from '../../server/idle-policy.js';
+import { currentThreadId, setIdlePolicy } from '../../sched/idle-policy.js';
 import { CHECKPOINT_NICE, nextWait, type Pacing, type PassState } from './checkpoint-pacing.js';
 
 /** The store's path and when to make passes (checkpoint-pacing.ts). */
 export interface CheckpointWorkerData extends Pacing {
   path: string;
-  /** Also SCHED_IDLE (server/idle-policy.ts): never preempts the event loop, yields to it at once. */
+  /** Also SCHED_IDLE (sched/idle-policy.ts): never preempts the event loop, yields to it at once. */
   idlePolicy: boolean;
 }
 

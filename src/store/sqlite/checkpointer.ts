@@ -47,7 +47,7 @@ export interface CheckpointerOptions {
   restartFrames?: number;
   /** The connection's own wal_autocheckpoint while the thread runs (default OVERDUE_PAGES). */
   overduePages?: number;
-  /** The thread puts itself under SCHED_IDLE as well (server/idle-policy.ts): the server does. */
+  /** The thread puts itself under SCHED_IDLE as well (sched/idle-policy.ts): the server does. */
   idlePolicy?: boolean;
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Worker } from 'node:worker_threads';
-import { currentThreadId, findChrt, parseThreadStat, SCHED_IDLE, SCHED_OTHER, setIdlePolicy, threadsOf } from '../../src/server/idle-policy.js';
+import { currentThreadId, findChrt, parseThreadStat, SCHED_IDLE, SCHED_OTHER, setIdlePolicy, threadsOf } from '../../src/sched/idle-policy.js';
 
 t.test('parseThreadStat reads nice (field 19) and policy (field 41), whatever the command name holds', async (t) => {
   // proc(5): pid (comm) state ppid … ; fields 3 to 52 after the command name.
@@ -45,7 +45,7 @@ t.test('setIdlePolicy puts a thread of this process under SCHED_IDLE; false with
 t.test('without /proc/thread-self or chrt, or with a thread ending while listed, nothing throws', async (t) => {
   const fs = await import('node:fs');
   const gone = Object.assign(new Error('ENOENT: no such file or directory'), { code: 'ENOENT' });
-  const mod = await t.mockImport<typeof import('../../src/server/idle-policy.js')>('../../src/server/idle-policy.js', {
+  const mod = await t.mockImport<typeof import('../../src/sched/idle-policy.js')>('../../src/sched/idle-policy.js', {
     'node:fs': {
       ...fs,
       readlinkSync: () => {
@@ -59,7 +59,7 @@ t.test('without /proc/thread-self or chrt, or with a thread ending while listed,
     },
   });
   t.equal(mod.currentThreadId(), null);
-  const noChrt = await t.mockImport<typeof import('../../src/server/idle-policy.js')>('../../src/server/idle-policy.js', {
+  const noChrt = await t.mockImport<typeof import('../../src/sched/idle-policy.js')>('../../src/sched/idle-policy.js', {
     'node:fs': { ...fs, existsSync: () => false },
   });
   t.equal(noChrt.findChrt(), null, 'no chrt anywhere');
