@@ -53,10 +53,14 @@ export const TARGET_SHARE_OF_FREERADIUS = TARGET_RPS / 24_000;
 /** ours/theirs for each pair, and their median (the mean of the middle two for an even count; NaN for none). */
 export function pairRatios(pairs: ReadonlyArray<readonly [ours: number, theirs: number]>): { ratios: number[]; median: number } {
   const ratios = pairs.map(([ours, theirs]) => ours / theirs);
-  const sorted = [...ratios].sort((a, b) => a - b);
+  return { ratios, median: median(ratios) };
+}
+
+/** The middle value (the mean of the middle two for an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  const median = sorted.length === 0 ? NaN : sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return { ratios, median };
+  return sorted.length === 0 ? NaN : sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface BenchOptions {
   serverWarmup: number;
   /** Open-loop rate for code-only latency below saturation (requests/s); 0 = a half, a quarter and a tenth of the closed-loop rate. */
   rate: number;
+  /** Code-only open-loop runs of ours at each rate (a fresh server each), alternated; the row gives their median. */
+  openRuns: number;
   /** Requests radclient sends for code-only (at most 2 × tokens) and for password+code. */
   radclientRequests: number;
   radclientPasswordRequests: number;
@@ -58,6 +60,7 @@ const DEFAULTS: Omit<BenchOptions, 'only'> = {
   flood: 64,
   probeRate: 200,
   rate: 0,
+  openRuns: 3,
   serverWarmup: 3,
   radclientRequests: 150_000,
   radclientPasswordRequests: 400,
@@ -85,6 +88,8 @@ export const USAGE = `npm run bench -- [options]   (each option also as BENCH_NA
   --probe-rate N        Status-Server / retransmission probes per second (${DEFAULTS.probeRate})
   --server-warmup N     code-only open-loop runs: seconds of unmeasured closed-loop load first (${DEFAULTS.serverWarmup})
   --rate N              code-only open-loop rate for latency below saturation (default: a half, a quarter and a tenth of the closed-loop rate)
+  --open-runs N         code-only open-loop runs of ours at each rate, each with a fresh server, audit on and off
+                        alternated; the row gives the median of their p50s and p99s and lists each p99 (${DEFAULTS.openRuns})
   --radclient-requests N, --radclient-password-requests N, --parallel N (radclient -p, ${DEFAULTS.parallel})
   --radclient-chunk N   requests per radclient file (${DEFAULTS.radclientChunk}); --radclient-procs N radclients at once (${DEFAULTS.radclientProcs})
   --pin true|false      code-only runs: server on CPU 1, generators on CPU 0 (${DEFAULTS.pin}; needs 2 CPUs and taskset)
@@ -130,6 +135,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     else out[key] = value;
   }
   if (!['on', 'off', 'both'].includes(out.audit as string)) throw new Error('--audit must be on, off or both');
+  if (!Number.isInteger(out.openRuns) || (out.openRuns as number) < 1) throw new Error('--open-runs must be a whole number, at least 1');
   const onlyRaw = raw.get('only');
   const only = new Set<Scenario>();
   for (const s of onlyRaw === undefined ? SCENARIOS : onlyRaw.split(',').map((x) => x.trim())) {

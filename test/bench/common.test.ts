@@ -1,5 +1,5 @@
 import t from 'tap';
-import { openLoopSeconds, pairRatios, papUser, percentiles, serialOf, TARGET_SHARE_OF_FREERADIUS, tokenSecret, tokenUser } from '../../src/bench/common.js';
+import { median, openLoopSeconds, pairRatios, papUser, percentiles, serialOf, TARGET_SHARE_OF_FREERADIUS, tokenSecret, tokenUser } from '../../src/bench/common.js';
 
 t.test('percentiles are nearest-rank over the sorted values', async (t) => {
   t.same(percentiles([5, 1, 4, 2, 3], [0, 20, 50, 99, 100]), [1, 1, 3, 5, 5]);
@@ -21,6 +21,16 @@ t.test('alternated pairs: each ratio in run order, and their median', async (t) 
   t.same(pairRatios([[8, 10], [12, 10], [9, 10], [10, 10]]).median, 0.95, 'even count: the mean of the middle two');
   t.ok(Number.isNaN(pairRatios([]).median), 'no pairs: NaN');
   t.equal(TARGET_SHARE_OF_FREERADIUS.toFixed(4), '0.9167', '22,000 against ~24,000');
+});
+
+t.test('median: by value, not by order; the input is left as it was', async (t) => {
+  const runs = [3.11, 1.48, 1.78];
+  t.equal(median(runs), 1.78, 'odd count: the middle value');
+  t.same(runs, [3.11, 1.48, 1.78], 'not sorted in place');
+  t.equal(median([2, 10, 1, 3]), 2.5, 'even count: the mean of the middle two');
+  t.equal(median([10, 9, 100, 1, 2]), 9, 'numbers, not strings: 100 sorts last');
+  t.equal(median([4]), 4);
+  t.ok(Number.isNaN(median([])), 'none: NaN');
 });
 
 t.test('open-loop seconds: shortened where the users would run out, never below one', async (t) => {
