@@ -92,29 +92,22 @@ interface OpenTier {
   note: string;
 }
 
+/** The counts of a load run, summed over several runs of one setting. */
+const COUNTS = ['sent', 'measured', 'replies', 'accept', 'reject', 'challenge', 'timeouts', 'badReplies', 'socketErrors', 'skipped', 'exhausted', 'seconds'] as const satisfies ReadonlyArray<keyof LoadResult>;
+
+/** Several runs of one setting as one row, with each run's p99 in run order. */
+interface MedianRun extends Loaded {
+  p99s: readonly number[];
+}
+
 /**
  * Several runs of one setting as one row: the medians of their rates, percentiles and CPU, the
- * sums of their counts and seconds, the largest max, and each run's p99 (in run order).
+ * sums of their counts and seconds, and the largest max.
  */
-function medianRun(runs: readonly Loaded[]): Loaded & { p99s?: string } {
-  if (runs.length === 1) return runs[0] as Loaded;
+function medianRun(runs: readonly Loaded[]): MedianRun {
   const of = (f: (x: Loaded) => number): number => median(runs.map(f));
-  const sum = (f: (r: LoadResult) => number): number => runs.reduce((n, x) => n + f(x.r), 0);
-  const first = (runs[0] as Loaded).r;
   const r: LoadResult = {
-    ...first,
-    sent: sum((r) => r.sent),
-    measured: sum((r) => r.measured),
-    replies: sum((r) => r.replies),
-    accept: sum((r) => r.accept),
-    reject: sum((r) => r.reject),
-    challenge: sum((r) => r.challenge),
-    timeouts: sum((r) => r.timeouts),
-    badReplies: sum((r) => r.badReplies),
-    socketErrors: sum((r) => r.socketErrors),
-    skipped: sum((r) => r.skipped),
-    exhausted: sum((r) => r.exhausted),
-    seconds: sum((r) => r.seconds),
+    ...(runs[0] as Loaded).r,
     rps: of((x) => x.r.rps),
     p50: of((x) => x.r.p50),
     p90: of((x) => x.r.p90),
@@ -123,8 +116,9 @@ function medianRun(runs: readonly Loaded[]): Loaded & { p99s?: string } {
     max: Math.max(...runs.map((x) => x.r.max)),
     cpu: of((x) => x.r.cpu),
   };
+  for (const k of COUNTS) r[k] = runs.reduce((n, x) => n + x.r[k], 0);
   const cpu = runs.map((x) => x.cpuPerReq).filter((c): c is number => c !== null);
-  return { r, serverCpu: of((x) => x.serverCpu), cpuPerReq: cpu.length > 0 ? median(cpu) : null, p99s: runs.map((x) => fmt(x.r.p99)).join(' / ') };
+  return { r, serverCpu: of((x) => x.serverCpu), cpuPerReq: cpu.length > 0 ? median(cpu) : null, p99s: runs.map((x) => x.r.p99) };
 }
 
 const outcome = (r: LoadResult): string =>
@@ -132,8 +126,8 @@ const outcome = (r: LoadResult): string =>
     .filter(Boolean)
     .join(', ');
 
-function addLoadRow(scenario: string, generator: string, x: Loaded & { p99s?: string }, target = '', met: boolean | null = null): void {
-  const out = x.p99s === undefined ? outcome(x.r) : `median of ${x.p99s.split(' / ').length} runs, p99s ${x.p99s}; ${outcome(x.r)}`;
+function addLoadRow(scenario: string, generator: string, x: Loaded | MedianRun, target = '', met: boolean | null = null): void {
+  const out = 'p99s' in x && x.p99s.length > 1 ? `median of ${x.p99s.length} runs, p99s ${x.p99s.map((p) => fmt(p)).join(' / ')}; ${outcome(x.r)}` : outcome(x.r);
   rows.push({ scenario, generator, rps: x.r.rps, p50: x.r.p50, p99: x.r.p99, outcome: out, serverCpu: x.serverCpu, cpuPerReq: x.cpuPerReq, target, met });
 }
 
@@ -345,9 +339,9 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
   // --open-runs rounds; in each, every tier once, audit on and off of a level one after the
   // other: the machine's speed moves from minute to minute (the floor rows show by how much), and
   // one 8-s run's p99 is as much the machine's minute as the server's, so a row gives the median.
-  tiers.sort((a, b) => a.level - b.level);
+  const byLevel = [...tiers].sort((a, b) => a.level - b.level);
   for (let round = 1; round <= opts.openRuns; round++) {
-    for (const tier of tiers) {
+    for (const tier of byLevel) {
       log(`${label(tier.audit)}: node open loop at ${tier.rate}/s${opts.openRuns > 1 ? `, run ${round} of ${opts.openRuns}` : ''}`);
       await withServer(t, opts, `code-only-open-${tier.rate}-${tier.audit}-${round}`, setup(tier.audit), async (server) => {
         await warmUp(server, t, opts);
@@ -359,12 +353,10 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
     }
   }
   const rates = new Set<number>();
-  for (const audit of audits) {
-    for (const tier of tiers.filter((x) => x.audit === audit)) {
-      rates.add(tier.rate);
-      const x = medianRun(tier.runs);
-      addLoadRow(label(audit), `node open ${tier.rate}/s${tier.why}, spin${tier.note}${place.label}`, x, 'p99 < 2 ms', x.r.p99 < 2 && x.r.timeouts === 0);
-    }
+  for (const tier of tiers) {
+    rates.add(tier.rate);
+    const x = medianRun(tier.runs);
+    addLoadRow(label(tier.audit), `node open ${tier.rate}/s${tier.why}, spin${tier.note}${place.label}`, x, 'p99 < 2 ms', x.r.p99 < 2 && x.r.timeouts === 0);
   }
   await floorOpen(t, opts, place, [...rates]);
   if (freeradius) await freeradiusOpen(t, opts, place, [...rates]);
