@@ -1,7 +1,7 @@
 /**
  * Child processes of the bench: the server (bin/radius-otp serve from dist), the bare responder
  * (dist/bench/floor-server.js), FreeRADIUS (freeradius.ts), the Node load generator
- * (dist/bench/loadgen.js) and radclient.
+ * (dist/bench/loadgen.js), the core probe (dist/bench/core-stalls.js) and radclient.
  * Every child is ended by its own pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -11,12 +11,14 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { FREERADIUS, FREERADIUS_READY } from './freeradius.js';
+import type { CoreStalls } from './core-stalls.js';
 import type { LoadJob, LoadResult } from './loadgen.js';
 import { prefixed } from './placement.js';
 
 const BIN = fileURLToPath(new URL('../../bin/radius-otp', import.meta.url));
 const LOADGEN = fileURLToPath(new URL('./loadgen.js', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./floor-server.js', import.meta.url));
+const CORE_PROBE = fileURLToPath(new URL('./core-stalls.js', import.meta.url));
 
 export interface ServerProcess {
   pid: number;
@@ -125,19 +127,32 @@ async function startListening(
 
 /** Runs one load generator process to its end and returns what it measured. */
 export function runLoadgen(job: LoadJob, prefix: readonly string[] = []): Promise<LoadResult> {
+  return runForJson<LoadResult>('loadgen', [LOADGEN, JSON.stringify(job)], prefix);
+}
+
+/**
+ * core-stalls.ts for `seconds` under `prefix` (a core of placement.ts), with V8's helper threads
+ * off (--single-threaded), so that only other processes can take the core from it.
+ */
+export function runCoreProbe(seconds: number, prefix: readonly string[]): Promise<CoreStalls> {
+  return runForJson<CoreStalls>('core probe', ['--single-threaded', CORE_PROBE, String(seconds)], prefix);
+}
+
+/** A Node child that prints one JSON result on stdout and exits 0. */
+function runForJson<T>(what: string, args: readonly string[], prefix: readonly string[]): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(...prefixed(prefix, process.execPath, [LOADGEN, JSON.stringify(job)]), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(...prefixed(prefix, process.execPath, args), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     // 'close', not 'exit': stdout may still hold the result when the process has exited.
     child.once('close', (code) => {
-      if (code !== 0) return reject(new Error(`loadgen exited ${code}: ${err}`));
+      if (code !== 0) return reject(new Error(`${what} exited ${code}: ${err}`));
       try {
-        resolve(JSON.parse(out) as LoadResult);
+        resolve(JSON.parse(out) as T);
       } catch {
-        reject(new Error(`loadgen printed no result: ${out} ${err}`));
+        reject(new Error(`${what} printed no result: ${out} ${err}`));
       }
     });
   });

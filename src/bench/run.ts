@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_PASSWORD, codeFor, median, openLoopSeconds, pairRatios, PERIOD, stepNow, TARGET_RPS, TARGET_SHARE_OF_FREERADIUS, tokenUser } from './common.js';
+import { describe, SLEEP_MS, type CoreStalls } from './core-stalls.js';
 import { FREERADIUS, freeradiusInstalled, writeFreeradiusConfig, type FreeradiusThreads } from './freeradius.js';
 import { benchImport } from './import-bench.js';
 import { benchInproc } from './inproc.js';
@@ -15,7 +16,7 @@ import { buildTemplate, CLIENT_SECRET, instance, type ServerSetup, type Template
 import type { LoadJob, LoadResult } from './loadgen.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { placement, UNPINNED, type Placement } from './placement.js';
-import { freeTcpPort, freeUdpPort, runLoadgen, runRadclient, scrapeRequests, startFloorProcess, startFreeradiusProcess, startServerProcess, writeRadclientDictionary, writeRadclientFile, type ServerProcess } from './procs.js';
+import { freeTcpPort, freeUdpPort, runCoreProbe, runLoadgen, runRadclient, scrapeRequests, startFloorProcess, startFreeradiusProcess, startServerProcess, writeRadclientDictionary, writeRadclientFile, type ServerProcess } from './procs.js';
 
 interface Row {
   scenario: string;
@@ -336,6 +337,7 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
     const below: Array<[number, string]> = opts.rate > 0 ? [[opts.rate, '']] : [share(2, 'half'), share(4, 'quarter'), share(10, 'tenth')];
     below.forEach(([rate, why], level) => tiers.push({ audit, level, rate, why, runs: [], note: '' }));
   }
+  await probeCores(place);
   // --open-runs rounds; in each, every tier once, audit on and off of a level one after the
   // other: the machine's speed moves from minute to minute (the floor rows show by how much), and
   // one 8-s run's p99 is as much the machine's minute as the server's, so a row gives the median.
@@ -361,6 +363,25 @@ async function scenarioCodeOnly(t: Template, opts: BenchOptions): Promise<void> 
   await floorOpen(t, opts, place, [...rates]);
   if (freeradius) await freeradiusOpen(t, opts, place, [...rates]);
 }
+
+/**
+ * The machine alone, just before the open-loop runs: how often each core of the placement was
+ * taken from a thread due to wake for 1 and 2 ms or more (core-stalls.ts). At half of max a stall
+ * of a few ms puts every request of its span and of the catching-up after it over 2 ms, so these
+ * rows are the context of the p99 column below them.
+ */
+async function probeCores(place: Placement): Promise<void> {
+  const cores: Array<[string, readonly string[]]> = place.server.length > 0 ? [['server core, CPU 1', place.server], ['generator core, CPU 0', place.generator]] : [['unpinned', []]];
+  log(`machine alone: core probe, ${CORE_PROBE_SECONDS} s`);
+  const found = await Promise.all(cores.map(([, prefix]) => runCoreProbe(CORE_PROBE_SECONDS, prefix)));
+  cores.forEach(([where], i) => {
+    const s = found[i] as CoreStalls;
+    rows.push({ scenario: '3 machine alone: core stalls', generator: `sleep ${SLEEP_MS} ms × ${fmtInt(s.wakes)}, ${where}`, rps: null, p50: null, p99: null, outcome: describe(s), serverCpu: null, cpuPerReq: null, target: '', met: null });
+  });
+}
+
+/** Seconds of each core probe. */
+const CORE_PROBE_SECONDS = 5;
 
 /**
  * Unmeasured closed-loop load before an open-loop run, so that the run sees the server as it runs
