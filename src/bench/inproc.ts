@@ -56,6 +56,7 @@ export async function benchInproc(t: Template, batches = 7, perBatch = 4000): Pr
       audit: nullAuditSink(),
       metrics: new Metrics(),
       onDrop: () => undefined,
+      onBadRequest: () => undefined,
       onError: () => undefined,
       server: { name: 'bench' },
       limits: { maxPending: 4096, maxPendingPerClient: 1024 },

@@ -11,6 +11,14 @@ import { Attr, HEADER_LENGTH, MsChapAttr, VendorMicrosoft } from './codes.js';
 
 export type AccessRequestProblem = 'bad-password-length' | 'password-and-chap' | 'no-credentials' | 'no-nas-id';
 
+/** What each problem means, for the log line an administrator reads (never a value from the packet). */
+export const PROBLEM_TEXT: Record<AccessRequestProblem, string> = {
+  'bad-password-length': 'User-Password is not 16 to 128 bytes in steps of 16 (RFC 2865 §5.2)',
+  'password-and-chap': 'both User-Password and CHAP-Password (RFC 2865 §4.1)',
+  'no-credentials': 'no User-Password, CHAP-Password, State, EAP-Message or MS-CHAP attribute (RFC 2865 §4.1)',
+  'no-nas-id': 'no NAS-IP-Address, NAS-IPv6-Address or NAS-Identifier (RFC 2865 §4.1, RFC 3162 §2.1)',
+};
+
 export interface AccessRequest {
   code: number;
   identifier: number;

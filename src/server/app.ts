@@ -15,6 +15,7 @@ import { Pipeline } from '../auth/pipeline.js';
 import type { PrimaryAuthenticator } from '../auth/primary.js';
 import { configErrorAt } from '../config/load.js';
 import { parseListen, type Config } from '../config/schema.js';
+import { PROBLEM_TEXT, type AccessRequestProblem } from '../radius/request.js';
 import { openStore } from '../store/open.js';
 import { startCheckpointer, type Checkpointer } from '../store/sqlite/checkpointer.js';
 import type { SqliteStore } from '../store/sqlite/open.js';
@@ -122,6 +123,11 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
         reason: d.reason,
       });
     });
+    // A request rejected as malformed is decided (audit reason bad-request); this line says what
+    // was wrong with it, at the same rate limit as drops.
+    const badRequestLog = new RateLimitedLog<{ problem: AccessRequestProblem; peer: Peer; client: string }>(config.log.drop_log_per_second, (d, suppressed) => {
+      logger.warn('malformed request rejected', { problem: d.problem, detail: PROBLEM_TEXT[d.problem], client_ip: d.peer.address, client: d.client, ...(suppressed > 0 ? { suppressed } : {}) });
+    });
     const handler = new RequestHandler({
       clients: () => clients,
       dedup,
@@ -130,6 +136,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       audit: decisions,
       metrics,
       onDrop: (reason, peer, client) => dropLog.log({ reason, peer, client }),
+      onBadRequest: (problem, peer, client) => badRequestLog.log({ problem, peer, client }),
       onError: (err) => logger.error('decision failed: request rejected', { error: (err as Error).message }),
       server: { get name() { return config.server.name; } },
       limits: { maxPending: config.server.max_pending, maxPendingPerClient: config.server.max_pending_per_client },
@@ -175,6 +182,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
         setLevel(logger, next.log.level);
         auditLog?.reopen();
         dropLog.setRate(next.log.drop_log_per_second);
+        badRequestLog.setRate(next.log.drop_log_per_second);
         if (next.server.listen.join() !== config.server.listen.join()) logger.warn('server.listen changed: restart to apply');
         config = next;
         logger.info('reloaded', { clients: clients.size });

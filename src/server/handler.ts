@@ -8,7 +8,7 @@ import type { Decision, AuthMethod } from '../auth/decision.js';
 import { Attr, Code } from '../radius/codes.js';
 import { checkMessageAuthenticator, precheck } from '../radius/precheck.js';
 import { attribute, encodeReply, replyMessage } from '../radius/reply.js';
-import { parseAccessRequest, type AccessRequest } from '../radius/request.js';
+import { parseAccessRequest, type AccessRequest, type AccessRequestProblem } from '../radius/request.js';
 import type { Client, ClientTable } from './clients.js';
 import type { DuplicateCache } from './dedup.js';
 
@@ -42,6 +42,8 @@ export interface HandlerDeps {
   metrics: MetricsSink;
   /** A dropped datagram: the caller rate-limits the log line. */
   onDrop: (reason: DropReason, peer: Peer, client: string) => void;
+  /** A request rejected as malformed (audit reason bad-request): the caller rate-limits the log line that says what was wrong. */
+  onBadRequest: (problem: AccessRequestProblem, peer: Peer, client: string) => void;
   /** A fault inside the decision (store error, bug): the request is rejected. */
   onError: (err: unknown) => void;
   server: { name: string };
@@ -121,7 +123,7 @@ export class RequestHandler {
       d.metrics.pending(this.pending);
       let decision: Decision;
       try {
-        decision = await this.decide(req, client);
+        decision = await this.decide(req, client, peer);
         if (req.password !== undefined) req.password.fill(0);
       } finally {
         this.pending--;
@@ -161,9 +163,10 @@ export class RequestHandler {
   }
 
   /** Never rejects: a fault inside the decision is reported and answered with an Access-Reject. */
-  private decide(req: AccessRequest, client: Client): Promise<Decision> {
+  private decide(req: AccessRequest, client: Client, peer: Peer): Promise<Decision> {
     const user = req.userName ?? '';
     if (req.problem !== undefined) {
+      this.deps.onBadRequest(req.problem, peer, client.name);
       return Promise.resolve({ result: 'reject', mode: 'unknown', user, tokenSerial: '', reason: 'bad-request' });
     }
     const method: AuthMethod = req.hasEap ? 'eap' : req.hasMsChap ? 'mschap' : req.hasChapPassword ? 'chap' : 'pap';

@@ -70,6 +70,7 @@ function handlerWith(decider: Decider, limits = { maxPending: 10, maxPendingPerC
     audit,
     metrics,
     onDrop: (reason) => drops.push(reason),
+    onBadRequest: () => undefined,
     onError: (err) => errors.push(err),
     server: { name: 'unit' },
     limits,

@@ -74,6 +74,10 @@ t.test('wire behaviour of the running server', async (t) => {
     const reply = await client.exchange(request({ nasIdentifier: undefined }), s.v4);
     t.equal(reply?.[0], Code.AccessReject);
     t.match(s.audit.at(-1), { result: 'reject', reason: 'bad-request' });
+    t.ok(
+      s.logs.some((l) => l.message === 'malformed request rejected' && l.problem === 'no-nas-id' && l.client === 'local' && /NAS-Identifier/.test(String(l.detail))),
+      'the log says what was wrong',
+    );
   });
 
   t.test('a packet from an address that is no client gets nothing', async (t) => {
