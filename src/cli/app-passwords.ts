@@ -16,7 +16,7 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
         .command<AppArgs>(
           'create <name>',
           'create an app password for a user and print it once',
-          (y) => y.positional('name', { type: 'string', demandOption: true }).option('label', { type: 'string', default: '' }),
+          (y) => y.positional('name', { type: 'string', demandOption: true }).option('label', { type: 'string', default: '', requiresArg: true }),
           (argv) =>
             withStore(argv, ({ store }) => {
               const password = newAppPassword();

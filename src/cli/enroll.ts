@@ -15,7 +15,7 @@ export function enrollCommand(io: Io): CommandModule<GlobalArgs, EnrollArgs> {
     builder: (y) =>
       y
         .positional('name', { type: 'string', demandOption: true })
-        .option('serial', { type: 'string', describe: 'serial for the new token (default: a random SW… serial)' }) as never,
+        .option('serial', { type: 'string', requiresArg: true, describe: 'serial for the new token (default: a random SW… serial)' }) as never,
     handler: (argv) =>
       withStore(argv, async ({ config, store }) => {
         const secret = newSecret(20);

@@ -165,8 +165,8 @@ export function importCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'import from an RFC 6030 PSKC file (plain, pre-shared key or PBKDF2 password)',
           (y) =>
             common(y)
-              .option('key-hex', { type: 'string', describe: 'pre-shared AES key in hex (visible in ps: prefer --key-file)' })
-              .option('key-file', { type: 'string', describe: 'file holding the pre-shared AES key (raw bytes or hex)' })
+              .option('key-hex', { type: 'string', requiresArg: true, describe: 'pre-shared AES key in hex (visible in ps: prefer --key-file)' })
+              .option('key-file', { type: 'string', requiresArg: true, describe: 'file holding the pre-shared AES key (raw bytes or hex)' })
               .option('password-stdin', { type: 'boolean', describe: 'read the PBKDF2 password from the first line of stdin' })
               .option('legacy', { type: 'boolean', describe: 'accept pre-RFC 6030 MACs (over the plaintext, or without MACKey)' }) as unknown as Argv<ImportArgs>,
           async (argv) => {

@@ -14,10 +14,9 @@ import { tokenCommands } from './tokens.js';
 import { userCommands } from './users.js';
 
 export async function runCli(args: readonly string[], io: Io, signals?: NodeJS.EventEmitter): Promise<number> {
-  let usageError: string | null = null;
   const parser = yargs([...args])
     .scriptName('radius-otp')
-    .option('config', { type: 'string', describe: 'configuration file (default ./radius.conf or $RADIUS_OTP_CONFIG)', global: true })
+    .option('config', { type: 'string', requiresArg: true, describe: 'configuration file (default ./radius.conf or $RADIUS_OTP_CONFIG)', global: true })
     .option('json', { type: 'boolean', describe: 'machine-readable output', global: true })
     .command(serveCommand(io, signals))
     .command(userCommands(io))
@@ -33,19 +32,19 @@ export async function runCli(args: readonly string[], io: Io, signals?: NodeJS.E
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .exitProcess(false)
     .showHelpOnFail(false)
+    // A usage error must stop the command before it runs: yargs calls this from its validation
+    // and, with exitProcess(false), would go on to the handler if it returned (a mistyped
+    // `--dryrun` imported for real, and a missing <serial> reached the store as "undefined").
+    // Errors of yargs's own (YError: an option without its value) are usage errors too.
     .fail((msg, err) => {
-      if (err) throw err;
-      usageError = msg;
+      if (err !== undefined && err !== null && err.name !== 'YError') throw err;
+      throw new CliError(msg ?? err?.message, 2);
     });
   try {
     let helpText = '';
     await parser.parseAsync([...args], {}, (_err, _argv, output) => {
       helpText = output;
     });
-    if (usageError !== null) {
-      io.stderr(`radius-otp: ${usageError}\n`);
-      return 2;
-    }
     if (helpText) io.stdout(`${helpText}\n`);
     return 0;
   } catch (err) {

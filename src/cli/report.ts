@@ -33,8 +33,8 @@ export function reportCommand(io: Io, deps: ReportDeps = {}): CommandModule<Glob
     describe: 'authentication and usage report from the audit log',
     builder: (y: Argv<GlobalArgs>) =>
       y
-        .option('since', { type: 'string', describe: 'start: ISO date/time (UTC unless an offset is given) or a time ago (7d, 12h, 30m); default 7d' })
-        .option('until', { type: 'string', describe: 'end (excluded), same forms; default now' })
+        .option('since', { type: 'string', requiresArg: true, describe: 'start: ISO date/time (UTC unless an offset is given) or a time ago (7d, 12h, 30m); default 7d' })
+        .option('until', { type: 'string', requiresArg: true, describe: 'end (excluded), same forms; default now' })
         .option('by', { choices: GROUP_BY, default: 'result' as GroupBy, describe: 'group the counts by' })
         .option('format', { choices: REPORT_FORMATS, default: 'table' as ReportFormat, describe: 'output format (--json = json)' }) as unknown as Argv<ReportArgs>,
     handler: async (argv) => {

@@ -48,7 +48,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         .command<TokenArgs>(
           'list',
           'list tokens',
-          (y) => y.option('user', { type: 'string', describe: 'only this user’s tokens' }),
+          (y) => y.option('user', { type: 'string', requiresArg: true, describe: 'only this user’s tokens' }),
           (argv) =>
             withStore(argv, ({ store }) => {
               const tokens = store.tokens.list(argv.user === undefined ? undefined : { user: argv.user });

@@ -18,6 +18,31 @@ t.test('usage errors exit 2; unknown commands too', async (t) => {
   t.match(help.stdout, /radius-otp serve/);
 });
 
+t.test('a usage error stops the command before it runs: nothing is written', async (t) => {
+  const w = cliWorkspace();
+  const csv = join(w.dir, 'one.csv');
+  writeFileSync(csv, 'TYPO1,JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXZ,30\n');
+  const typo = await w.run(['import', 'csv', csv, '--dryrun']);
+  t.equal(typo.code, 2);
+  t.equal(typo.stdout, '', 'no import report');
+  t.equal(typo.stderr, 'radius-otp: Unknown argument: dryrun\n');
+  t.equal((await w.run(['token', 'list', '--json'])).stdout, '[]\n', 'nothing imported');
+
+  t.equal((await w.run(['import', 'csv', csv])).code, 0);
+  t.equal((await w.run(['token', 'delete', 'TYPO1', 'extra'])).code, 2, 'an extra argument');
+  t.equal((await w.run(['token', 'disable', 'TYPO1', '--bogus'])).code, 2, 'an unknown option');
+  t.match(JSON.parse((await w.run(['token', 'show', 'TYPO1', '--json'])).stdout), { serial: 'TYPO1', enabled: true }, 'still there, still enabled');
+
+  const missing = await w.run(['token', 'assign']);
+  t.equal(missing.code, 2, 'a missing <serial> is a usage error, not a lookup of "undefined"');
+  t.notMatch(missing.stderr, /undefined/);
+  t.equal((await w.run(['import', 'csv'])).code, 2);
+  t.equal((await w.run(['token', 'resync', 'TYPO1', '123456'])).code, 2, 'CODE2 missing');
+  const noValue = await w.run(['token', 'list', '--user']);
+  t.equal(noValue.code, 2, 'an option without its value');
+  t.match(noValue.stderr, /user/);
+});
+
 t.test('users: add with and without password, passwd, list, groups, enable/disable, delete, reset', async (t) => {
   const w = cliWorkspace();
   const add = await w.run(['user', 'add', 'alice', '--password-stdin'], 'hunter2\n');
