@@ -1,9 +1,27 @@
 /** Opens the configured store: the master key file (created 0600 when missing) and SQLite. */
+import { existsSync, rmSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { Sealer } from './seal.js';
 import { openSqliteStore, type SqliteStore } from './sqlite/open.js';
+import { StoreError } from './types.js';
 
+/**
+ * The key file is created only for a store that holds no sealed secret: for one that does, a new
+ * key could open none of them, and every token would fail closed while the server ran on. Then
+ * the key file is taken away again and the store is refused (StoreError 'key-file').
+ */
 export function openStore(config: Pick<Config, 'store'>, onSealError: (serial: string, err: Error) => void): SqliteStore {
-  const sealer = Sealer.fromKeyFile(config.store.key_file, { create: true });
-  return openSqliteStore({ path: config.store.path, sealer, onSealError });
+  const { key_file: keyFile, path } = config.store;
+  const created = !existsSync(keyFile);
+  const sealer = Sealer.fromKeyFile(keyFile, { create: true });
+  const store = openSqliteStore({ path, sealer, onSealError });
+  if (created) {
+    const sealed = store.tokens.sealedByOtherKeys();
+    if (sealed > 0) {
+      store.close();
+      rmSync(keyFile);
+      throw new StoreError('key-file', `key file ${keyFile} does not exist, and ${path} holds ${sealed} token secret${sealed === 1 ? '' : 's'} sealed with the key it held: restore that file (a new key opens none of them)`);
+    }
+  }
+  return store;
 }

@@ -259,9 +259,12 @@ t.test('a disabled user is refused on every path, with a token or without, befor
   t.equal(s.primary.calls.length, 1, 'only the first password was checked');
 });
 
-t.test('a secret that fails to unseal makes the token unusable (fail closed)', async (t) => {
-  const s = setup();
+t.test('a secret that fails to unseal fails the decision (closed), never "a user without a token"', async (t) => {
+  // users_without_token = "password-only": had the token been left out, the password alone would pass.
+  const s = setup({ policy: { usersWithoutToken: 'password-only' } });
   s.store.tokens.importMany([totpRecord('F', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
   s.store.db.prepare("UPDATE tokens SET secret = x'00' WHERE serial = 'F'").run();
-  t.match(await s.decide('alice', `pw${code(T)}`), { result: 'reject', reason: 'no-token' });
+  await t.rejects(s.decide('alice', 'pw'), { code: 'seal-failed' }, 'the password alone');
+  await t.rejects(s.decide('alice', `pw${code(T)}`), { code: 'seal-failed' }, 'password and code');
+  await t.rejects(s.decide('alice', code(T), { primary: 'none' }), { code: 'seal-failed' }, 'the code alone');
 });

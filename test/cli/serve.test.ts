@@ -4,7 +4,7 @@
  * kill -9 and a restart.
  */
 import t from 'tap';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { encodeAccessRequest } from '../../src/radius/request-encode.js';
@@ -48,6 +48,30 @@ t.test('a master key readable by others stops the server, naming the file', asyn
   t.equal(r.code, 1);
   t.match(r.stderr, /data-key.*readable by group or others/);
   t.notMatch(r.stderr, /abab/, 'the key never appears');
+});
+
+t.test('a master key that cannot open the store: the server does not start; a lost key is not replaced', async (t) => {
+  const w = workspace(CLIENT, '[store]\nkey_file = "data-key"\n');
+  writeFileSync(join(w.dir, 'one.csv'), 'K1,JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP,30\n');
+  t.equal((await run(['import', 'csv', join(w.dir, 'one.csv'), '--config', w.config])).code, 0);
+  const original = readFileSync(join(w.dir, 'data-key'));
+
+  // Another valid key: every secret would fail closed, so serve refuses, naming the key.
+  writeFileSync(join(w.dir, 'data-key'), `${'cd'.repeat(32)}\n`, { mode: 0o600 });
+  const wrong = await run(['serve', '--config', w.config]);
+  t.equal(wrong.code, 1);
+  t.match(wrong.stderr, /store\.key_file: 1 token secret in .* sealed with another master key/);
+  t.equal(wrong.stdout, '', 'never listened');
+
+  // No key file at all: a new one would open nothing, so none is made and the store is refused.
+  rmSync(join(w.dir, 'data-key'));
+  const lost = await run(['token', 'list', '--config', w.config]);
+  t.equal(lost.code, 1);
+  t.match(lost.stderr, /data-key does not exist, and .* holds 1 token secret sealed/);
+  t.notOk(existsSync(join(w.dir, 'data-key')), 'no new key file left behind');
+
+  writeFileSync(join(w.dir, 'data-key'), original, { mode: 0o600 });
+  t.match((await run(['token', 'list', '--config', w.config])).stdout, /K1/, 'the right key opens it again');
 });
 
 t.test('SIGHUP reloads clients without dropping a packet; SIGTERM stops cleanly', async (t) => {

@@ -7,6 +7,7 @@ import { tempDir } from './tmp.js';
 
 /** A reversible stand-in sealer that still binds the token id (not secure: tests only). */
 export const fakeSealer: SecretSealer = {
+  keyId: 0, // its blobs carry no key id: sealedByOtherKeys means nothing with it
   seal: (id, secret) => Buffer.concat([Buffer.from(`${id}:`), secret]),
   open: (id, blob) => {
     const prefix = Buffer.from(`${id}:`);

@@ -16,6 +16,8 @@ import {
 
 /** What seals a token secret to its row (src/store/seal.ts). */
 export interface SecretSealer {
+  /** Which key seals: written into every sealed secret (store/seal.ts). */
+  readonly keyId: number;
   seal(tokenId: number, secret: Buffer): Buffer;
   open(tokenId: number, blob: Buffer): Buffer;
 }
@@ -99,6 +101,8 @@ export class SqliteTokens implements TokenStore {
       setSecret: db.prepare('UPDATE tokens SET secret = ? WHERE id = ?'),
       deleteSerial: db.prepare('DELETE FROM tokens WHERE serial = ?'),
       exists: db.prepare('SELECT 1 FROM tokens WHERE serial = ?').pluck(),
+      // Bytes 2-5 of a sealed secret are the id of the key that sealed it (store/seal.ts).
+      otherKeys: db.prepare('SELECT count(*) FROM tokens WHERE substr(secret, 2, 4) <> ?').pluck(),
       userExists: db.prepare('SELECT 1 FROM users WHERE name = ?').pluck(),
       addUser: db.prepare('INSERT OR IGNORE INTO users (name, password_hash, created_at) VALUES (?, NULL, ?)'),
       get: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE serial = ?`).raw(),
@@ -190,6 +194,13 @@ export class SqliteTokens implements TokenStore {
     return run();
   }
 
+  /** How many token secrets were sealed by a master key other than this store's. */
+  sealedByOtherKeys(): number {
+    const id = Buffer.alloc(4);
+    id.writeUInt32BE(this.sealer.keyId);
+    return this.q.otherKeys!.get(id) as number;
+  }
+
   existingSerials(serials: readonly string[]): string[] {
     return serials.filter((s) => this.q.exists!.get(s) !== undefined);
   }
@@ -205,7 +216,7 @@ export class SqliteTokens implements TokenStore {
   }
 
   forUser(user: string): TokenWithSecret[] {
-    return this.unsealAll(this.q.forUser!.all(user) as unknown[][]);
+    return this.unsealAllOrFail(user, this.q.forUser!.all(user) as unknown[][]);
   }
 
   /**
@@ -223,15 +234,27 @@ export class SqliteTokens implements TokenStore {
     // No token: the flag still has to be asked for.
     const enabled = rows.length > 0 ? (rows[0] as unknown[])[AFTER_STATE + 1] : this.q.userEnabled!.get(user);
     if (isDisabledFlag(enabled)) return null;
-    const owned = this.unsealAll(rows);
-    // A token that does not open is never held, so each request for it is refused and reported.
-    if (owned.length === rows.length) this.mirror?.put(user, owned);
+    const owned = this.unsealAllOrFail(user, rows);
+    this.mirror?.put(user, owned);
     return owned;
   }
 
   withSecret(serial: string): TokenWithSecret | undefined {
     const a = this.q.withSecret!.get(serial) as unknown[] | undefined;
     return a && this.unseal(a);
+  }
+
+  /**
+   * The user's rows opened, for a decision: if one does not open (a changed byte, another master
+   * key), the whole lookup fails (StoreError 'seal-failed': the request is rejected as an
+   * internal error) rather than answer as if the user had fewer tokens — with none left, that
+   * would be a user without a token, whom users_without_token = "password-only" lets in on the
+   * password alone. Each failure is reported through onSealError.
+   */
+  private unsealAllOrFail(user: string, rows: readonly unknown[][]): TokenWithSecret[] {
+    const owned = this.unsealAll(rows);
+    if (owned.length < rows.length) throw new StoreError('seal-failed', `a token secret of user ${user} does not open: the user is refused`);
+    return owned;
   }
 
   /** Raw rows opened; a row that does not open is left out (and reported unless `quiet`: see unseal). */
