@@ -153,7 +153,7 @@ export function importCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
     y
       .positional('file', { type: 'string', demandOption: true, describe: 'the file to import' })
       .option('dry-run', { type: 'boolean', describe: 'validate everything and print what would be imported; write nothing' })
-      .option('replace', { type: 'boolean', describe: 'replace tokens whose serial is already stored' })
+      .option('replace', { type: 'boolean', describe: 'renew the secret and parameters of tokens whose serial is already stored (each keeps its user unless the file names one, its enabled flag, lock and used codes)' })
       .option('create-users', { type: 'boolean', describe: 'create users named in the file when missing (no password)' });
   return {
     command: 'import <format>',

@@ -185,6 +185,32 @@ t.test('tokens: a secret that fails to unseal fails the user’s lookup and is r
   t.equal(store.tokens.withSecret('A')?.token.serial, 'A', 'A itself still opens');
 });
 
+t.test('tokens: --replace renews the secret and keeps owner, enabled flag, lock and used codes', async (t) => {
+  const { store } = tempStore({ now: () => 1000 });
+  t.teardown(() => store.close());
+  store.tokens.importMany([totpRecord('T', { user: 'alice' }), totpRecord('H', { user: 'alice', type: 'hotp', counter: 5 })], { replace: false, createUsers: true });
+  const t0 = store.tokens.get('T')!;
+  t.ok(store.tokens.commitTotp(t0.id, 100, 0, 1000), 'step 100 accepted');
+  t.ok(store.tokens.commitHotp(store.tokens.get('H')!.id, 9, 1000), 'counter 9 accepted');
+  store.tokens.setEnabled('T', false);
+  for (let i = 0; i < 3; i++) store.tokens.recordFailure(t0.id, 1000, 3);
+
+  // The same secrets again, the HOTP file's counter behind the store's, no owner in the file.
+  store.tokens.importMany([totpRecord('T', { digits: 8 }), totpRecord('H', { type: 'hotp', counter: 2 })], { replace: true, createUsers: false });
+  const t1 = store.tokens.get('T')!;
+  t.match(t1, { digits: 8, user: 'alice', enabled: false, failures: 3 }, 'renewed, and still alice’s, disabled and locked');
+  t.not(t1.lockedAt, null);
+  t.notOk(store.tokens.commitTotp(t1.id, 100, 0, 1001), 'step 100 stays used (RFC 6238 §5.2)');
+  t.ok(store.tokens.commitTotp(t1.id, 101, 0, 1001), 'a later step is accepted');
+  const h = store.tokens.get('H')!;
+  t.equal(h.counter, 9, 'the HOTP counter does not go back to the file’s 2 (RFC 4226 §7.2)');
+  t.notOk(store.tokens.commitHotp(h.id, 9, 1001), 'counter 9 stays used');
+
+  // A file that names a user moves the token to that user.
+  store.tokens.importMany([totpRecord('T', { user: 'bob' })], { replace: true, createUsers: true });
+  t.equal(store.tokens.get('T')?.user, 'bob');
+});
+
 t.test('challenges: single use, expiry, purge, only a hash stored', async (t) => {
   const { store } = tempStore();
   t.teardown(() => store.close());

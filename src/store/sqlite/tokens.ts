@@ -22,6 +22,9 @@ export interface SecretSealer {
   open(tokenId: number, blob: Buffer): Buffer;
 }
 
+/** What a replaced token keeps (importMany): user, enabled, last_step, counter, failures, locked_at. */
+type KeptState = [string | null, number, number | null, number, number, number | null];
+
 /** A batch of writes sharing one transaction (groupCommits), settled by its COMMIT. */
 interface Batch {
   done: Promise<void>;
@@ -100,6 +103,8 @@ export class SqliteTokens implements TokenStore {
       ),
       setSecret: db.prepare('UPDATE tokens SET secret = ? WHERE id = ?'),
       deleteSerial: db.prepare('DELETE FROM tokens WHERE serial = ?'),
+      kept: db.prepare('SELECT user, enabled, last_step, counter, failures, locked_at FROM tokens WHERE serial = ?').raw(),
+      keep: db.prepare('UPDATE tokens SET user = ?, enabled = ?, last_step = ?, counter = max(counter, ?), failures = ?, locked_at = ? WHERE id = ?'),
       exists: db.prepare('SELECT 1 FROM tokens WHERE serial = ?').pluck(),
       // Bytes 2-5 of a sealed secret are the id of the key that sealed it (store/seal.ts).
       otherKeys: db.prepare('SELECT count(*) FROM tokens WHERE substr(secret, 2, 4) <> ?').pluck(),
@@ -165,6 +170,7 @@ export class SqliteTokens implements TokenStore {
       const createdAt = this.now();
       let done = 0;
       for (const r of records) {
+        const kept = this.q.kept!.get(r.serial) as KeptState | undefined;
         this.q.deleteSerial!.run(r.serial);
         const id = Number(
           this.q.insert!.run({
@@ -186,6 +192,14 @@ export class SqliteTokens implements TokenStore {
           }).lastInsertRowid,
         );
         this.q.setSecret!.run(this.sealer.seal(id, r.secret), id);
+        if (kept !== undefined) {
+          // --replace renews the secret and parameters, not what the store learnt: the token
+          // keeps its owner (unless the file names one), its enabled flag, its lock and its
+          // replay guard (RFC 6238 §5.2, RFC 4226 §7.2): a code accepted before the import stays
+          // used after it, even when the file brings the same secret again.
+          const [user, enabled, lastStep, counter, failures, lockedAt] = kept;
+          this.q.keep!.run(r.user ?? user, enabled, lastStep, counter, failures, lockedAt, id);
+        }
         if (onProgress && ++done % 1000 === 0) onProgress(done);
       }
       onProgress?.(records.length);
