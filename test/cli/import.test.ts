@@ -3,7 +3,9 @@
  * directory. Every invalid fixture must exit 1, name its record, and leave the database file
  * byte-for-byte unchanged.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
@@ -11,6 +13,7 @@ import { cli as runCli } from '../helpers/cli.js';
 import { testConfig } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 
+const require = createRequire(import.meta.url);
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
 const fig = (n: number): string => join(FIX, `pskc/rfc6030/figure${n}.pskcxml`);
 const FIG6_KEY = '12345678901234567890123456789012';
@@ -113,6 +116,35 @@ t.test('warnings (figure 5 PIN key, figure 9 signature) are printed; the import 
   const r = await cli(['import', 'pskc', pinOnly, '--config', w.config]);
   t.equal(r.code, 1);
   t.match(r.err, /pin-only\.xml: nothing imported \(no OTP tokens in the file\)/);
+});
+
+t.test('an import while another connection holds the write lock waits its turn instead of failing "database is locked"', async (t) => {
+  const w = workspace();
+  t.equal((await cli(['user', 'add', 'busy', '--config', w.config])).code, 0, 'the store exists');
+  // Another connection holding the write lock nearly all the time (100 ms at a stretch, for
+  // 1.5 s), as a busy server's batches do in turns. A deferred transaction that has read cannot
+  // wait for the lock (SQLite returns SQLITE_BUSY at once); an immediate one waits busy_timeout.
+  const writer = spawn(process.execPath, ['-e', `
+    const db = require(${JSON.stringify(require.resolve('better-sqlite3'))})(${JSON.stringify(w.db)});
+    db.pragma('busy_timeout = 5000');
+    const touch = db.prepare('UPDATE users SET created_at = created_at WHERE name = ?');
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    const end = Date.now() + 1500;
+    console.log('writing');
+    const tick = () => {
+      db.transaction(() => { touch.run('busy'); Atomics.wait(nap, 0, 0, 100); }).immediate();
+      if (Date.now() < end) setTimeout(tick, 1); else db.close();
+    };
+    tick();
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => writer.once('exit', resolve));
+  await new Promise((resolve) => writer.stdout!.once('data', resolve));
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const r = await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--replace', '--config', w.config]);
+    t.equal(r.code, 0, `import ${i + 1}: ${r.err}`);
+  }
+  await exited;
 });
 
 t.test('csv: users must exist unless --create-users; serials refused unless --replace; dry run writes nothing', async (t) => {

@@ -67,6 +67,6 @@ export function migrate(db: Database): void {
     db.transaction(() => {
       db.exec(MIGRATIONS[v] as string);
       db.pragma(`user_version = ${v + 1}`);
-    })();
+    }).immediate();
   }
 }

@@ -205,7 +205,10 @@ export class SqliteTokens implements TokenStore {
       onProgress?.(records.length);
       return { inserted: records.length - existing.length, replaced: existing.length, usersCreated };
     });
-    return run();
+    // IMMEDIATE: the write lock first, waiting busy_timeout for a server's commit to end. A
+    // deferred transaction reads, then cannot take the lock once another connection has
+    // committed since its read began, and fails at once with "database is locked".
+    return run.immediate();
   }
 
   /** How many token secrets were sealed by a master key other than this store's. */
