@@ -71,7 +71,7 @@ export class Pipeline {
       return this.answerChallenge(req.state, user, password, now);
     }
     if (req.primary === 'none') return this.codeOnly(user, password, now);
-    if (this.deps.users.isDisabled(user)) return reject(user, 'unknown', 'disabled-user');
+    if (this.deps.users.isDisabled(user)) return this.disabled(user, password);
     return this.withPrimary(user, req.password, password, req.primary, req.client, now);
   }
 
@@ -147,6 +147,19 @@ export class Pipeline {
       return { result: 'accept', mode: 'password', user: r.user, tokenSerial: '', groups: this.groupsOf(r) };
     }
     return reject(user, 'password', inactiveReason(owned));
+  }
+
+  /**
+   * A disabled user's Reject, after the checks an unknown user's password gets in withPrimary (a
+   * 6-digit split, then the whole), their results ignored: the Reject takes as long as a wrong
+   * password's, so its timing does not say that the account exists (RELIABILITY O10).
+   */
+  private async disabled(user: string, password: string): Promise<Decision> {
+    const local = this.deps.primaries.local;
+    const split = splitCode(password, 6);
+    if (split !== null) await local.verify(user, split.password);
+    await local.verify(user, password);
+    return reject(user, 'unknown', 'disabled-user');
   }
 
   /** RFC 2865 §4.4: Access-Challenge with a random State, answerable once within the timeout. */

@@ -185,6 +185,10 @@ t.test('unknown users cost the same primary checks as known ones (RELIABILITY O1
   s.primary.calls.length = 0;
   await s.decide('mallory', 'wrong123456');
   t.equal(s.primary.calls.length, known, `${known} checks either way`);
+  s.primary.calls.length = 0;
+  s.store.users.setEnabled('alice', false);
+  t.match(await s.decide('alice', 'wrong123456'), { result: 'reject', reason: 'disabled-user' });
+  t.equal(s.primary.calls.length, known, 'a disabled user too: the Reject takes as long');
 });
 
 t.test('several tokens: any of them; 8-digit tokens split at 8', async (t) => {
@@ -256,7 +260,11 @@ t.test('a disabled user is refused on every path, with a token or without, befor
   s.store.users.setEnabled('alice', true);
   t.match(await s.decide('alice', code(T), { state: ch.state }), { result: 'accept', mode: 'challenge' }, 'the State was not spent, the code not used');
   t.match(await s.decide('alice', code(T + 1), { primary: 'none' }), { result: 'accept', mode: 'otp' });
-  t.equal(s.primary.calls.length, 1, 'only the first password was checked');
+  t.same(
+    s.primary.calls.map(([user]) => user),
+    ['alice', 'alice', 'alice'],
+    'the first password, then the disabled user’s two checks (for the time they take, results ignored)',
+  );
 });
 
 t.test('a secret that fails to unseal fails the decision (closed), never "a user without a token"', async (t) => {
