@@ -35,6 +35,11 @@ export interface PipelineDeps {
 export const PAP_REQUIRED = 'PAP (User-Password) is required';
 
 export class Pipeline {
+  /** The policy of the next decisions ([auth] and [otp] reloaded on SIGHUP). */
+  setPolicy(policy: PipelinePolicy): void {
+    this.deps.policy = policy;
+  }
+
   constructor(private readonly deps: PipelineDeps) {
     deps.tokens.groupCommits();
   }

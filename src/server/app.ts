@@ -189,7 +189,9 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
         auditLog?.reopen();
         dropLog.setRate(next.log.drop_log_per_second);
         badRequestLog.setRate(next.log.drop_log_per_second);
+        pipeline.setPolicy(policyOf(next));
         if (next.server.listen.join() !== config.server.listen.join()) logger.warn('server.listen changed: restart to apply');
+        for (const key of restartOnly(config, next)) logger.warn(`${key} changed: restart to apply`);
         config = next;
         logger.info('reloaded', { clients: clients.size });
       },
@@ -215,6 +217,24 @@ async function newLdap(config: Config, configFile: string): Promise<LdapAuthenti
     if (!(err instanceof LdapConfigError)) throw err;
     throw configErrorAt(configFile, err.key.split('.'), err.reason);
   }
+}
+
+/**
+ * What SIGHUP does not apply (the rest — clients, [auth], [otp], [log] level and rate, reply rules
+ * and dictionaries — it does): the keys of these that changed, for a warning each.
+ */
+export function restartOnly(prev: Config, next: Config): string[] {
+  const parts: Array<[string, unknown, unknown]> = [
+    ...Object.keys(next.server)
+      .filter((k) => k !== 'listen' && k !== 'name') // listen: warned for on its own; name: applied
+      .map((k): [string, unknown, unknown] => [`server.${k}`, prev.server[k as keyof Config['server']], next.server[k as keyof Config['server']]]),
+    ['store', prev.store, next.store],
+    ['log.audit', prev.log.audit, next.log.audit],
+    ['log.audit_retention_days', prev.log.audit_retention_days, next.log.audit_retention_days],
+    ['metrics', prev.metrics, next.metrics],
+    ['ldap', prev.ldap, next.ldap],
+  ];
+  return parts.filter(([, a, b]) => JSON.stringify(a) !== JSON.stringify(b)).map(([key]) => key);
 }
 
 function policyOf(config: Config): ConstructorParameters<typeof Pipeline>[0]['policy'] {

@@ -1,7 +1,8 @@
 /** Start-up faults close what was opened; reload applies new clients and refuses bad rules. */
 import t from 'tap';
 import { parseConfig } from '../../src/config/load.js';
-import { testConfig, startTestServer } from '../helpers/server.js';
+import { SECRET, testConfig, startTestServer } from '../helpers/server.js';
+import { radclient } from '../helpers/radclient.js';
 import { startServer } from '../../src/server/app.js';
 import { memoryAuditSink } from '../../src/audit/audit-log.js';
 import winston from 'winston';
@@ -17,6 +18,21 @@ t.test('an address in use: start fails, and everything opened is closed again', 
   const config = parseConfig(text, `${a.dir}/radius.conf`);
   await t.rejects(startServer(config, { logger: quiet(), configFile: `${a.dir}/radius.conf`, audit: memoryAuditSink() }), { code: 'EADDRINUSE' });
   t.ok(a.server.store.users.list(), 'the shared store still works for the running server');
+});
+
+t.test('reload: [auth] and [otp] apply to the next decisions; keys it cannot apply are named', async (t) => {
+  const a = await startTestServer();
+  t.teardown(() => a.stop());
+  await a.addUser('carol', 'pw-carol');
+  const ask = async () => (await radclient(a.v4, SECRET, 'User-Name = "carol", User-Password = "pw-carol", NAS-Identifier = "n", Message-Authenticator = 0x00')).reply;
+  t.equal(await ask(), 'Access-Reject', 'users_without_token = "reject" (the default)');
+  const text = testConfig(a.dir, '[auth]\nusers_without_token = "password-only"\n').replace('[server]\n', '[server]\nhash_threads = 1\n');
+  a.server.reload(parseConfig(text, a.configFile));
+  t.equal(await ask(), 'Access-Accept', 'password-only now');
+  t.ok(a.logs.some((l) => l.message === 'server.hash_threads changed: restart to apply'));
+  t.notOk(a.logs.some((l) => /^auth.* changed/.test(String(l.message))), 'nothing said of what applied');
+  a.server.reload(parseConfig(testConfig(a.dir), a.configFile));
+  t.equal(await ask(), 'Access-Reject', 'and back');
 });
 
 t.test('reload: new clients apply; invalid reply rules are refused and the old config stays', async (t) => {
