@@ -84,5 +84,12 @@ export function processIo(): Io {
 }
 
 export async function main(): Promise<void> {
+  // `radius-otp token list | head`: the reader has gone, so the rest of the output has nowhere
+  // to go. Stop quietly, as Unix tools do, rather than crash with a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    /* c8 ignore next -- any other error on stdout (EBADF, EIO) stays a crash with its trace */
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
   process.exitCode = await runCli(process.argv.slice(2), processIo());
 }
