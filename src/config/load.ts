@@ -8,6 +8,7 @@ import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { formatKey, locateKey, type KeyPath } from './locate.js';
+import { parseNetwork, sameNetwork, type Network } from './networks.js';
 import { configSchema, type Config } from './schema.js';
 
 /** SPEC: --config, else $RADIUS_OTP_CONFIG, else ./radius.conf. */
@@ -70,16 +71,18 @@ function toConfigError(issue: z.core.$ZodIssue, source: string, file: string): C
 /** Client names and addresses are unique: a duplicate would make the lookup ambiguous. */
 function checkClients(config: Config, source: string, file: string): void {
   const names = new Set<string>();
-  const addresses = new Set<string>();
+  const networks: Network[] = [];
   config.client.forEach((c, i) => {
-    const addr = c.address.includes('/') ? c.address : `${c.address}/${c.address.includes(':') ? 128 : 32}`;
-    const dup = names.has(c.name) ? 'name' : addresses.has(addr.toLowerCase()) ? 'address' : null;
+    const network = parseNetwork(c.address);
+    const same = networks.findIndex((n) => sameNetwork(n, network));
+    const dup = names.has(c.name) ? 'name' : same >= 0 ? 'address' : null;
     if (dup) {
       const path = ['client', i, dup];
-      throw new ConfigError('invalid', file, formatKey(path), locateKey(source, path), `duplicate client ${dup}`);
+      const why = dup === 'name' ? 'duplicate client name' : `duplicate client address: the network of client[${same}] (${config.client[same]?.address})`;
+      throw new ConfigError('invalid', file, formatKey(path), locateKey(source, path), why);
     }
     names.add(c.name);
-    addresses.add(addr.toLowerCase());
+    networks.push(network);
   });
 }
 

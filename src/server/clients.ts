@@ -3,6 +3,7 @@
  * silently discarded). Entries are IPs or CIDR blocks; the most specific (longest prefix) wins.
  */
 import { BlockList, isIPv4 } from 'node:net';
+import { parseNetwork } from '../config/networks.js';
 import type { ClientConfig, PrimaryKind } from '../config/schema.js';
 
 export interface Client {
@@ -31,11 +32,7 @@ export class ClientTable {
   constructor(clients: readonly ClientConfig[], defaultPrimary: PrimaryKind) {
     this.entries = clients
       .map((c) => {
-        const [ip, bits] = c.address.split('/') as [string, string | undefined];
-        const family = isIPv4(ip) ? 'ipv4' : 'ipv6';
-        const prefix = bits === undefined ? (family === 'ipv4' ? 32 : 128) : Number(bits);
-        const list = new BlockList();
-        list.addSubnet(ip, prefix, family);
+        const { prefix, list } = parseNetwork(c.address);
         const client: Client = {
           name: c.name,
           secret: Buffer.from(c.secret, 'utf8'),

@@ -120,6 +120,21 @@ t.test('duplicate clients are refused', async (t) => {
     key: 'client[1].address',
     line: 7,
   });
+  // One network, written two ways: the second would never be found (the first shadows it).
+  const two = (a: string, b: string) => `[[client]]\nname="a"\naddress="${a}"\nsecret="x"\n[[client]]\nname="b"\naddress="${b}"\nsecret="y"\n`;
+  for (const [a, b] of [
+    ['127.0.0.0/8', '127.0.0.1/8'],
+    ['::1', '0:0:0:0:0:0:0:1'],
+    ['127.0.0.1', '::ffff:127.0.0.1'],
+    ['10.0.0.0/8', '::ffff:10.0.0.0/104'],
+    ['2001:DB8::/32', '2001:db8:0::/32'],
+  ]) {
+    fails(t, two(a as string, b as string), { code: 'invalid', key: 'client[1].address', line: 7, reason: `duplicate client address: the network of client[0] (${a})` });
+  }
+  // Nested or neighbouring networks are not duplicates: the longest prefix wins (clients.ts).
+  t.equal(parseConfig(two('10.0.0.0/8', '10.1.0.0/16'), 'x.conf').client.length, 2);
+  t.equal(parseConfig(two('10.0.0.1', '10.0.0.2'), 'x.conf').client.length, 2);
+  t.equal(parseConfig(two('::ffff:10.0.0.0/64', '10.0.0.0/8'), 'x.conf').client.length, 2, 'an IPv6 block wider than the mapped range stays IPv6');
 });
 
 t.test('TOML syntax errors name the line', async (t) => {
