@@ -9,7 +9,7 @@
 import { hash } from 'node:crypto';
 import { Attr, HEADER_LENGTH, MsChapAttr, VendorMicrosoft } from './codes.js';
 
-export type AccessRequestProblem = 'bad-password-length' | 'password-and-chap' | 'no-credentials' | 'no-nas-id';
+export type AccessRequestProblem = 'bad-password-length' | 'password-and-chap' | 'no-credentials' | 'no-nas-id' | 'no-user-name';
 
 /** What each problem means, for the log line an administrator reads (never a value from the packet). */
 export const PROBLEM_TEXT: Record<AccessRequestProblem, string> = {
@@ -17,6 +17,7 @@ export const PROBLEM_TEXT: Record<AccessRequestProblem, string> = {
   'password-and-chap': 'both User-Password and CHAP-Password (RFC 2865 §4.1)',
   'no-credentials': 'no User-Password, CHAP-Password, State, EAP-Message or MS-CHAP attribute (RFC 2865 §4.1)',
   'no-nas-id': 'no NAS-IP-Address, NAS-IPv6-Address or NAS-Identifier (RFC 2865 §4.1, RFC 3162 §2.1)',
+  'no-user-name': 'no User-Name, or an empty one: nobody to authenticate (RFC 2865 §5.1)',
 };
 
 export interface AccessRequest {
@@ -173,6 +174,7 @@ export function parseAccessRequest(packet: Buffer, secret: Buffer): AccessReques
     if (hasPassword && req.hasChapPassword) req.problem = 'password-and-chap';
     else if (!hasPassword && !req.hasChapPassword && !req.state && !req.hasEap && !req.hasMsChap) req.problem = 'no-credentials';
     else if (!nasId) req.problem = 'no-nas-id';
+    else if (!req.userName) req.problem = 'no-user-name';
   }
   return req;
 }

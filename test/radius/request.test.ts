@@ -91,41 +91,47 @@ t.test('Proxy-States are kept in order as views; padding after Length is ignored
 
 t.test('problems (RFC 2865 §4.1, §5.2, §5.3, RELIABILITY R5)', async (t) => {
   const pwAttr = (n: number) => attribute(Attr.UserPassword, Buffer.alloc(n, 7));
+  const named: typeof build = (extra, o = {}) => build(extra, { userName: 'u', ...o });
   for (const n of [1, 15, 17, 31, 127, 130, 144, 240]) {
-    const r = parseAccessRequest(build([pwAttr(n), nasIp]), secret);
+    const r = parseAccessRequest(named([pwAttr(n), nasIp]), secret);
     t.equal(r.problem, 'bad-password-length', `User-Password of ${n} bytes`);
     t.equal(r.password, undefined);
   }
-  for (const n of [16, 32, 128]) t.equal(parseAccessRequest(build([pwAttr(n), nasIp]), secret).problem, undefined, `${n} bytes`);
-  t.equal(parseAccessRequest(build([attribute(Attr.UserPassword, Buffer.alloc(16)), pwAttr(3), nasIp]), secret).problem, undefined,
+  for (const n of [16, 32, 128]) t.equal(parseAccessRequest(named([pwAttr(n), nasIp]), secret).problem, undefined, `${n} bytes`);
+  t.equal(parseAccessRequest(named([attribute(Attr.UserPassword, Buffer.alloc(16)), pwAttr(3), nasIp]), secret).problem, undefined,
     'only the first User-Password counts');
 
   const chap = attribute(Attr.ChapPassword, Buffer.alloc(17, 1));
-  const r = parseAccessRequest(build([chap, nasIp]), secret);
+  const r = parseAccessRequest(named([chap, nasIp]), secret);
   t.equal(r.problem, undefined);
   t.ok(r.hasChapPassword);
-  const badChap = parseAccessRequest(build([attribute(Attr.ChapPassword, Buffer.alloc(16, 1)), nasIp]), secret);
+  const badChap = parseAccessRequest(named([attribute(Attr.ChapPassword, Buffer.alloc(16, 1)), nasIp]), secret);
   t.equal(badChap.problem, 'bad-password-length', 'CHAP-Password must be 19 bytes');
-  t.equal(parseAccessRequest(build([pwAttr(16), chap, nasIp]), secret).problem, 'password-and-chap');
-  t.equal(parseAccessRequest(build([nasIp], { userName: 'bob' }), secret).problem, 'no-credentials');
-  t.equal(parseAccessRequest(build([], { userName: 'bob', password: 'x' }), secret).problem, 'no-nas-id');
+  t.equal(parseAccessRequest(named([pwAttr(16), chap, nasIp]), secret).problem, 'password-and-chap');
+  t.equal(parseAccessRequest(named([nasIp], { userName: 'bob' }), secret).problem, 'no-credentials');
+  t.equal(parseAccessRequest(named([], { userName: 'bob', password: 'x' }), secret).problem, 'no-nas-id');
 
   // Each alternative credential alone is enough.
-  t.equal(parseAccessRequest(build([nasIp], { state: Buffer.from('s') }), secret).problem, undefined, 'State');
-  const eap = parseAccessRequest(build([attribute(Attr.EapMessage, Buffer.from([2, 1, 0, 4])), nasIp]), secret);
+  t.equal(parseAccessRequest(named([nasIp], { state: Buffer.from('s') }), secret).problem, undefined, 'State');
+  const eap = parseAccessRequest(named([attribute(Attr.EapMessage, Buffer.from([2, 1, 0, 4])), nasIp]), secret);
   t.equal(eap.problem, undefined, 'EAP-Message');
   t.ok(eap.hasEap);
 
   // NAS identification: only well-formed values count.
   const ipv6 = attribute(Attr.NasIpv6Address, Buffer.alloc(16, 0x20));
-  t.equal(parseAccessRequest(build([pwAttr(16), ipv6]), secret).problem, undefined, 'NAS-IPv6-Address');
-  t.equal(parseAccessRequest(build([pwAttr(16), attribute(Attr.NasIpv6Address, Buffer.alloc(4))]), secret).problem, 'no-nas-id');
-  const shortIp = parseAccessRequest(build([pwAttr(16), attribute(Attr.NasIpAddress, Buffer.alloc(3))]), secret);
+  t.equal(parseAccessRequest(named([pwAttr(16), ipv6]), secret).problem, undefined, 'NAS-IPv6-Address');
+  t.equal(parseAccessRequest(named([pwAttr(16), attribute(Attr.NasIpv6Address, Buffer.alloc(4))]), secret).problem, 'no-nas-id');
+  const shortIp = parseAccessRequest(named([pwAttr(16), attribute(Attr.NasIpAddress, Buffer.alloc(3))]), secret);
   t.equal(shortIp.problem, 'no-nas-id');
   t.equal(shortIp.nasIpAddress, undefined);
-  t.equal(parseAccessRequest(build([pwAttr(16), Buffer.from([Attr.NasIdentifier, 2])]), secret).problem, 'no-nas-id', 'empty NAS-Identifier');
-  const two = parseAccessRequest(build([pwAttr(16), nasIp, attribute(Attr.NasIpAddress, Buffer.from([1, 2, 3, 4]))]), secret);
+  t.equal(parseAccessRequest(named([pwAttr(16), Buffer.from([Attr.NasIdentifier, 2])]), secret).problem, 'no-nas-id', 'empty NAS-Identifier');
+  const two = parseAccessRequest(named([pwAttr(16), nasIp, attribute(Attr.NasIpAddress, Buffer.from([1, 2, 3, 4]))]), secret);
   t.equal(two.nasIpAddress, '10.0.0.1');
+
+  // RFC 2865 §5.1: nobody to authenticate, last in the order of the union.
+  t.equal(parseAccessRequest(build([pwAttr(16), nasIp]), secret).problem, 'no-user-name');
+  t.equal(parseAccessRequest(build([Buffer.from([Attr.UserName, 2]), pwAttr(16), nasIp]), secret).problem, 'no-user-name', 'an empty one');
+  t.equal(parseAccessRequest(build([pwAttr(16)]), secret).problem, 'no-nas-id', 'the NAS first');
 });
 
 t.test('MS-CHAP is a Microsoft Vendor-Specific (RFC 2548)', async (t) => {

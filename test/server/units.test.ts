@@ -163,7 +163,7 @@ t.test('handler: a datagram with trailing padding is accepted (bytes after Lengt
   t.equal((await handler.handle(padded, peer))?.[0], Code.AccessAccept);
 });
 
-t.test('handler: EAP, MS-CHAP and CHAP reach the decider as such; a missing User-Name is an empty name', async (t) => {
+t.test('handler: EAP, MS-CHAP and CHAP reach the decider as such; a missing User-Name is a bad request', async (t) => {
   const seen: string[] = [];
   const { handler, audit } = handlerWith({
     decide: async (req) => {
@@ -181,6 +181,6 @@ t.test('handler: EAP, MS-CHAP and CHAP reach the decider as such; a missing User
   t.equal((await handler.handle(mk([attribute(3, Buffer.alloc(17, 2))], { userName: 'u' }), peer))?.[0], Code.AccessReject);
   t.same(seen, ['eap', 'mschap', 'chap']);
   t.equal((await handler.handle(mk([], { password: 'p' }), peer))?.[0], Code.AccessReject);
-  t.same(seen, ['eap', 'mschap', 'chap', 'pap'], 'no User-Name: the decider gets an empty name (and rejects it)');
-  t.match(audit.events.at(-1), { result: 'reject', user: '' });
+  t.same(seen, ['eap', 'mschap', 'chap'], 'no User-Name: rejected before the decider (RFC 2865 §5.1)');
+  t.match(audit.events.at(-1), { result: 'reject', user: '', reason: 'bad-request' });
 });
