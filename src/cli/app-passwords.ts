@@ -1,7 +1,7 @@
 /** `app-password create|list|revoke` — for clients that cannot do a second factor. */
 import type { Argv, CommandModule } from 'yargs';
 import { hashAppPassword, newAppPassword } from '../auth/app-passwords.js';
-import { withStore } from './context.js';
+import { knownUser, withStore } from './context.js';
 import { CliError, commandGroup, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows } from './output.js';
 
@@ -18,7 +18,8 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
           'create an app password for a user and print it once',
           (y) => y.positional('name', { type: 'string', demandOption: true }).option('label', { type: 'string', default: '', requiresArg: true }),
           (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, ({ config, store }) => {
+              knownUser(config, store, argv.name);
               const password = newAppPassword();
               const created = store.appPasswords.create(argv.name, argv.label as string, hashAppPassword(password));
               if (argv.json) io.stdout(`${JSON.stringify({ id: created.id, user: argv.name, label: created.label, password })}\n`);

@@ -26,3 +26,13 @@ export async function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config;
     store.close();
   }
 }
+
+/**
+ * SPEC: an unknown user is a refused operation. A name that is no local user is taken only when
+ * a directory is configured ([ldap] urls): tokens and app passwords of directory users are bound
+ * to their directory name, which the CLI cannot look up. Without one, it is a typo.
+ */
+export function knownUser(config: Config, store: Store, name: string): void {
+  if (store.users.get(name) !== undefined || config.ldap.urls.length > 0) return;
+  throw new CliError(`no user ${name} (add it with 'user add', or configure [ldap] for directory users)`, 1);
+}

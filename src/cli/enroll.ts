@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { CommandModule } from 'yargs';
 import { newSecret, otpauthUri, renderQr } from '../otp/uri.js';
 import type { TokenRecord } from '../tokens/record.js';
-import { withStore } from './context.js';
+import { knownUser, withStore } from './context.js';
 import type { GlobalArgs, Io } from './io.js';
 
 type EnrollArgs = GlobalArgs & { name: string; serial?: string };
@@ -18,6 +18,7 @@ export function enrollCommand(io: Io): CommandModule<GlobalArgs, EnrollArgs> {
         .option('serial', { type: 'string', requiresArg: true, describe: 'serial for the new token (default: a random SW… serial)' }) as never,
     handler: (argv) =>
       withStore(argv, async ({ config, store }) => {
+        knownUser(config, store, argv.name);
         const secret = newSecret(20);
         const serial = argv.serial ?? `SW${randomBytes(5).toString('hex').toUpperCase()}`;
         const record: TokenRecord = { serial, type: 'totp', algorithm: 'SHA1', digits: 6, period: 30, t0: 0, counter: 0, drift: 0, secret };

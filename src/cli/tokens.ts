@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { isCodeShape } from '../otp/verify.js';
 import { resyncHotp, resyncTotp } from '../otp/resync.js';
 import type { StoredToken } from '../store/types.js';
-import { withStore } from './context.js';
+import { knownUser, withStore } from './context.js';
 import { CliError, commandGroup, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows, type Row } from './output.js';
 
@@ -70,7 +70,8 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'bind a token to a user (local or directory name)',
           (y) => serial(y).positional('name', { type: 'string', demandOption: true }),
           (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, ({ config, store }) => {
+              knownUser(config, store, argv.name as string);
               found(store.tokens.assign(argv.serial, argv.name as string), argv.serial);
               io.stdout(`token ${argv.serial} assigned to ${argv.name}\n`);
             }),

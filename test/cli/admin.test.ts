@@ -86,6 +86,13 @@ t.test('tokens: list, show, assign, enable/disable, unlock, resync, delete — n
   t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
   t.equal((await w.run(['token', 'assign', 'T1', 'alice'])).code, 0);
   t.equal((await w.run(['token', 'assign', 'NOPE', 'alice'])).code, 1);
+  const typo = await w.run(['token', 'assign', 'T1', 'alcie']);
+  t.equal(typo.code, 1, 'a user that does not exist, and no directory to find it in');
+  t.match(typo.stderr, /no user alcie/);
+  const withDirectory = cliWorkspace('[ldap]\nurls = ["ldap://127.0.0.1:1"]\nbase_dn = "dc=example,dc=org"\n');
+  writeFileSync(join(withDirectory.dir, 't.csv'), `serial,secret,interval\nD1,${base32Encode(secretTotp)},30\n`);
+  t.equal((await withDirectory.run(['import', 'csv', join(withDirectory.dir, 't.csv')])).code, 0);
+  t.equal((await withDirectory.run(['token', 'assign', 'D1', 'dir-user'])).code, 0, 'with [ldap], a directory name');
   const list = await w.run(['token', 'list', '--json']);
   t.match(JSON.parse(list.stdout), [{ serial: 'T1', type: 'totp', algorithm: 'SHA1', digits: 6, user: 'alice', enabled: true, locked: false }]);
   t.match((await w.run(['token', 'list', '--user', 'alice'])).stdout, /T1/);
@@ -125,6 +132,11 @@ t.test('tokens: list, show, assign, enable/disable, unlock, resync, delete — n
 
 t.test('app passwords: shown once, listed without the password, revoked', async (t) => {
   const w = cliWorkspace();
+  const ghost = await w.run(['app-password', 'create', 'ghost']);
+  t.equal(ghost.code, 1, 'no such user, no directory: refused');
+  t.equal(ghost.stdout, '', 'no password printed');
+  t.match(ghost.stderr, /no user ghost/);
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
   const made = await w.run(['app-password', 'create', 'alice', '--label', 'mail']);
   t.equal(made.code, 0);
   const password = /: ([a-z2-7]{4}(?:-[a-z2-7]{4}){5})\n/.exec(made.stdout)?.[1];
@@ -143,6 +155,11 @@ t.test('app passwords: shown once, listed without the password, revoked', async 
 
 t.test('enroll: otpauth URI and QR once; the token works with oathtool codes', async (t) => {
   const w = cliWorkspace('[otp]\nissuer = "ACME VPN"\n');
+  const ghost = await w.run(['enroll', 'ghost']);
+  t.equal(ghost.code, 1, 'no such user, no directory: refused');
+  t.notMatch(ghost.stdout, /otpauth/, 'no secret shown');
+  t.equal((await w.run(['token', 'list', '--json'])).stdout, '[]\n', 'no token made');
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
   const r = await w.run(['enroll', 'alice', '--serial', 'SOFT1']);
   t.equal(r.code, 0, r.stderr);
   const uri = /otpauth:\/\/totp\/\S+/.exec(r.stdout)?.[0] as string;
