@@ -89,8 +89,9 @@ export class Pipeline {
 
   /** The second step: the State of an earlier Access-Challenge and the code (RFC 2865 §4.4). */
   private answerChallenge(state: Buffer, user: string, code: string, now: number): Decision {
-    const taken = this.deps.challenges.take(state, now);
-    if (taken === undefined || taken.challenge.user !== user) return reject(user, 'challenge', 'unknown-state');
+    // Another user's State is not spent by a request that names the wrong user.
+    const taken = this.deps.challenges.take(state, user, now);
+    if (taken === undefined) return reject(user, 'challenge', 'unknown-state');
     if (taken.expired) return reject(user, 'challenge', 'expired-state');
     const groups = taken.challenge.groups;
     return this.checkOwned(user, this.deps.tokens.forUser(user), code, now, 'challenge', () => groups);

@@ -153,8 +153,11 @@ export interface StoredChallenge {
 export interface ChallengeStore {
   /** Stores the State (its SHA-256, never the raw value) for one answer. */
   create(state: Buffer, challenge: StoredChallenge): void;
-  /** Atomically removes and returns the challenge; undefined when unknown, used or expired. */
-  take(state: Buffer, now: number): { challenge: StoredChallenge; expired: boolean } | undefined;
+  /**
+   * Atomically removes and returns the challenge of this State made for `user`; undefined when
+   * unknown, used, or made for another user (whose State is then left for its own answer).
+   */
+  take(state: Buffer, user: string, now: number): { challenge: StoredChallenge; expired: boolean } | undefined;
   purgeExpired(now: number): number;
 }
 

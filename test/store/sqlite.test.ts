@@ -218,14 +218,15 @@ t.test('challenges: single use, expiry, purge, only a hash stored', async (t) =>
   store.challenges.create(state, { user: 'alice', client: 'gw', groups: ['g'], createdAt: 100, expiresAt: 400 });
   const raw = store.db.prepare('SELECT state_hash FROM challenges').pluck().get() as Buffer;
   t.notSame(raw, state, 'the raw State is not stored');
-  t.same(store.challenges.take(state, 200), { challenge: { user: 'alice', client: 'gw', groups: ['g'], createdAt: 100, expiresAt: 400 }, expired: false });
-  t.equal(store.challenges.take(state, 200), undefined, 'answerable once');
+  t.same(store.challenges.take(state, 'alice', 200), { challenge: { user: 'alice', client: 'gw', groups: ['g'], createdAt: 100, expiresAt: 400 }, expired: false });
+  t.equal(store.challenges.take(state, 'alice', 200), undefined, 'answerable once');
   store.challenges.create(state, { user: 'alice', client: 'gw', groups: ['g'], createdAt: 100, expiresAt: 400 });
-  t.equal(store.challenges.take(state, 400)?.expired, true);
+  t.equal(store.challenges.take(state, 'alice', 400)?.expired, true);
   store.challenges.create(Buffer.from('a'), { user: 'a', client: 'gw', groups: ['g'], createdAt: 1, expiresAt: 10 });
   store.challenges.create(Buffer.from('b'), { user: 'b', client: 'gw', groups: ['g'], createdAt: 1, expiresAt: 20 });
   t.equal(store.challenges.purgeExpired(15), 1);
-  t.ok(store.challenges.take(Buffer.from('b'), 16));
+  t.equal(store.challenges.take(Buffer.from('b'), 'alice', 16), undefined, 'made for b: not alice’s to answer');
+  t.ok(store.challenges.take(Buffer.from('b'), 'b', 16), 'and not spent by her try: b still answers it');
 });
 
 t.test('app passwords: create, list, hashes, touch, revoke', async (t) => {
