@@ -12,7 +12,7 @@ import { formatIssue, type ParseResult } from '../tokens/import/issue.js';
 import type { PskcProtection } from '../tokens/import/pskc.js';
 import type { TokenRecord } from '../tokens/record.js';
 import { withStore } from './context.js';
-import { CliError, firstLine, type GlobalArgs, type Io } from './io.js';
+import { CliError, commandGroup, firstLine, type GlobalArgs, type Io } from './io.js';
 import { printRows, progressBar } from './output.js';
 
 type ImportArgs = GlobalArgs & {
@@ -186,6 +186,6 @@ export function importCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         )
         .demandCommand(1, 'name a format: pskc or csv')
         .strict(),
-    handler: () => {},
+    handler: commandGroup,
   };
 }

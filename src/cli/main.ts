@@ -89,7 +89,7 @@ export async function main(): Promise<void> {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     /* c8 ignore next -- any other error on stdout (EBADF, EIO) stays a crash with its trace */
     if (err.code !== 'EPIPE') throw err;
-    process.exit(process.exitCode ?? 0);
+    process.exit(); // with process.exitCode, when the command has set one
   });
   process.exitCode = await runCli(process.argv.slice(2), processIo());
 }

@@ -80,7 +80,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     // a time; the server does not start on a key that cannot open its store.
     const foreign = store.tokens.sealedByOtherKeys();
     if (foreign > 0) {
-      throw configErrorAt(opts.configFile, ['store', 'key_file'], `${foreign} token secret${foreign === 1 ? '' : 's'} in ${config.store.path} sealed with another master key: this key opens none of them (restore the key file the store was made with, or delete those tokens and import them again)`);
+      throw configErrorAt(opts.configFile, ['store', 'key_file'], `token secrets in ${config.store.path} sealed with another master key: ${foreign}; this key opens none of them (restore the key file the store was made with, or delete those tokens and import them again)`);
     }
     const hasher = await createArgon2Hasher(config.server.hash_threads);
     closers.push(() => hasher.close());

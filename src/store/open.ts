@@ -20,7 +20,7 @@ export function openStore(config: Pick<Config, 'store'>, onSealError: (serial: s
     if (sealed > 0) {
       store.close();
       rmSync(keyFile);
-      throw new StoreError('key-file', `key file ${keyFile} does not exist, and ${path} holds ${sealed} token secret${sealed === 1 ? '' : 's'} sealed with the key it held: restore that file (a new key opens none of them)`);
+      throw new StoreError('key-file', `key file ${keyFile} does not exist, and ${path} holds token secrets sealed with the key it held (${sealed}): restore that file (a new key opens none of them)`);
     }
   }
   return store;

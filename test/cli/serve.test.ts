@@ -60,14 +60,14 @@ t.test('a master key that cannot open the store: the server does not start; a lo
   writeFileSync(join(w.dir, 'data-key'), `${'cd'.repeat(32)}\n`, { mode: 0o600 });
   const wrong = await run(['serve', '--config', w.config]);
   t.equal(wrong.code, 1);
-  t.match(wrong.stderr, /store\.key_file: 1 token secret in .* sealed with another master key/);
+  t.match(wrong.stderr, /store\.key_file: token secrets in .* sealed with another master key: 1;/);
   t.equal(wrong.stdout, '', 'never listened');
 
   // No key file at all: a new one would open nothing, so none is made and the store is refused.
   rmSync(join(w.dir, 'data-key'));
   const lost = await run(['token', 'list', '--config', w.config]);
   t.equal(lost.code, 1);
-  t.match(lost.stderr, /data-key does not exist, and .* holds 1 token secret sealed/);
+  t.match(lost.stderr, /data-key does not exist, and .* holds token secrets sealed with the key it held \(1\)/);
   t.notOk(existsSync(join(w.dir, 'data-key')), 'no new key file left behind');
 
   writeFileSync(join(w.dir, 'data-key'), original, { mode: 0o600 });
