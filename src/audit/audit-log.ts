@@ -298,10 +298,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
 
   /** The batch's lines, newline-separated, in order of record(); '' when empty. */
   let pending = '';
-  let flushQueued = false;
   /** Hands the batch to winston (which writes it at once: SYNC_WRITES). */
   const flush = (): void => {
-    flushQueued = false;
     const lines = pending;
     pending = '';
     if (lines !== '') logger.log({ level: 'info', message: '', lines } satisfies BatchInfo);
@@ -337,10 +335,12 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     record(event: AuditEvent): void {
       if (closing !== undefined) return;
       const line = eventLine(event);
-      pending = pending === '' ? line : `${pending}\n${line}`;
-      if (!flushQueued) {
-        flushQueued = true;
+      // The first line of a batch queues its write; reopen() and close() may write it sooner.
+      if (pending === '') {
+        pending = line;
         queueMicrotask(flush);
+      } else {
+        pending = `${pending}\n${line}`;
       }
     },
     reopen,

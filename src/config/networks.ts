@@ -13,14 +13,19 @@ export interface Network {
   list: BlockList;
 }
 
+/** "::ffff:10.0.0.1" (an IPv4 peer on a dual-stack socket) → "10.0.0.1"; any other address as it is. */
+export function normalizeAddress(ip: string): string {
+  return /^::ffff:/i.test(ip) && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+}
+
 export function parseNetwork(address: string): Network {
   const [written, bits] = address.split('/') as [string, string | undefined];
   let ip = written;
   let prefix = bits === undefined ? undefined : Number(bits);
-  const mapped = /^::ffff:(.+)$/i.exec(ip);
-  if (mapped !== null && isIPv4(mapped[1] as string) && (prefix === undefined || prefix >= 96)) {
-    ip = mapped[1] as string;
-    if (prefix !== undefined) prefix -= 96;
+  // An IPv4-mapped block (::ffff:0:0/96 or narrower) is that IPv4 block.
+  if (prefix === undefined || prefix >= 96) {
+    ip = normalizeAddress(written);
+    if (ip !== written && prefix !== undefined) prefix -= 96;
   }
   const family = isIPv4(ip) ? 'ipv4' : 'ipv6';
   prefix ??= family === 'ipv4' ? 32 : 128;

@@ -190,7 +190,6 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
         dropLog.setRate(next.log.drop_log_per_second);
         badRequestLog.setRate(next.log.drop_log_per_second);
         pipeline.setPolicy(policyOf(next));
-        if (next.server.listen.join() !== config.server.listen.join()) logger.warn('server.listen changed: restart to apply');
         for (const key of restartOnly(config, next)) logger.warn(`${key} changed: restart to apply`);
         config = next;
         logger.info('reloaded', { clients: clients.size });
@@ -226,7 +225,7 @@ async function newLdap(config: Config, configFile: string): Promise<LdapAuthenti
 export function restartOnly(prev: Config, next: Config): string[] {
   const parts: Array<[string, unknown, unknown]> = [
     ...Object.keys(next.server)
-      .filter((k) => k !== 'listen' && k !== 'name') // listen: warned for on its own; name: applied
+      .filter((k) => k !== 'name') // applied: the handler reads it through config
       .map((k): [string, unknown, unknown] => [`server.${k}`, prev.server[k as keyof Config['server']], next.server[k as keyof Config['server']]]),
     ['store', prev.store, next.store],
     ['log.audit', prev.log.audit, next.log.audit],

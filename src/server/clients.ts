@@ -3,7 +3,7 @@
  * silently discarded). Entries are IPs or CIDR blocks; the most specific (longest prefix) wins.
  */
 import { BlockList, isIPv4 } from 'node:net';
-import { parseNetwork } from '../config/networks.js';
+import { normalizeAddress, parseNetwork } from '../config/networks.js';
 import type { ClientConfig, PrimaryKind } from '../config/schema.js';
 
 export interface Client {
@@ -17,11 +17,6 @@ interface Entry {
   client: Client;
   prefix: number;
   list: BlockList;
-}
-
-/** "::ffff:10.0.0.1" (an IPv4 peer on a dual-stack socket) → "10.0.0.1". */
-export function normalizeAddress(ip: string): string {
-  return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
 }
 
 export class ClientTable {
