@@ -47,7 +47,7 @@ export async function benchInproc(t: Template, batches = 7, perBatch = 4000): Pr
       now: () => Date.now() / 1000,
       random: randomBytes,
     });
-    const clients = new ClientTable([{ name: 'bench', address: '127.0.0.1', secret: CLIENT_SECRET, require_message_authenticator: true, primary: 'none' }], 'none');
+    const clients = new ClientTable([{ name: 'bench', address: '127.0.0.1', secret: CLIENT_SECRET, require_message_authenticator: 'yes', primary: 'none' }], { primary: 'none', requireMessageAuthenticator: 'yes' });
     const handler = new RequestHandler({
       clients: () => clients,
       dedup: new DuplicateCache(30_000),
@@ -57,6 +57,7 @@ export async function benchInproc(t: Template, batches = 7, perBatch = 4000): Pr
       metrics: new Metrics(),
       onDrop: () => undefined,
       onBadRequest: () => undefined,
+      onMaDecided: () => undefined,
       onError: () => undefined,
       server: { name: 'bench' },
       limits: { maxPending: 4096, maxPendingPerClient: 1024 },

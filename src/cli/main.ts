@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { StoreError } from '../store/types.js';
 import { appPasswordCommands } from './app-passwords.js';
+import { clientCommands } from './clients.js';
 import { enrollCommand } from './enroll.js';
 import { importCommands } from './import.js';
 import { CliError, type Io } from './io.js';
@@ -25,6 +26,7 @@ export async function runCli(args: readonly string[], io: Io, signals?: NodeJS.E
     .command(enrollCommand(io))
     .command(appPasswordCommands(io))
     .command(reportCommand(io))
+    .command(clientCommands(io))
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .help()

@@ -33,6 +33,14 @@ const cidr = z.string().refine((s) => {
 
 const primary = z.enum(['local', 'ldap', 'none']);
 
+/**
+ * RELIABILITY B1: a client's Message-Authenticator policy, "yes", "no" or "auto" (B8: the client's
+ * first Access-Request decides). true and false (SPEC's form) are yes and no.
+ */
+const maPolicy = z
+  .union([z.boolean(), z.enum(['yes', 'no', 'auto'])], { error: 'must be true, false, "yes", "no" or "auto"' })
+  .transform((v) => (v === true ? 'yes' : v === false ? 'no' : v));
+
 export const serverSchema = z
   .strictObject({
     name: z.string().min(1).max(64).default('radius-otp-1'),
@@ -47,6 +55,8 @@ export const serverSchema = z
     max_pending_per_client: z.number().int().min(1).max(1_000_000).default(1024),
     /** Threads that hash passwords (argon2id) off the event loop; 0 = number of cores. */
     hash_threads: z.number().int().min(0).max(64).default(0),
+    /** The default of every [[client]]'s require_message_authenticator (BlastRADIUS, CVE-2024-3596). */
+    require_message_authenticator: maPolicy.default('yes'),
   })
   .prefault({});
 
@@ -61,7 +71,8 @@ export const clientSchema = z.strictObject({
   name: z.string().min(1).max(64),
   address: cidr,
   secret: z.string().min(1).max(128),
-  require_message_authenticator: z.boolean().default(true),
+  /** Unset: [server] require_message_authenticator. */
+  require_message_authenticator: maPolicy.optional(),
   primary: primary.optional(),
 });
 
@@ -148,3 +159,4 @@ export type Config = z.infer<typeof configSchema>;
 export type ClientConfig = z.infer<typeof clientSchema>;
 export type ReplyRule = z.infer<typeof replyRuleSchema>;
 export type PrimaryKind = z.infer<typeof primary>;
+export type MaPolicy = z.infer<typeof maPolicy>;

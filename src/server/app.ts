@@ -19,7 +19,7 @@ import { PROBLEM_TEXT, type AccessRequestProblem } from '../radius/request.js';
 import { openStore } from '../store/open.js';
 import { startCheckpointer, type Checkpointer } from '../store/sqlite/checkpointer.js';
 import type { SqliteStore } from '../store/sqlite/open.js';
-import { ClientTable } from './clients.js';
+import { ClientTable, clientDefaults } from './clients.js';
 import { DuplicateCache } from './dedup.js';
 import { RateLimitedLog } from './drop-log.js';
 import { RequestHandler, type Peer } from './handler.js';
@@ -105,6 +105,9 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       },
     };
 
+    // RELIABILITY B8: auto decisions do not outlive the process; the rows only show the live ones.
+    // (Before the pipeline turns group commits on: this write is committed when it returns.)
+    store.clientMa.retain(config.server.name, []);
     const pipeline = new Pipeline({
       users: store.users,
       tokens: store.tokens,
@@ -115,7 +118,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       now,
       random: opts.random ?? randomBytes,
     });
-    let clients = new ClientTable(config.client, config.auth.primary);
+    let clients = new ClientTable(config.client, clientDefaults(config));
     const dedup = new DuplicateCache(config.server.duplicate_cache_seconds * 1000);
     const dropLog = new RateLimitedLog<{ reason: DropReason; peer: Peer; client: string }>(config.log.drop_log_per_second, (d, suppressed) => {
       logger.warn('dropped packet', { reason: d.reason, client_ip: d.peer.address, client: d.client, ...(suppressed > 0 ? { suppressed } : {}) });
@@ -143,6 +146,13 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       metrics,
       onDrop: (reason, peer, client) => dropLog.log({ reason, peer, client }),
       onBadRequest: (problem, peer, client) => badRequestLog.log({ problem, peer, client }),
+      onMaDecided: (client, peer) => {
+        const ma = client.ma as 'yes' | 'no';
+        store.clientMa.record(config.server.name, client.name, ma, Math.floor(now()));
+        // "no" is a client left open to BlastRADIUS: said at warn, with what to do about it.
+        if (ma === 'no') logger.warn('require_message_authenticator auto: no (the first request had no Message-Authenticator); set it to true once the client sends one', { client: client.name, client_ip: peer.address });
+        else logger.info('require_message_authenticator auto: yes (the first request had a Message-Authenticator)', { client: client.name, client_ip: peer.address });
+      },
       onError: (err) => logger.error('decision failed: request rejected', { error: (err as Error).message }),
       server: { get name() { return config.server.name; } },
       limits: { maxPending: config.server.max_pending, maxPendingPerClient: config.server.max_pending_per_client },
@@ -183,7 +193,8 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       metricsPort: metricsServer?.port ?? null,
       reload(next: Config) {
         const nextReplies = buildReplyAttributes(next, opts.configFile);
-        clients = new ClientTable(next.client, next.auth.primary);
+        clients = new ClientTable(next.client, clientDefaults(next), clients);
+        store.clientMa.retain(next.server.name, clients.decided);
         replies = nextReplies;
         setLevel(logger, next.log.level);
         auditLog?.reopen();
@@ -225,7 +236,8 @@ async function newLdap(config: Config, configFile: string): Promise<LdapAuthenti
 export function restartOnly(prev: Config, next: Config): string[] {
   const parts: Array<[string, unknown, unknown]> = [
     ...Object.keys(next.server)
-      .filter((k) => k !== 'name') // applied: the handler reads it through config
+      // Applied: the handler reads the name through config; the clients are rebuilt with the default.
+      .filter((k) => k !== 'name' && k !== 'require_message_authenticator')
       .map((k): [string, unknown, unknown] => [`server.${k}`, prev.server[k as keyof Config['server']], next.server[k as keyof Config['server']]]),
     ['store', prev.store, next.store],
     ['log.audit', prev.log.audit, next.log.audit],

@@ -6,7 +6,7 @@
 import type { AuditSink, DecisionResult, DenialReason, DropReason, AuthMode } from '../audit/event.js';
 import type { Decision, AuthMethod } from '../auth/decision.js';
 import { Attr, Code } from '../radius/codes.js';
-import { checkMessageAuthenticator, precheck } from '../radius/precheck.js';
+import { checkMessageAuthenticator, precheck, type PacketView } from '../radius/precheck.js';
 import { attribute, encodeReply, replyMessage } from '../radius/reply.js';
 import { parseAccessRequest, type AccessRequest, type AccessRequestProblem } from '../radius/request.js';
 import type { Client, ClientTable } from './clients.js';
@@ -44,6 +44,8 @@ export interface HandlerDeps {
   onDrop: (reason: DropReason, peer: Peer, client: string) => void;
   /** A request rejected as malformed (audit reason bad-request): the caller rate-limits the log line that says what was wrong. */
   onBadRequest: (problem: AccessRequestProblem, peer: Peer, client: string) => void;
+  /** An auto client's policy was decided by its first Access-Request (RELIABILITY B8). */
+  onMaDecided: (client: Client, peer: Peer) => void;
   /** A fault inside the decision (store error, bug): the request is rejected. */
   onError: (err: unknown) => void;
   server: { name: string };
@@ -96,8 +98,9 @@ export class RequestHandler {
     if (!pre.ok) return this.drop(pre.reason, peer, client.name);
     const { view } = pre;
     const packet = datagram.length === view.length ? datagram : datagram.subarray(0, view.length);
-    const ma = checkMessageAuthenticator(packet, view, client.secret, client.requireMessageAuthenticator);
+    const ma = checkMessageAuthenticator(packet, view, client.secret, client.ma === 'yes');
     if (ma !== 'ok') return this.drop(ma, peer, client.name);
+    if (client.ma === 'auto') this.settleAuto(client, view, peer);
     d.metrics.request(view.code);
 
     const authenticator = packet.subarray(4, 20);
@@ -210,6 +213,18 @@ export class RequestHandler {
       attributes,
       proxyStates: req.proxyStates,
     });
+  }
+
+  /**
+   * RELIABILITY B8 (FreeRADIUS's auto): an auto client's first Access-Request to pass the checks
+   * decides, for the life of the process: with Message-Authenticator the client must always send
+   * it, without it it need not. One with EAP-Message says nothing (EAP always carries it, RFC 3579
+   * §3.2), nor does Status-Server (RFC 5997 §3).
+   */
+  private settleAuto(client: Client, view: PacketView, peer: Peer): void {
+    if (view.code !== Code.AccessRequest || view.hasEap) return;
+    client.ma = view.maOffset === -1 ? 'no' : 'yes';
+    this.deps.onMaDecided(client, peer);
   }
 
   private drop(reason: DropReason, peer: Peer, client: string): null {

@@ -179,11 +179,26 @@ export interface AppPasswordStore {
   revokeAll(user: string): number;
 }
 
+/** What an auto client's first Access-Request decided on one server (RELIABILITY B8). */
+export interface ClientMaDecision {
+  client: string;
+  ma: 'yes' | 'no';
+  decidedAt: number; // Unix seconds
+}
+
+export interface ClientMaStore {
+  record(server: string, client: string, ma: 'yes' | 'no', at: number): void;
+  /** Forgets the server's decisions but these clients' (a start keeps none: B8, they do not persist). */
+  retain(server: string, clients: readonly string[]): void;
+  list(server: string): ClientMaDecision[];
+}
+
 export interface Store {
   users: UserStore;
   tokens: TokenStore;
   challenges: ChallengeStore;
   appPasswords: AppPasswordStore;
+  clientMa: ClientMaStore;
   close(): void;
 }
 

@@ -44,9 +44,19 @@ t.test('an empty file gives every default', async (t) => {
   t.ok(Object.isFrozen(c.server), 'frozen');
 });
 
-t.test('a client gets require_message_authenticator = true by default', async (t) => {
+t.test('require_message_authenticator: yes, no or auto per client, with a [server] default of yes (RELIABILITY B1)', async (t) => {
   const c = parseConfig(minimal, '/x/r.conf');
-  t.equal(c.client[0]?.require_message_authenticator, true);
+  t.equal(c.server.require_message_authenticator, 'yes', 'the default');
+  t.equal(c.client[0]?.require_message_authenticator, undefined, 'a client without the key takes [server]');
+  const each = (v: string) => parseConfig(`${minimal}require_message_authenticator = ${v}\n`, '/x/r.conf').client[0]?.require_message_authenticator;
+  t.equal(each('true'), 'yes');
+  t.equal(each('false'), 'no');
+  t.equal(each('"yes"'), 'yes');
+  t.equal(each('"no"'), 'no');
+  t.equal(each('"auto"'), 'auto');
+  t.equal(parseConfig(`[server]\nrequire_message_authenticator = "auto"\n${minimal}`, '/x/r.conf').server.require_message_authenticator, 'auto');
+  fails(t, `${minimal}require_message_authenticator = "maybe"\n`, { code: 'invalid', key: 'client[0].require_message_authenticator', line: 6, reason: /true, false, "yes", "no" or "auto"/ });
+  fails(t, '[server]\nrequire_message_authenticator = 1\n', { code: 'invalid', key: 'server.require_message_authenticator', line: 2 });
   const two = parseConfig(`${minimal}[[client]]\nname = "one"\naddress = "10.1.1.1"\nsecret = "x"\n`, '/x/r.conf');
   t.equal(two.client[1]?.address, '10.1.1.1', 'a bare IPv4 address is a client too');
 });

@@ -26,12 +26,13 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export function testConfig(dir: string, extra = '', listen = ['127.0.0.1:0', '[::1]:0']): string {
+/** `server` holds more [server] keys, `extra` tables after [log]. */
+export function testConfig(dir: string, extra = '', listen = ['127.0.0.1:0', '[::1]:0'], server = ''): string {
   return `
 [server]
 name = "test-server"
 listen = ${JSON.stringify(listen)}
-[store]
+${server === '' ? '' : `${server}\n`}[store]
 path = "${join(dir, 'radius-otp.db')}"
 key_file = "${join(dir, 'master.key')}"
 [log]
@@ -51,12 +52,13 @@ secret = "${SECRET}"
 }
 
 export async function startTestServer(
-  opts: { extra?: string; clients?: string; now?: () => number; listen?: string[] } = {},
+  opts: { extra?: string; server?: string; clients?: string; now?: () => number; listen?: string[] } = {},
 ): Promise<TestServer> {
   const dir = tempDir('radius-otp-e2e-');
   const configFile = join(dir, 'radius.conf');
-  writeFileSync(configFile, testConfig(dir, opts.extra, opts.listen) + (opts.clients ?? ''));
-  const config = parseConfig(testConfig(dir, opts.extra, opts.listen) + (opts.clients ?? ''), configFile);
+  const text = testConfig(dir, opts.extra, opts.listen, opts.server) + (opts.clients ?? '');
+  writeFileSync(configFile, text);
+  const config = parseConfig(text, configFile);
   const logs: Array<Record<string, unknown>> = [];
   const logger = winston.createLogger({
     level: 'debug',

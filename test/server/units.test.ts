@@ -8,18 +8,20 @@ import { normalizeAddress } from '../../src/config/networks.js';
 import { DuplicateCache } from '../../src/server/dedup.js';
 import { RateLimitedLog } from '../../src/server/drop-log.js';
 import { RequestHandler, type Decider, type MetricsSink, type Peer } from '../../src/server/handler.js';
-import { Code } from '../../src/radius/codes.js';
+import { Attr, Code } from '../../src/radius/codes.js';
 import { encodeAccessRequest } from '../../src/radius/request-encode.js';
+
+const YES = { primary: 'local', requireMessageAuthenticator: 'yes' } as const;
 
 t.test('client table: most specific prefix wins; IPv4-mapped addresses; unknown', async (t) => {
   const table = new ClientTable(
     [
-      { name: 'wide', address: '10.0.0.0/8', secret: 'a', require_message_authenticator: true },
-      { name: 'narrow', address: '10.1.2.0/24', secret: 'b', require_message_authenticator: false, primary: 'none' },
-      { name: 'host', address: '10.1.2.3', secret: 'c', require_message_authenticator: true },
-      { name: 'v6', address: '2001:db8::/32', secret: 'd', require_message_authenticator: true },
+      { name: 'wide', address: '10.0.0.0/8', secret: 'a', require_message_authenticator: 'yes' },
+      { name: 'narrow', address: '10.1.2.0/24', secret: 'b', require_message_authenticator: 'no', primary: 'none' },
+      { name: 'host', address: '10.1.2.3', secret: 'c' },
+      { name: 'v6', address: '2001:db8::/32', secret: 'd', require_message_authenticator: 'auto' },
     ],
-    'local',
+    { primary: 'local', requireMessageAuthenticator: 'no' },
   );
   t.equal(table.size, 4);
   t.equal(table.lookup('10.1.2.3')?.name, 'host');
@@ -29,13 +31,37 @@ t.test('client table: most specific prefix wins; IPv4-mapped addresses; unknown'
   t.equal(table.lookup('10.9.9.9')?.primary, 'local', 'the [auth] default');
   t.equal(table.lookup('::ffff:10.1.2.3')?.name, 'host', 'IPv4-mapped IPv6');
   t.equal(table.lookup('2001:db8::1')?.name, 'v6');
+  t.equal(table.lookup('10.9.9.9')?.ma, 'yes');
+  t.equal(table.lookup('10.1.2.4')?.ma, 'no');
+  t.equal(table.lookup('10.1.2.3')?.ma, 'no', 'the [server] default');
+  t.equal(table.lookup('2001:db8::1')?.ma, 'auto');
   t.equal(table.lookup('192.0.2.1'), null);
   t.equal(table.lookup('192.0.2.1'), null, 'cached miss');
   t.equal(normalizeAddress('::ffff:1.2.3.4'), '1.2.3.4');
   t.equal(normalizeAddress('::ffff:abcd'), '::ffff:abcd');
-  const many = new ClientTable([{ name: 'all', address: '0.0.0.0/0', secret: 's', require_message_authenticator: true }], 'local');
+  const many = new ClientTable([{ name: 'all', address: '0.0.0.0/0', secret: 's' }], YES);
   for (let i = 0; i < 65537; i++) many.lookup(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
   t.equal(many.lookup('10.0.0.1')?.name, 'all', 'the cache stays bounded and correct');
+});
+
+t.test('client table: a reload keeps an auto decision only for the same client, still auto', async (t) => {
+  const gw = { name: 'gw', address: '10.0.0.1', secret: 's', require_message_authenticator: 'auto' as const };
+  const first = new ClientTable([gw, { ...gw, name: 'other', address: '10.0.0.2' }, { ...gw, name: 'fixed', address: '10.0.0.3', require_message_authenticator: undefined }], {
+    primary: 'local',
+    requireMessageAuthenticator: 'yes',
+  });
+  t.same(first.decided, [], 'nothing decided yet');
+  (first.lookup('10.0.0.1') as { ma: string }).ma = 'no';
+  (first.lookup('10.0.0.2') as { ma: string }).ma = 'yes';
+  t.same(first.decided.sort(), ['gw', 'other']);
+  const same = new ClientTable([gw, { ...gw, name: 'other', address: '10.0.0.2', secret: 'new' }, { ...gw, name: 'fixed', address: '10.0.0.3' }], YES, first);
+  t.equal(same.lookup('10.0.0.1')?.ma, 'no', 'same name, address, secret: kept');
+  t.equal(same.lookup('10.0.0.2')?.ma, 'auto', 'a new secret: decided again');
+  t.equal(same.lookup('10.0.0.3')?.ma, 'auto', 'was yes by default, now auto: undecided');
+  t.same(same.decided, ['gw']);
+  const fixed = new ClientTable([{ ...gw, require_message_authenticator: 'yes' }], YES, same);
+  t.equal(fixed.lookup('10.0.0.1')?.ma, 'yes', 'no longer auto: the configured value');
+  t.same(fixed.decided, []);
 });
 
 t.test('rate-limited drop log: at most N a second, then says how many were left out', async (t) => {
@@ -58,13 +84,15 @@ t.test('rate-limited drop log: at most N a second, then says how many were left 
   t.pass('the default clock works');
 });
 
-function handlerWith(decider: Decider, limits = { maxPending: 10, maxPendingPerClient: 10 }, now = () => 0) {
+function handlerWith(decider: Decider, limits = { maxPending: 10, maxPendingPerClient: 10 }, now = () => 0, ma: 'yes' | 'auto' = 'yes') {
   const drops: string[] = [];
+  const decided: string[] = [];
+  const clients = new ClientTable([{ name: 'c', address: '127.0.0.1', secret: 's', require_message_authenticator: ma }], YES);
   const errors: unknown[] = [];
   const audit = memoryAuditSink();
   const metrics: MetricsSink = { request() {}, decision() {}, drop() {}, pending() {} };
   const handler = new RequestHandler({
-    clients: () => new ClientTable([{ name: 'c', address: '127.0.0.1', secret: 's', require_message_authenticator: true }], 'local'),
+    clients: () => clients,
     dedup: new DuplicateCache(30_000),
     decider,
     replyAttributes: () => [],
@@ -72,17 +100,53 @@ function handlerWith(decider: Decider, limits = { maxPending: 10, maxPendingPerC
     metrics,
     onDrop: (reason) => drops.push(reason),
     onBadRequest: () => undefined,
+    onMaDecided: (client) => decided.push(`${client.name}:${client.ma}`),
     onError: (err) => errors.push(err),
     server: { name: 'unit' },
     limits,
     now,
   });
-  return { handler, drops, errors, audit };
+  return { handler, drops, errors, audit, decided };
 }
 
 const peer: Peer = { address: '127.0.0.1', port: 5000, socket: 0, localAddress: '127.0.0.1' };
-const packet = (id: number, user = 'u'): Buffer =>
-  encodeAccessRequest({ identifier: id, authenticator: randomBytes(16), secret: Buffer.from('s'), userName: user, password: 'p', nasIdentifier: 'n' });
+const packet = (id: number, user = 'u', ma: 'first' | 'none' = 'first', extra: Buffer[] = []): Buffer =>
+  encodeAccessRequest({ identifier: id, authenticator: randomBytes(16), secret: Buffer.from('s'), userName: user, password: 'p', nasIdentifier: 'n', messageAuthenticator: ma, extra });
+
+const rejects: Decider = { decide: async () => ({ result: 'reject', mode: 'otp', user: 'u', tokenSerial: '', reason: 'wrong-code' }) };
+
+t.test('handler: an auto client is decided by its first Access-Request (RELIABILITY B8)', async (t) => {
+  t.test('with Message-Authenticator: required from then on', async (t) => {
+    const { handler, drops, decided } = handlerWith(rejects, undefined, undefined, 'auto');
+    t.ok(await handler.handle(packet(1), peer));
+    t.same(decided, ['c:yes']);
+    t.equal(await handler.handle(packet(2, 'u', 'none'), peer), null, 'a request without it is dropped');
+    t.same(drops, ['ma-missing']);
+    t.same(decided, ['c:yes'], 'decided once');
+  });
+  t.test('without: not required from then on', async (t) => {
+    const { handler, drops, decided } = handlerWith(rejects, undefined, undefined, 'auto');
+    t.ok(await handler.handle(packet(1, 'u', 'none'), peer));
+    t.ok(await handler.handle(packet(2, 'u', 'none'), peer));
+    t.ok(await handler.handle(packet(3), peer), 'one with it is still taken');
+    t.same(decided, ['c:no']);
+    t.same(drops, []);
+  });
+  t.test('what does not decide: a dropped request, EAP, Status-Server', async (t) => {
+    const { handler, drops, decided } = handlerWith(rejects, undefined, undefined, 'auto');
+    const forged = packet(1);
+    forged[forged.length - 1]! ^= 1; // the MA (first) no longer matches: the bytes after it changed
+    t.equal(await handler.handle(forged, peer), null);
+    const eap = Buffer.from([Attr.EapMessage, 7, 2, 0, 0, 5, 1]);
+    t.ok(await handler.handle(packet(2, 'u', 'first', [eap]), peer), 'EAP with MA is answered (PAP required)');
+    const status = encodeAccessRequest({ code: Code.StatusServer, identifier: 3, authenticator: randomBytes(16), secret: Buffer.from('s') });
+    t.equal((await handler.handle(status, peer))?.[0], Code.AccessAccept);
+    t.same(decided, [], 'still auto');
+    t.same(drops, ['ma-invalid']);
+    t.ok(await handler.handle(packet(4, 'u', 'none'), peer));
+    t.same(decided, ['c:no']);
+  });
+});
 
 t.test('handler: each audit line carries the clock of its decision, to the millisecond', async (t) => {
   let clock = Date.UTC(2026, 11, 7, 4, 30, 0, 123) + 0.4;

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { StoreError, type Store } from '../types.js';
 import { SqliteAppPasswords } from './app-passwords.js';
 import { SqliteChallenges } from './challenges.js';
+import { SqliteClientMa } from './client-ma.js';
 import { migrate } from './schema.js';
 import { SqliteTokens, type SecretSealer } from './tokens.js';
 import { SqliteUsers } from './users.js';
@@ -49,6 +50,7 @@ export function openSqliteStore(opts: OpenStoreOptions): SqliteStore {
     tokens,
     challenges: new SqliteChallenges(db),
     appPasswords: new SqliteAppPasswords(db, now),
+    clientMa: new SqliteClientMa(db),
     close: () => db.close(),
   };
 }

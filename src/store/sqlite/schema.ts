@@ -59,6 +59,16 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX app_passwords_user ON app_passwords(user);
   `,
+  `
+  -- RELIABILITY B8: what auto clients' first requests decided, per server, shown by client list.
+  CREATE TABLE client_ma (
+    server     TEXT NOT NULL,
+    client     TEXT NOT NULL,
+    required   INTEGER NOT NULL CHECK (required IN (0, 1)),
+    decided_at INTEGER NOT NULL,
+    PRIMARY KEY (server, client)
+  ) STRICT;
+  `,
 ];
 
 export function migrate(db: Database): void {
