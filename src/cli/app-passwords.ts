@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { hashAppPassword, newAppPassword } from '../auth/app-passwords.js';
 import { knownUser, withStore } from './context.js';
-import { CliError, commandGroup, type GlobalArgs, type Io } from './io.js';
+import { CliError, commandGroup, shown, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows } from './output.js';
 
 type AppArgs = GlobalArgs & { name: string; label?: string; id?: number; all?: boolean };
@@ -23,7 +23,7 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
               const password = newAppPassword();
               const created = store.appPasswords.create(argv.name, argv.label as string, hashAppPassword(password));
               if (argv.json) io.stdout(`${JSON.stringify({ id: created.id, user: argv.name, label: created.label, password })}\n`);
-              else io.stdout(`app password ${created.id} for ${argv.name}: ${password}\n(shown only now: it is stored as a hash)\n`);
+              else io.stdout(`app password ${created.id} for ${shown(argv.name)}: ${password}\n(shown only now: it is stored as a hash)\n`);
             }),
         )
         .command<AppArgs>(
@@ -51,11 +51,11 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
           (argv) =>
             withStore(argv, ({ store }) => {
               if (argv.all) {
-                io.stdout(`${store.appPasswords.revokeAll(argv.name)} app password(s) of ${argv.name} revoked\n`);
+                io.stdout(`${store.appPasswords.revokeAll(argv.name)} app password(s) of ${shown(argv.name)} revoked\n`);
                 return;
               }
-              if (!store.appPasswords.revoke(argv.name, argv.id as number)) throw new CliError(`${argv.name} has no app password ${argv.id}`, 1);
-              io.stdout(`app password ${argv.id} of ${argv.name} revoked\n`);
+              if (!store.appPasswords.revoke(argv.name, argv.id as number)) throw new CliError(`${shown(argv.name)} has no app password ${argv.id}`, 1);
+              io.stdout(`app password ${argv.id} of ${shown(argv.name)} revoked\n`);
             }),
         )
         .demandCommand(1, 'name an app-password command')

@@ -1,9 +1,10 @@
 /** Lists for people (aligned columns) or for scripts (--json), and progress bars on a terminal. */
 import type { SingleBar } from 'cli-progress';
-import type { Io } from './io.js';
+import { shown, type Io } from './io.js';
 
 export type Row = Record<string, string | number | boolean | null>;
 
+/** A table for people or JSON for scripts; a table cell with control characters is shown quoted and escaped (shown()). */
 export function printRows(io: Io, json: boolean | undefined, rows: readonly Row[], columns: readonly string[]): void {
   if (json) {
     io.stdout(`${JSON.stringify(rows)}\n`);
@@ -13,7 +14,7 @@ export function printRows(io: Io, json: boolean | undefined, rows: readonly Row[
     io.stdout('(none)\n');
     return;
   }
-  const cell = (v: Row[string] | undefined): string => (v === null || v === undefined ? '-' : String(v));
+  const cell = (v: Row[string] | undefined): string => (v === null || v === undefined ? '-' : shown(String(v)));
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (values: readonly string[]): string => values.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd();
   io.stdout(`${line(columns)}\n`);

@@ -4,7 +4,7 @@ import { isCodeShape } from '../otp/verify.js';
 import { resyncHotp, resyncTotp } from '../otp/resync.js';
 import type { StoredToken } from '../store/types.js';
 import { knownUser, withStore } from './context.js';
-import { CliError, commandGroup, type GlobalArgs, type Io } from './io.js';
+import { CliError, commandGroup, shown, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows, type Row } from './output.js';
 
 type TokenArgs = GlobalArgs & { serial: string; name?: string; user?: string; code1?: string; code2?: string };
@@ -32,7 +32,7 @@ export function tokenRow(t: StoredToken): Row {
 const LIST_COLUMNS = ['serial', 'type', 'algorithm', 'digits', 'user', 'enabled', 'failures', 'locked', 'last_used'];
 
 function found<T>(value: T | undefined | false, serial: string): T {
-  if (value === undefined || value === false) throw new CliError(`no token with serial ${serial}`, 1);
+  if (value === undefined || value === false) throw new CliError(`no token with serial ${shown(serial)}`, 1);
   return value;
 }
 
@@ -61,7 +61,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
               const t = found(store.tokens.get(argv.serial), argv.serial);
               const row: Row = { ...tokenRow(t), issuer: t.issuer, manufacturer: t.manufacturer, model: t.model, valid_from: isoTime(t.validFrom), valid_until: isoTime(t.validUntil), created: isoTime(t.createdAt) };
               if (argv.json) io.stdout(`${JSON.stringify(row)}\n`);
-              else for (const [k, v] of Object.entries(row)) io.stdout(`${`${k}:`.padEnd(14)}${v === null ? '-' : String(v)}\n`);
+              else for (const [k, v] of Object.entries(row)) io.stdout(`${`${k}:`.padEnd(14)}${v === null ? '-' : shown(String(v))}\n`);
             }),
           ),
         )
@@ -73,14 +73,14 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
             withStore(argv, ({ config, store }) => {
               knownUser(config, store, argv.name as string);
               found(store.tokens.assign(argv.serial, argv.name as string), argv.serial);
-              io.stdout(`token ${argv.serial} assigned to ${argv.name}\n`);
+              io.stdout(`token ${shown(argv.serial)} assigned to ${shown(argv.name as string)}\n`);
             }),
         )
         .command<TokenArgs>(
           ...simple('unassign <serial>', 'unbind a token from its user', (argv) =>
             withStore(argv, ({ store }) => {
               found(store.tokens.assign(argv.serial, null), argv.serial);
-              io.stdout(`token ${argv.serial} unassigned\n`);
+              io.stdout(`token ${shown(argv.serial)} unassigned\n`);
             }),
           ),
         )
@@ -88,7 +88,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           ...simple('enable <serial>', 'allow a token', (argv) =>
             withStore(argv, ({ store }) => {
               found(store.tokens.setEnabled(argv.serial, true), argv.serial);
-              io.stdout(`token ${argv.serial} enabled\n`);
+              io.stdout(`token ${shown(argv.serial)} enabled\n`);
             }),
           ),
         )
@@ -96,7 +96,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           ...simple('disable <serial>', 'refuse a token', (argv) =>
             withStore(argv, ({ store }) => {
               found(store.tokens.setEnabled(argv.serial, false), argv.serial);
-              io.stdout(`token ${argv.serial} disabled\n`);
+              io.stdout(`token ${shown(argv.serial)} disabled\n`);
             }),
           ),
         )
@@ -104,7 +104,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           ...simple('delete <serial>', 'delete a token and its secret', (argv) =>
             withStore(argv, ({ store }) => {
               found(store.tokens.delete(argv.serial), argv.serial);
-              io.stdout(`token ${argv.serial} deleted\n`);
+              io.stdout(`token ${shown(argv.serial)} deleted\n`);
             }),
           ),
         )
@@ -112,7 +112,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           ...simple('unlock <serial>', 'clear the failure counter of a locked token', (argv) =>
             withStore(argv, ({ store }) => {
               found(store.tokens.unlock(argv.serial), argv.serial);
-              io.stdout(`token ${argv.serial} unlocked\n`);
+              io.stdout(`token ${shown(argv.serial)} unlocked\n`);
             }),
           ),
         )
@@ -126,18 +126,18 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
               const { token, secret } = found_;
               const [c1, c2] = [String(argv.code1), String(argv.code2)];
               if (!isCodeShape(c1, token.digits) || !isCodeShape(c2, token.digits)) {
-                throw new CliError(`token ${argv.serial}: codes must be ${token.digits} digits`, 1);
+                throw new CliError(`token ${shown(argv.serial)}: codes must be ${token.digits} digits`, 1);
               }
               if (token.type === 'totp') {
                 const r = resyncTotp(token, secret, c1, c2, Date.now() / 1000, RESYNC_RANGE);
-                if (r === null) throw new CliError(`token ${argv.serial}: the two codes are not consecutive codes within ${RESYNC_RANGE} steps`, 1);
+                if (r === null) throw new CliError(`token ${shown(argv.serial)}: the two codes are not consecutive codes within ${RESYNC_RANGE} steps`, 1);
                 store.tokens.resync(token.id, { drift: r.drift, lastStep: Math.max(r.step, token.lastStep ?? r.step), counter: token.counter });
-                io.stdout(`token ${argv.serial} resynchronised: drift ${r.drift} step(s) (${r.drift * token.period} s)\n`);
+                io.stdout(`token ${shown(argv.serial)} resynchronised: drift ${r.drift} step(s) (${r.drift * token.period} s)\n`);
               } else {
                 const r = resyncHotp(token, secret, c1, c2, RESYNC_RANGE);
-                if (r === null) throw new CliError(`token ${argv.serial}: the two codes are not consecutive codes within ${RESYNC_RANGE} counts`, 1);
+                if (r === null) throw new CliError(`token ${shown(argv.serial)}: the two codes are not consecutive codes within ${RESYNC_RANGE} counts`, 1);
                 store.tokens.resync(token.id, { drift: 0, lastStep: token.lastStep, counter: r.nextCounter });
-                io.stdout(`token ${argv.serial} resynchronised: next counter ${r.nextCounter}\n`);
+                io.stdout(`token ${shown(argv.serial)} resynchronised: next counter ${r.nextCounter}\n`);
               }
             }),
         )

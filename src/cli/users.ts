@@ -1,16 +1,17 @@
 /** `user add|passwd|delete|list|reset|enable|disable|group` — local users. */
 import type { Argv, CommandModule } from 'yargs';
 import { createArgon2Hasher } from '../auth/passwords.js';
+import { CONTROL_CHARACTERS } from '../tokens/record.js';
 import { withStore } from './context.js';
-import { CliError, commandGroup, firstLine, type GlobalArgs, type Io } from './io.js';
+import { CliError, commandGroup, firstLine, quoted, shown, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows } from './output.js';
 
 type UserArgs = GlobalArgs & { name: string; 'password-stdin'?: boolean; group?: string };
 
 /** Names are what NASes send as User-Name: printable, no spaces at the ends, at most 253 bytes. */
 export function checkUserName(name: string): string {
-  if (name === '' || name !== name.trim() || Buffer.byteLength(name) > 253 || /[\x00-\x1f\x7f]/.test(name)) {
-    throw new CliError(`user name "${name}" is not valid: 1-253 bytes, no control characters or surrounding spaces`, 1);
+  if (name === '' || name !== name.trim() || Buffer.byteLength(name) > 253 || CONTROL_CHARACTERS.test(name)) {
+    throw new CliError(`user name ${quoted(name)} is not valid: 1-253 bytes, no control characters or surrounding spaces`, 1);
   }
   return name;
 }
@@ -47,9 +48,9 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           async (argv) => {
             const hash = await (await createArgon2Hasher()).hash(await readPassword(io));
             await withStore(argv, ({ store }) => {
-              if (!store.users.setPassword(argv.name, hash)) throw new CliError(`no user ${argv.name}`, 1);
+              if (!store.users.setPassword(argv.name, hash)) throw new CliError(`no user ${shown(argv.name)}`, 1);
             });
-            io.stdout(`password of ${argv.name} changed\n`);
+            io.stdout(`password of ${shown(argv.name)} changed\n`);
           },
         )
         .command<UserArgs>(
@@ -58,10 +59,10 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           (y) => y.positional('name', { type: 'string', demandOption: true }),
           (argv) =>
             withStore(argv, ({ store }) => {
-              if (!store.users.delete(argv.name)) throw new CliError(`no user ${argv.name}`, 1);
+              if (!store.users.delete(argv.name)) throw new CliError(`no user ${shown(argv.name)}`, 1);
               store.tokens.unassignAll(argv.name);
               store.appPasswords.revokeAll(argv.name);
-              io.stdout(`user ${argv.name} deleted\n`);
+              io.stdout(`user ${shown(argv.name)} deleted\n`);
             }),
         )
         .command<UserArgs>(
@@ -73,8 +74,8 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
               store.tokens.unlockAll(argv.name);
               const tokens = store.tokens.unassignAll(argv.name);
               const apps = store.appPasswords.revokeAll(argv.name);
-              if (tokens === 0 && apps === 0 && !store.users.get(argv.name)) throw new CliError(`no user ${argv.name}, and no token or app password of that name`, 1);
-              io.stdout(`user ${argv.name} reset: ${tokens} token(s) unassigned, ${apps} app password(s) revoked\n`);
+              if (tokens === 0 && apps === 0 && !store.users.get(argv.name)) throw new CliError(`no user ${shown(argv.name)}, and no token or app password of that name`, 1);
+              io.stdout(`user ${shown(argv.name)} reset: ${tokens} token(s) unassigned, ${apps} app password(s) revoked\n`);
             }),
         )
         .command<UserArgs>(
@@ -84,8 +85,8 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           (argv) =>
             withStore(argv, ({ store }) => {
               const enable = (argv._ as string[]).includes('enable');
-              if (!store.users.setEnabled(argv.name, enable)) throw new CliError(`no user ${argv.name}`, 1);
-              io.stdout(`user ${argv.name} ${enable ? 'enabled' : 'disabled'}\n`);
+              if (!store.users.setEnabled(argv.name, enable)) throw new CliError(`no user ${shown(argv.name)}`, 1);
+              io.stdout(`user ${shown(argv.name)} ${enable ? 'enabled' : 'disabled'}\n`);
             }),
         )
         .command<UserArgs>(
@@ -95,13 +96,13 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           (argv) =>
             withStore(argv, ({ store }) => {
               const group = argv.group as string;
-              if (!store.users.get(argv.name)) throw new CliError(`no user ${argv.name}`, 1);
+              if (!store.users.get(argv.name)) throw new CliError(`no user ${shown(argv.name)}`, 1);
               if ((argv._ as string[]).includes('group-add')) {
                 store.users.addToGroup(argv.name, group);
-                io.stdout(`${argv.name} is in group ${group}\n`);
+                io.stdout(`${shown(argv.name)} is in group ${shown(group)}\n`);
               } else {
-                if (!store.users.removeFromGroup(argv.name, group)) throw new CliError(`${argv.name} is not in group ${group}`, 1);
-                io.stdout(`${argv.name} removed from group ${group}\n`);
+                if (!store.users.removeFromGroup(argv.name, group)) throw new CliError(`${shown(argv.name)} is not in group ${shown(group)}`, 1);
+                io.stdout(`${shown(argv.name)} removed from group ${shown(group)}\n`);
               }
             }),
         )
