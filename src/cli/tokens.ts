@@ -7,7 +7,7 @@ import { knownUser, withStore } from './context.js';
 import { CliError, commandGroup, shown, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows, type Row } from './output.js';
 
-type TokenArgs = GlobalArgs & { serial: string; name?: string; user?: string; code1?: string; code2?: string };
+type TokenArgs = GlobalArgs & { serial: string; name?: string; user?: string; code1?: string; code2?: string; force?: boolean };
 
 /** RFC 4226 §7.4 / RELIABILITY O5: the resync search spans this many steps or counts. */
 const RESYNC_RANGE = 1000;
@@ -68,12 +68,23 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         .command<TokenArgs>(
           'assign <serial> <name>',
           'bind a token to a user (local or directory name)',
-          (y) => serial(y).positional('name', { type: 'string', demandOption: true }),
+          (y) =>
+            serial(y)
+              .positional('name', { type: 'string', demandOption: true })
+              .option('force', { type: 'boolean', describe: 'move the token when another user has it (else that is refused)' }),
           (argv) =>
             withStore(argv, ({ config, store }) => {
-              knownUser(config, store, argv.name as string);
-              found(store.tokens.assign(argv.serial, argv.name as string), argv.serial);
-              io.stdout(`token ${shown(argv.serial)} assigned to ${shown(argv.name as string)}\n`);
+              const name = argv.name as string;
+              knownUser(config, store, name);
+              // A token is someone's second factor: a typo in SERIAL must not take it from them.
+              const owner = found(store.tokens.get(argv.serial), argv.serial).user;
+              const [s, n, o] = [shown(argv.serial), shown(name), shown(owner ?? '')];
+              if (owner === name) io.stdout(`token ${s} is already assigned to ${n}\n`);
+              else if (owner !== null && !argv.force) throw new CliError(`token ${s} is assigned to ${o}: to move it to ${n}, add --force`, 1);
+              else {
+                store.tokens.assign(argv.serial, name);
+                io.stdout(owner === null ? `token ${s} assigned to ${n}\n` : `token ${s} moved from ${o} to ${n}\n`);
+              }
             }),
         )
         .command<TokenArgs>(

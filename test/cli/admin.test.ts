@@ -227,6 +227,32 @@ function withWorkspaceStore(dir: string, fn: (store: Store) => void): void {
   }
 }
 
+t.test('token assign: a token another user has is moved only with --force, and says from whom', async (t) => {
+  const w = cliWorkspace();
+  for (const u of ['alice', 'bob']) t.equal((await w.run(['user', 'add', u])).code, 0);
+  t.equal((await w.run(['enroll', 'alice', '--serial', 'HW1'])).code, 0);
+  const owner = async () => (JSON.parse((await w.run(['token', 'show', 'HW1', '--json'])).stdout) as { user: string }).user;
+
+  const typo = await w.run(['token', 'assign', 'HW1', 'bob']);
+  t.equal(typo.code, 1, 'refused');
+  t.equal(typo.stderr, 'radius-otp: token HW1 is assigned to alice: to move it to bob, add --force\n');
+  t.equal(typo.stdout, '');
+  t.equal(await owner(), 'alice', 'still alice’s');
+
+  const again = await w.run(['token', 'assign', 'HW1', 'alice']);
+  t.equal(again.code, 0, 'to the user who has it: nothing to do');
+  t.equal(again.stdout, 'token HW1 is already assigned to alice\n');
+
+  const moved = await w.run(['token', 'assign', 'HW1', 'bob', '--force']);
+  t.equal(moved.code, 0, moved.stderr);
+  t.equal(moved.stdout, 'token HW1 moved from alice to bob\n');
+  t.equal(await owner(), 'bob');
+
+  t.equal((await w.run(['token', 'unassign', 'HW1'])).code, 0);
+  t.equal((await w.run(['token', 'assign', 'HW1', 'alice'])).stdout, 'token HW1 assigned to alice\n', 'an unassigned token needs no --force');
+  t.equal((await w.run(['token', 'assign', 'NOPE', 'alice', '--force'])).stderr, 'radius-otp: no token with serial NOPE\n');
+});
+
 t.test('serials: enroll refuses an empty, blank, padded, over-long or control-character serial; messages escape them', async (t) => {
   const w = cliWorkspace();
   t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
