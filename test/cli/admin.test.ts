@@ -63,8 +63,8 @@ t.test('users: add with and without password, passwd, list, groups, enable/disab
   t.equal((await w.run(['user', 'disable', 'nobody'])).code, 1);
   const list = await w.run(['user', 'list', '--json']);
   t.match(JSON.parse(list.stdout), [
-    { name: 'alice', password: true, enabled: true, groups: 'vpn-admins', tokens: 0 },
-    { name: 'bob', password: false, enabled: false, groups: null },
+    { name: 'alice', password: true, enabled: true, groups: ['vpn-admins'], tokens: 0 },
+    { name: 'bob', password: false, enabled: false, groups: [] },
   ]);
   const table = await w.run(['user', 'list']);
   t.match(table.stdout, /^name\s+password\s+enabled/);
@@ -297,6 +297,43 @@ t.test('serials: enroll refuses an empty, blank, padded, over-long or control-ch
   t.equal(bad.code, 1, 'a C1 control character in a user name too');
   t.equal(bad.stderr, 'radius-otp: user name "eve\\u0085" is not valid: 1-253 bytes, no control characters or surrounding spaces\n');
   t.equal((await w.run(['user', 'passwd', 'eve\x1b', '--password-stdin'], 'pw\n')).stderr, 'radius-otp: no user "eve\\u001b"\n');
+});
+
+t.test('groups: LDAP DNs are one group; empty and control-character names are refused; --json gives an array', async (t) => {
+  const w = cliWorkspace();
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
+  t.equal((await w.run(['user', 'add', 'bob'])).code, 0);
+  const dn = 'CN=VPN Admins,OU=Groups,DC=example,DC=com';
+  t.equal((await w.run(['user', 'group-add', 'alice', dn])).stdout, `alice is in group ${dn}\n`);
+  t.equal((await w.run(['user', 'group-add', 'alice', 'helpdesk'])).code, 0);
+  for (const [group, shown] of [['', '""'], ['  ', '"  "'], [' vpn', '" vpn"'], ['vpn\nadmins', '"vpn\\nadmins"'], ['vpn\u009b', '"vpn\\u009b"']]) {
+    const r = await w.run(['user', 'group-add', 'bob', group as string]);
+    t.equal(r.code, 1, JSON.stringify(group));
+    t.equal(r.stderr, `radius-otp: group name ${shown} is not valid: not empty, no control characters or surrounding spaces\n`);
+  }
+  const json = JSON.parse((await w.run(['user', 'list', '--json'])).stdout) as Array<{ name: string; groups: string[] }>;
+  t.same(
+    json.map((u) => [u.name, u.groups]),
+    [
+      ['alice', [dn, 'helpdesk']],
+      ['bob', []],
+    ],
+    'each group whole, in an array; none is []',
+  );
+  const table = (await w.run(['user', 'list'])).stdout.split('\n');
+  t.match(table[1], new RegExp(`^alice\\s+false\\s+true\\s+${dn}\\s+0\\s+\\d{4}-`), 'the first group on the user’s line');
+  t.match(table[2], /^\s+helpdesk$/, 'the next one below it, alone');
+  t.match(table[3], /^bob\s+false\s+true\s+-\s+0/);
+
+  // A group stored before such names were refused can still be removed, and is shown escaped.
+  withWorkspaceStore(w.dir, (store) => store.users.addToGroup('bob', 'old\x1b[2J'));
+  const listed = (await w.run(['user', 'list'])).stdout;
+  t.match(listed, /^bob\s+false\s+true\s+"old\\u001b\[2J"\s+0/m);
+  t.notMatch(listed, '\x1b');
+  const removed = await w.run(['user', 'group-remove', 'bob', 'old\x1b[2J']);
+  t.equal(removed.stdout, 'bob removed from group "old\\u001b[2J"\n');
+  t.equal((await w.run(['user', 'group-remove', 'bob', 'old\x1b[2J'])).stderr, 'radius-otp: bob is not in group "old\\u001b[2J"\n');
+  t.equal((await w.run(['user', 'group-remove', 'nobody', dn])).stderr, 'radius-otp: no user nobody\n');
 });
 
 t.test('enroll: a serial already stored is refused with a hint enroll can follow', async (t) => {
