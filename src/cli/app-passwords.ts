@@ -1,13 +1,14 @@
 /** `app-password create|list|revoke` — for clients that cannot do a second factor. */
 import type { Argv, CommandModule } from 'yargs';
 import { hashAppPassword, newAppPassword } from '../auth/app-passwords.js';
-import { knownUser, withStore } from './context.js';
+import { KNOWN_USER, knownUser, withStore } from './context.js';
 import { CliError, commandGroup, shown, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows } from './output.js';
 
 type AppArgs = GlobalArgs & { name: string; label?: string; id?: number; all?: boolean };
 
 export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
+  const name = (y: Argv<GlobalArgs>) => y.positional('name', { type: 'string', demandOption: true, describe: KNOWN_USER });
   return {
     command: 'app-password <command>',
     describe: 'passwords for clients that cannot do a second factor (shown once)',
@@ -16,7 +17,7 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
         .command<AppArgs>(
           'create <name>',
           'create an app password for a user and print it once',
-          (y) => y.positional('name', { type: 'string', demandOption: true }).option('label', { type: 'string', default: '', requiresArg: true }),
+          (y) => name(y).option('label', { type: 'string', default: '', requiresArg: true, describe: 'what the password is for (e.g. the mail client), shown by list' }),
           (argv) =>
             withStore(argv, ({ config, store }) => {
               knownUser(config, store, argv.name);
@@ -29,7 +30,7 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
         .command<AppArgs>(
           'list <name>',
           'list a user’s app passwords (never the passwords)',
-          (y) => y.positional('name', { type: 'string', demandOption: true }),
+          name,
           (argv) =>
             withStore(argv, ({ store }) => {
               const rows = store.appPasswords.list(argv.name).map((a) => ({ id: a.id, label: a.label, created: isoTime(a.createdAt), last_used: isoTime(a.lastUsedAt) }));
@@ -40,12 +41,12 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
           'revoke <name> [id]',
           'revoke one app password by id, or --all',
           (y) =>
-            y
-              .positional('name', { type: 'string', demandOption: true })
-              .positional('id', { type: 'number' })
-              .option('all', { type: 'boolean' })
+            name(y)
+              .positional('id', { type: 'number', describe: 'the app password’s id (app-password list)' })
+              .option('all', { type: 'boolean', describe: 'revoke all the user’s app passwords' })
               .check((a) => {
-                if ((a.id === undefined) === !a.all) throw new CliError('give an app password ID or --all, not both', 2);
+                if (a.id === undefined && !a.all) throw new CliError('give an app password ID or --all', 2);
+                if (a.id !== undefined && a.all) throw new CliError('give an app password ID or --all, not both', 2);
                 return true;
               }),
           (argv) =>

@@ -27,6 +27,9 @@ export async function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config;
   }
 }
 
+/** How --help describes a NAME that knownUser checks. */
+export const KNOWN_USER = 'user name (local, or the directory’s with [ldap])';
+
 /**
  * SPEC: an unknown user is a refused operation. A name that is no local user is taken only when
  * a directory is configured ([ldap] urls): tokens and app passwords of directory users are bound

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { CommandModule } from 'yargs';
 import { newSecret, otpauthUri, renderQr } from '../otp/uri.js';
 import { serialProblem, type TokenRecord } from '../tokens/record.js';
-import { knownUser, withStore } from './context.js';
+import { KNOWN_USER, knownUser, withStore } from './context.js';
 import { CliError, quoted, shown, type GlobalArgs, type Io } from './io.js';
 
 type EnrollArgs = GlobalArgs & { name: string; serial?: string };
@@ -14,7 +14,7 @@ export function enrollCommand(io: Io): CommandModule<GlobalArgs, EnrollArgs> {
     describe: 'create a software TOTP token for a user; print the otpauth:// URI and a QR code',
     builder: (y) =>
       y
-        .positional('name', { type: 'string', demandOption: true })
+        .positional('name', { type: 'string', demandOption: true, describe: KNOWN_USER })
         .option('serial', { type: 'string', requiresArg: true, describe: 'serial for the new token (default: a random SW… serial)' }) as never,
     handler: (argv) => {
       const problem = argv.serial === undefined ? undefined : serialProblem(argv.serial);

@@ -27,7 +27,7 @@ export async function runCli(args: readonly string[], io: Io, signals?: NodeJS.E
     .command(reportCommand(io))
     .demandCommand(1, 'name a command (see --help)')
     .strict()
-    .help()
+    .help('help', 'show this help')
     .version(false)
     // yargs lists bad --by/--format values on lines of their own: one line, naming the option.
     // A value that starts with '-' (`--since -d`) is taken for an option, leaving none: say how to give it.

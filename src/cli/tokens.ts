@@ -3,7 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { isCodeShape } from '../otp/verify.js';
 import { resyncHotp, resyncTotp } from '../otp/resync.js';
 import type { StoredToken } from '../store/types.js';
-import { knownUser, withStore } from './context.js';
+import { KNOWN_USER, knownUser, withStore } from './context.js';
 import { CliError, commandGroup, shown, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows, type Row } from './output.js';
 
@@ -37,7 +37,7 @@ function found<T>(value: T | undefined | false, serial: string): T {
 }
 
 export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
-  const serial = (y: Argv<GlobalArgs>) => y.positional('serial', { type: 'string', demandOption: true });
+  const serial = (y: Argv<GlobalArgs>) => y.positional('serial', { type: 'string', demandOption: true, describe: 'the token’s serial number' });
   const simple = (command: string, describe: string, act: (args: TokenArgs) => Promise<void>) =>
     [command, describe, serial, act] as const;
   return {
@@ -70,7 +70,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'bind a token to a user (local or directory name)',
           (y) =>
             serial(y)
-              .positional('name', { type: 'string', demandOption: true })
+              .positional('name', { type: 'string', demandOption: true, describe: KNOWN_USER })
               .option('force', { type: 'boolean', describe: 'move the token when another user has it (else that is refused)' }),
           (argv) =>
             withStore(argv, ({ config, store }) => {
@@ -130,7 +130,10 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         .command<TokenArgs>(
           'resync <serial> <code1> <code2>',
           'find two consecutive codes within 1000 steps (or counts) and store the drift (or counter)',
-          (y) => serial(y).positional('code1', { type: 'string', demandOption: true }).positional('code2', { type: 'string', demandOption: true }),
+          (y) =>
+            serial(y)
+              .positional('code1', { type: 'string', demandOption: true, describe: 'a code from the token' })
+              .positional('code2', { type: 'string', demandOption: true, describe: 'the code it shows next' }),
           (argv) =>
             withStore(argv, ({ store }) => {
               const found_ = found(store.tokens.withSecret(argv.serial), argv.serial);

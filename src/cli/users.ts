@@ -35,7 +35,14 @@ async function readPassword(io: Io): Promise<string> {
 }
 
 export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
-  const group = (y: Argv<GlobalArgs>) => y.positional('name', { type: 'string', demandOption: true }).positional('group', { type: 'string', demandOption: true });
+  const name = (y: Argv<GlobalArgs>) => y.positional('name', { type: 'string', demandOption: true, describe: 'local user name' });
+  const group = (y: Argv<GlobalArgs>) => name(y).positional('group', { type: 'string', demandOption: true, describe: 'group name, as [[reply]] rules give it (an LDAP DN is one name)' });
+  const noUser = (n: string) => new CliError(`no user ${shown(n)}`, 1);
+  const setEnabled = (enable: boolean) => (argv: UserArgs) =>
+    withStore(argv, ({ store }) => {
+      if (!store.users.setEnabled(argv.name, enable)) throw noUser(argv.name);
+      io.stdout(`user ${shown(argv.name)} ${enable ? 'enabled' : 'disabled'}\n`);
+    });
   return {
     command: 'user <command>',
     describe: 'manage local users',
@@ -44,7 +51,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         .command<UserArgs>(
           'add <name>',
           'create a local user (password from stdin with --password-stdin)',
-          (y) => y.positional('name', { type: 'string', demandOption: true }).option('password-stdin', { type: 'boolean', describe: 'read the password from standard input' }),
+          (y) => name(y).option('password-stdin', { type: 'boolean', describe: 'read the password from standard input' }),
           async (argv) => {
             const name = checkUserName(argv.name);
             const hash = argv['password-stdin'] ? await (await createArgon2Hasher()).hash(await readPassword(io)) : null;
@@ -57,11 +64,11 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         .command<UserArgs>(
           'passwd <name>',
           'set a local user’s password from standard input',
-          (y) => y.positional('name', { type: 'string', demandOption: true }).option('password-stdin', { type: 'boolean', demandOption: true }),
+          (y) => name(y).option('password-stdin', { type: 'boolean', demandOption: true, describe: 'read the password from standard input (required: never from the command line)' }),
           async (argv) => {
             const hash = await (await createArgon2Hasher()).hash(await readPassword(io));
             await withStore(argv, ({ store }) => {
-              if (!store.users.setPassword(argv.name, hash)) throw new CliError(`no user ${shown(argv.name)}`, 1);
+              if (!store.users.setPassword(argv.name, hash)) throw noUser(argv.name);
             });
             io.stdout(`password of ${shown(argv.name)} changed\n`);
           },
@@ -69,10 +76,10 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         .command<UserArgs>(
           'delete <name>',
           'delete a local user (their tokens are unassigned, app passwords revoked)',
-          (y) => y.positional('name', { type: 'string', demandOption: true }),
+          name,
           (argv) =>
             withStore(argv, ({ store }) => {
-              if (!store.users.delete(argv.name)) throw new CliError(`no user ${shown(argv.name)}`, 1);
+              if (!store.users.delete(argv.name)) throw noUser(argv.name);
               store.tokens.unassignAll(argv.name);
               store.appPasswords.revokeAll(argv.name);
               io.stdout(`user ${shown(argv.name)} deleted\n`);
@@ -81,7 +88,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         .command<UserArgs>(
           'reset <name>',
           'unassign the user’s tokens, revoke app passwords and clear lockouts: the user enrolls again',
-          (y) => y.positional('name', { type: 'string', demandOption: true }),
+          (y) => y.positional('name', { type: 'string', demandOption: true, describe: 'user name (a directory user’s too)' }),
           (argv) =>
             withStore(argv, ({ store }) => {
               store.tokens.unlockAll(argv.name);
@@ -91,17 +98,8 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
               io.stdout(`user ${shown(argv.name)} reset: ${tokens} token(s) unassigned, ${apps} app password(s) revoked\n`);
             }),
         )
-        .command<UserArgs>(
-          ['enable <name>', 'disable <name>'],
-          'allow or refuse a local user',
-          (y) => y.positional('name', { type: 'string', demandOption: true }),
-          (argv) =>
-            withStore(argv, ({ store }) => {
-              const enable = (argv._ as string[]).includes('enable');
-              if (!store.users.setEnabled(argv.name, enable)) throw new CliError(`no user ${shown(argv.name)}`, 1);
-              io.stdout(`user ${shown(argv.name)} ${enable ? 'enabled' : 'disabled'}\n`);
-            }),
-        )
+        .command<UserArgs>('enable <name>', 'allow a local user', name, setEnabled(true))
+        .command<UserArgs>('disable <name>', 'refuse a local user (their app passwords too)', name, setEnabled(false))
         .command<UserArgs>(
           'group-add <name> <group>',
           'add a local user to a local group (used by [[reply]] rules)',
@@ -109,7 +107,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           (argv) =>
             withStore(argv, ({ store }) => {
               const g = checkGroupName(argv.group as string);
-              if (!store.users.get(argv.name)) throw new CliError(`no user ${shown(argv.name)}`, 1);
+              if (!store.users.get(argv.name)) throw noUser(argv.name);
               store.users.addToGroup(argv.name, g);
               io.stdout(`${shown(argv.name)} is in group ${g}\n`);
             }),
@@ -122,7 +120,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
             withStore(argv, ({ store }) => {
               // Not checked: a name refused today may be stored from before, and must be removable.
               const g = shown(argv.group as string);
-              if (!store.users.get(argv.name)) throw new CliError(`no user ${shown(argv.name)}`, 1);
+              if (!store.users.get(argv.name)) throw noUser(argv.name);
               if (!store.users.removeFromGroup(argv.name, argv.group as string)) throw new CliError(`${shown(argv.name)} is not in group ${g}`, 1);
               io.stdout(`${shown(argv.name)} removed from group ${g}\n`);
             }),

@@ -336,6 +336,16 @@ t.test('groups: LDAP DNs are one group; empty and control-character names are re
   t.equal((await w.run(['user', 'group-remove', 'nobody', dn])).stderr, 'radius-otp: no user nobody\n');
 });
 
+t.test('app-password revoke: an ID or --all, and which is missing or extra', async (t) => {
+  const w = cliWorkspace();
+  const none = await w.run(['app-password', 'revoke', 'bob']);
+  t.equal(none.code, 2);
+  t.equal(none.stderr, 'radius-otp: give an app password ID or --all\n');
+  const both = await w.run(['app-password', 'revoke', 'bob', '1', '--all']);
+  t.equal(both.code, 2);
+  t.equal(both.stderr, 'radius-otp: give an app password ID or --all, not both\n');
+});
+
 t.test('enroll: a serial already stored is refused with a hint enroll can follow', async (t) => {
   const w = cliWorkspace();
   t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
