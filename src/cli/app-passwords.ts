@@ -1,13 +1,14 @@
 /** `app-password create|list|revoke` — for clients that cannot do a second factor. */
 import type { Argv, CommandModule } from 'yargs';
 import { hashAppPassword, newAppPassword } from '../auth/app-passwords.js';
-import { knownUser, withStore } from './context.js';
-import { CliError, commandGroup, type GlobalArgs, type Io } from './io.js';
+import { KNOWN_USER, knownUser, withStore } from './context.js';
+import { CliError, commandGroup, shown, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows } from './output.js';
 
 type AppArgs = GlobalArgs & { name: string; label?: string; id?: number; all?: boolean };
 
 export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
+  const name = (y: Argv<GlobalArgs>) => y.positional('name', { type: 'string', demandOption: true, describe: KNOWN_USER });
   return {
     command: 'app-password <command>',
     describe: 'passwords for clients that cannot do a second factor (shown once)',
@@ -16,20 +17,20 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
         .command<AppArgs>(
           'create <name>',
           'create an app password for a user and print it once',
-          (y) => y.positional('name', { type: 'string', demandOption: true }).option('label', { type: 'string', default: '', requiresArg: true }),
+          (y) => name(y).option('label', { type: 'string', default: '', requiresArg: true, describe: 'what the password is for (e.g. the mail client), shown by list' }),
           (argv) =>
             withStore(argv, ({ config, store }) => {
               knownUser(config, store, argv.name);
               const password = newAppPassword();
               const created = store.appPasswords.create(argv.name, argv.label as string, hashAppPassword(password));
               if (argv.json) io.stdout(`${JSON.stringify({ id: created.id, user: argv.name, label: created.label, password })}\n`);
-              else io.stdout(`app password ${created.id} for ${argv.name}: ${password}\n(shown only now: it is stored as a hash)\n`);
+              else io.stdout(`app password ${created.id} for ${shown(argv.name)}: ${password}\n(shown only now: it is stored as a hash)\n`);
             }),
         )
         .command<AppArgs>(
           'list <name>',
           'list a user’s app passwords (never the passwords)',
-          (y) => y.positional('name', { type: 'string', demandOption: true }),
+          name,
           (argv) =>
             withStore(argv, ({ store }) => {
               const rows = store.appPasswords.list(argv.name).map((a) => ({ id: a.id, label: a.label, created: isoTime(a.createdAt), last_used: isoTime(a.lastUsedAt) }));
@@ -40,22 +41,22 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
           'revoke <name> [id]',
           'revoke one app password by id, or --all',
           (y) =>
-            y
-              .positional('name', { type: 'string', demandOption: true })
-              .positional('id', { type: 'number' })
-              .option('all', { type: 'boolean' })
+            name(y)
+              .positional('id', { type: 'number', describe: 'the app password’s id (app-password list)' })
+              .option('all', { type: 'boolean', describe: 'revoke all the user’s app passwords' })
               .check((a) => {
-                if ((a.id === undefined) === !a.all) throw new CliError('give an app password ID or --all, not both', 2);
+                if (a.id === undefined && !a.all) throw new CliError('give an app password ID or --all', 2);
+                if (a.id !== undefined && a.all) throw new CliError('give an app password ID or --all, not both', 2);
                 return true;
               }),
           (argv) =>
             withStore(argv, ({ store }) => {
               if (argv.all) {
-                io.stdout(`${store.appPasswords.revokeAll(argv.name)} app password(s) of ${argv.name} revoked\n`);
+                io.stdout(`${store.appPasswords.revokeAll(argv.name)} app password(s) of ${shown(argv.name)} revoked\n`);
                 return;
               }
-              if (!store.appPasswords.revoke(argv.name, argv.id as number)) throw new CliError(`${argv.name} has no app password ${argv.id}`, 1);
-              io.stdout(`app password ${argv.id} of ${argv.name} revoked\n`);
+              if (!store.appPasswords.revoke(argv.name, argv.id as number)) throw new CliError(`${shown(argv.name)} has no app password ${argv.id}`, 1);
+              io.stdout(`app password ${argv.id} of ${shown(argv.name)} revoked\n`);
             }),
         )
         .demandCommand(1, 'name an app-password command')

@@ -4,7 +4,7 @@ import { configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
-import { CliError, type GlobalArgs } from './io.js';
+import { CliError, shown, type GlobalArgs } from './io.js';
 
 export function loadCliConfig(argv: GlobalArgs): { config: Config; file: string } {
   const file = configPath(argv.config);
@@ -27,6 +27,9 @@ export async function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config;
   }
 }
 
+/** How --help describes a NAME that knownUser checks. */
+export const KNOWN_USER = 'user name (local, or the directory’s with [ldap])';
+
 /**
  * SPEC: an unknown user is a refused operation. A name that is no local user is taken only when
  * a directory is configured ([ldap] urls): tokens and app passwords of directory users are bound
@@ -34,5 +37,5 @@ export async function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config;
  */
 export function knownUser(config: Config, store: Store, name: string): void {
   if (store.users.get(name) !== undefined || config.ldap.urls.length > 0) return;
-  throw new CliError(`no user ${name} (add it with 'user add', or configure [ldap] for directory users)`, 1);
+  throw new CliError(`no user ${shown(name)} (add it with 'user add', or configure [ldap] for directory users)`, 1);
 }

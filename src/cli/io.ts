@@ -1,3 +1,5 @@
+import { CONTROL_CHARACTERS } from '../tokens/record.js';
+
 /**
  * What a command may touch of the outside world. runCli gets one from bin/radius-otp (the real
  * process) or from a test (collecting buffers), so every command is testable in-process.
@@ -36,6 +38,20 @@ export interface GlobalArgs {
 export function firstLine(text: string): string {
   const nl = text.search(/\r?\n/);
   return nl === -1 ? text : text.slice(0, nl);
+}
+
+/**
+ * A serial, name or group as a message or table shows it: as it is, or, when it holds control
+ * characters (stored before they were refused, or from a typo on the command line), JSON-quoted
+ * with them escaped, so a terminal never receives them raw.
+ */
+export function shown(text: string): string {
+  return CONTROL_CHARACTERS.test(text) ? quoted(text) : text;
+}
+
+/** JSON-quoted, with DEL and C1 escaped too (JSON escapes only C0). */
+export function quoted(text: string): string {
+  return JSON.stringify(text).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The handler of a command group (`user`, `token`, …): yargs runs a subcommand, never this. */

@@ -29,8 +29,14 @@ export async function runCli(args: readonly string[], io: Io, signals?: NodeJS.E
     .command(clientCommands(io))
     .demandCommand(1, 'name a command (see --help)')
     .strict()
-    .help()
+    .help('help', 'show this help')
     .version(false)
+    // yargs lists bad --by/--format values on lines of their own: one line, naming the option.
+    // A value that starts with '-' (`--since -d`) is taken for an option, leaving none: say how to give it.
+    .updateStrings({
+      'Argument: %s, Given: %s, Choices: %s': '--%s: %s is not one of %s',
+      'Not enough arguments following: %s': '--%s needs a value (one that starts with "-" is given as --option=value)',
+    })
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .exitProcess(false)
     .showHelpOnFail(false)
@@ -40,7 +46,7 @@ export async function runCli(args: readonly string[], io: Io, signals?: NodeJS.E
     // Errors of yargs's own (YError: an option without its value) are usage errors too.
     .fail((msg, err) => {
       if (err !== undefined && err !== null && err.name !== 'YError') throw err;
-      throw new CliError(msg ?? err?.message, 2);
+      throw new CliError((msg ?? err?.message).replace(/\s*\n\s*/g, ' '), 2);
     });
   try {
     let helpText = '';

@@ -1,9 +1,15 @@
 /** Lists for people (aligned columns) or for scripts (--json), and progress bars on a terminal. */
 import type { SingleBar } from 'cli-progress';
-import type { Io } from './io.js';
+import { shown, type Io } from './io.js';
 
-export type Row = Record<string, string | number | boolean | null>;
+/** A list cell; a list of strings (a user's groups) is one per line in a table, an array in JSON. */
+export type Row = Record<string, string | number | boolean | null | readonly string[]>;
 
+/**
+ * A table for people or JSON for scripts. A table cell with control characters is shown quoted
+ * and escaped (shown()); a list cell takes one line per item, the row's other cells blank below
+ * the first, so an item with a comma (an LDAP DN) is never mistaken for two.
+ */
 export function printRows(io: Io, json: boolean | undefined, rows: readonly Row[], columns: readonly string[]): void {
   if (json) {
     io.stdout(`${JSON.stringify(rows)}\n`);
@@ -13,11 +19,18 @@ export function printRows(io: Io, json: boolean | undefined, rows: readonly Row[
     io.stdout('(none)\n');
     return;
   }
-  const cell = (v: Row[string] | undefined): string => (v === null || v === undefined ? '-' : String(v));
-  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const lines = (v: Row[string] | undefined): string[] => {
+    if (Array.isArray(v)) return v.length === 0 ? ['-'] : v.map(shown);
+    return [v === null || v === undefined ? '-' : shown(String(v))];
+  };
+  const cells = rows.map((r) => columns.map((c) => lines(r[c])));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.flatMap((r) => (r[i] as string[]).map((v) => v.length))));
   const line = (values: readonly string[]): string => values.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd();
   io.stdout(`${line(columns)}\n`);
-  for (const r of rows) io.stdout(`${line(columns.map((c) => cell(r[c])))}\n`);
+  for (const r of cells) {
+    const height = Math.max(...r.map((c) => c.length));
+    for (let k = 0; k < height; k++) io.stdout(`${line(r.map((c) => c[k] ?? ''))}\n`);
+  }
 }
 
 /**

@@ -32,3 +32,23 @@ export interface TokenRecord {
 
 /** The smallest secret RFC 4226 R6 allows (128 bits). */
 export const MIN_SECRET_BYTES = 16;
+
+/** C0, DEL and C1 control characters: what a terminal acts on, and no serial or name may hold. */
+// eslint-disable-next-line no-control-regex
+export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** The longest serial stored (PSKC SerialNo has no limit of its own; this is ours). */
+export const MAX_SERIAL_LENGTH = 128;
+
+/**
+ * Why a serial cannot be stored, as words that follow the serial ("is empty"), or undefined when
+ * it can: 1-128 characters, no control characters, no spaces at its ends (a serial is typed, read
+ * off a token and printed: each of those would make it one nobody can type or see).
+ */
+export function serialProblem(serial: string): string | undefined {
+  if (serial.trim() === '') return 'is empty';
+  if (CONTROL_CHARACTERS.test(serial)) return 'contains control characters';
+  if (serial !== serial.trim()) return 'has spaces at its start or end';
+  if (serial.length > MAX_SERIAL_LENGTH) return `is longer than ${MAX_SERIAL_LENGTH} characters`;
+  return undefined;
+}

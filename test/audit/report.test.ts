@@ -356,6 +356,12 @@ t.test('relative and absolute times with a fixed clock', async (t) => {
   }
 });
 
+t.test('a time ago with a sign is refused, saying how to write it', async (t) => {
+  t.throws(() => parseTime('-5d', NOW, '--since'), { name: 'PeriodError', option: '--since', message: '--since: "-5d": a time ago is written without a sign: --since 5d' });
+  t.throws(() => parseTime(' +12h', NOW, '--until'), { option: '--until', message: '--until: " +12h": a time ago is written without a sign: --until 12h' });
+  t.throws(() => parseTime('-5y', NOW, '--since'), { message: /^--since: "-5y" is not a date/ }, 'no time ago even without the sign');
+});
+
 t.test('period: defaults, bounds, errors naming the option', async (t) => {
   t.same(parsePeriod({ now: NOW }), { since: new Date('2026-11-15T12:00:00Z'), until: NOW });
   t.same(parsePeriod({ since: '1d', until: '12h', now: NOW }), { since: new Date('2026-11-21T12:00:00Z'), until: new Date('2026-11-22T00:00:00Z') });

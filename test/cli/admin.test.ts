@@ -6,6 +6,8 @@ import { cli, cliWorkspace } from '../helpers/cli.js';
 import { totpCode, hotpCode } from '../helpers/oathtool.js';
 import { base32Decode, base32Encode } from '../../src/tokens/base32.js';
 import { writeFileSync } from 'node:fs';
+import { openStore } from '../../src/store/open.js';
+import type { Store } from '../../src/store/types.js';
 
 t.test('usage errors exit 2; unknown commands too', async (t) => {
   const r = await cli([]);
@@ -61,8 +63,8 @@ t.test('users: add with and without password, passwd, list, groups, enable/disab
   t.equal((await w.run(['user', 'disable', 'nobody'])).code, 1);
   const list = await w.run(['user', 'list', '--json']);
   t.match(JSON.parse(list.stdout), [
-    { name: 'alice', password: true, enabled: true, groups: 'vpn-admins', tokens: 0 },
-    { name: 'bob', password: false, enabled: false, groups: null },
+    { name: 'alice', password: true, enabled: true, groups: ['vpn-admins'], tokens: 0 },
+    { name: 'bob', password: false, enabled: false, groups: [] },
   ]);
   const table = await w.run(['user', 'list']);
   t.match(table.stdout, /^name\s+password\s+enabled/);
@@ -213,4 +215,145 @@ t.test('store errors name at most 20 records; command groups do nothing by thems
   const many = Array.from({ length: 23 }, (_, i) => `S${i}`);
   t.equal(describeStoreError(new StoreError('serial-exists', 'exists', many)), `exists: ${many.slice(0, 20).join(', ')}, and 3 more`);
   t.equal(commandGroup(), undefined);
+});
+
+/** Writes to a workspace's store directly: data an older version (or another tool) left there. */
+function withWorkspaceStore(dir: string, fn: (store: Store) => void): void {
+  const store = openStore({ store: { path: join(dir, 'db', 'radius-otp.db'), key_file: join(dir, 'db', 'master.key') } }, () => {});
+  try {
+    fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+t.test('token assign: a token another user has is moved only with --force, and says from whom', async (t) => {
+  const w = cliWorkspace();
+  for (const u of ['alice', 'bob']) t.equal((await w.run(['user', 'add', u])).code, 0);
+  t.equal((await w.run(['enroll', 'alice', '--serial', 'HW1'])).code, 0);
+  const owner = async () => (JSON.parse((await w.run(['token', 'show', 'HW1', '--json'])).stdout) as { user: string }).user;
+
+  const typo = await w.run(['token', 'assign', 'HW1', 'bob']);
+  t.equal(typo.code, 1, 'refused');
+  t.equal(typo.stderr, 'radius-otp: token HW1 is assigned to alice: to move it to bob, add --force\n');
+  t.equal(typo.stdout, '');
+  t.equal(await owner(), 'alice', 'still alice’s');
+
+  const again = await w.run(['token', 'assign', 'HW1', 'alice']);
+  t.equal(again.code, 0, 'to the user who has it: nothing to do');
+  t.equal(again.stdout, 'token HW1 is already assigned to alice\n');
+
+  const moved = await w.run(['token', 'assign', 'HW1', 'bob', '--force']);
+  t.equal(moved.code, 0, moved.stderr);
+  t.equal(moved.stdout, 'token HW1 moved from alice to bob\n');
+  t.equal(await owner(), 'bob');
+
+  t.equal((await w.run(['token', 'unassign', 'HW1'])).code, 0);
+  t.equal((await w.run(['token', 'assign', 'HW1', 'alice'])).stdout, 'token HW1 assigned to alice\n', 'an unassigned token needs no --force');
+  t.equal((await w.run(['token', 'assign', 'NOPE', 'alice', '--force'])).stderr, 'radius-otp: no token with serial NOPE\n');
+});
+
+t.test('serials: enroll refuses an empty, blank, padded, over-long or control-character serial; messages escape them', async (t) => {
+  const w = cliWorkspace();
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
+  const refused: Array<[string, string]> = [
+    ['', 'radius-otp: --serial "" is empty\n'],
+    ['   ', 'radius-otp: --serial "   " is empty\n'],
+    [' HW1', 'radius-otp: --serial " HW1" has spaces at its start or end\n'],
+    ['HW\x071', 'radius-otp: --serial "HW\\u00071" contains control characters\n'],
+    ['HW\x1b[2J', 'radius-otp: --serial "HW\\u001b[2J" contains control characters\n'],
+    ['HW\x7f', 'radius-otp: --serial "HW\\u007f" contains control characters\n'],
+    ['HW\u009b2J', 'radius-otp: --serial "HW\\u009b2J" contains control characters\n'],
+    ['S'.repeat(129), `radius-otp: --serial "${'S'.repeat(129)}" is longer than 128 characters\n`],
+  ];
+  for (const [serial, message] of refused) {
+    const r = await w.run(['enroll', 'alice', '--serial', serial]);
+    t.equal(r.code, 1, JSON.stringify(serial));
+    t.equal(r.stderr, message);
+    t.notMatch(r.stdout, /otpauth/, 'no secret shown');
+  }
+  t.equal((await w.run(['enroll', 'alice', '--serial', 'S'.repeat(128)])).code, 0, '128 characters are fine');
+  t.equal((await w.run(['enroll', 'alice', '--serial', 'Soft token #2 (Anna’s phone)'])).code, 0, 'spaces inside and any printable text are fine');
+  t.equal(JSON.parse((await w.run(['token', 'list', '--json'])).stdout).length, 2, 'only those two were made');
+
+  // A serial with control characters typed on the command line, or stored before they were refused,
+  // never reaches the terminal raw: messages and tables quote and escape it.
+  const miss = await w.run(['token', 'delete', 'X\x1b[2J\u009b']);
+  t.equal(miss.stderr, 'radius-otp: no token with serial "X\\u001b[2J\\u009b"\n');
+  withWorkspaceStore(w.dir, (store) => {
+    store.tokens.importMany([{ serial: 'OLD\x1b[31m', type: 'totp', algorithm: 'SHA1', digits: 6, period: 30, t0: 0, counter: 0, drift: 0, secret: Buffer.alloc(20, 1) }], { replace: false, createUsers: false });
+  });
+  t.equal((await w.run(['token', 'assign', 'OLD\x1b[31m', 'alice'])).stdout, 'token "OLD\\u001b[31m" assigned to alice\n');
+  const list = await w.run(['token', 'list']);
+  const show = await w.run(['token', 'show', 'OLD\x1b[31m']);
+  for (const out of [list.stdout, show.stdout]) {
+    t.notMatch(out, '\x1b', 'no raw escape');
+    t.match(out, '"OLD\\u001b[31m"');
+  }
+  t.match(JSON.parse((await w.run(['token', 'list', '--json'])).stdout), [{ serial: 'OLD\x1b[31m' }], 'JSON keeps the serial as it is');
+  t.equal((await w.run(['token', 'delete', 'OLD\x1b[31m'])).stdout, 'token "OLD\\u001b[31m" deleted\n', 'and it can be deleted');
+
+  const bad = await w.run(['user', 'add', 'eve\u0085']);
+  t.equal(bad.code, 1, 'a C1 control character in a user name too');
+  t.equal(bad.stderr, 'radius-otp: user name "eve\\u0085" is not valid: 1-253 bytes, no control characters or surrounding spaces\n');
+  t.equal((await w.run(['user', 'passwd', 'eve\x1b', '--password-stdin'], 'pw\n')).stderr, 'radius-otp: no user "eve\\u001b"\n');
+});
+
+t.test('groups: LDAP DNs are one group; empty and control-character names are refused; --json gives an array', async (t) => {
+  const w = cliWorkspace();
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
+  t.equal((await w.run(['user', 'add', 'bob'])).code, 0);
+  const dn = 'CN=VPN Admins,OU=Groups,DC=example,DC=com';
+  t.equal((await w.run(['user', 'group-add', 'alice', dn])).stdout, `alice is in group ${dn}\n`);
+  t.equal((await w.run(['user', 'group-add', 'alice', 'helpdesk'])).code, 0);
+  for (const [group, shown] of [['', '""'], ['  ', '"  "'], [' vpn', '" vpn"'], ['vpn\nadmins', '"vpn\\nadmins"'], ['vpn\u009b', '"vpn\\u009b"']]) {
+    const r = await w.run(['user', 'group-add', 'bob', group as string]);
+    t.equal(r.code, 1, JSON.stringify(group));
+    t.equal(r.stderr, `radius-otp: group name ${shown} is not valid: not empty, no control characters or surrounding spaces\n`);
+  }
+  const json = JSON.parse((await w.run(['user', 'list', '--json'])).stdout) as Array<{ name: string; groups: string[] }>;
+  t.same(
+    json.map((u) => [u.name, u.groups]),
+    [
+      ['alice', [dn, 'helpdesk']],
+      ['bob', []],
+    ],
+    'each group whole, in an array; none is []',
+  );
+  const table = (await w.run(['user', 'list'])).stdout.split('\n');
+  t.match(table[1], new RegExp(`^alice\\s+false\\s+true\\s+${dn}\\s+0\\s+\\d{4}-`), 'the first group on the user’s line');
+  t.match(table[2], /^\s+helpdesk$/, 'the next one below it, alone');
+  t.match(table[3], /^bob\s+false\s+true\s+-\s+0/);
+
+  // A group stored before such names were refused can still be removed, and is shown escaped.
+  withWorkspaceStore(w.dir, (store) => store.users.addToGroup('bob', 'old\x1b[2J'));
+  const listed = (await w.run(['user', 'list'])).stdout;
+  t.match(listed, /^bob\s+false\s+true\s+"old\\u001b\[2J"\s+0/m);
+  t.notMatch(listed, '\x1b');
+  const removed = await w.run(['user', 'group-remove', 'bob', 'old\x1b[2J']);
+  t.equal(removed.stdout, 'bob removed from group "old\\u001b[2J"\n');
+  t.equal((await w.run(['user', 'group-remove', 'bob', 'old\x1b[2J'])).stderr, 'radius-otp: bob is not in group "old\\u001b[2J"\n');
+  t.equal((await w.run(['user', 'group-remove', 'nobody', dn])).stderr, 'radius-otp: no user nobody\n');
+});
+
+t.test('app-password revoke: an ID or --all, and which is missing or extra', async (t) => {
+  const w = cliWorkspace();
+  const none = await w.run(['app-password', 'revoke', 'bob']);
+  t.equal(none.code, 2);
+  t.equal(none.stderr, 'radius-otp: give an app password ID or --all\n');
+  const both = await w.run(['app-password', 'revoke', 'bob', '1', '--all']);
+  t.equal(both.code, 2);
+  t.equal(both.stderr, 'radius-otp: give an app password ID or --all, not both\n');
+});
+
+t.test('enroll: a serial already stored is refused with a hint enroll can follow', async (t) => {
+  const w = cliWorkspace();
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
+  t.equal((await w.run(['enroll', 'alice', '--serial', 'SOFT1'])).code, 0);
+  const before = (await w.run(['token', 'show', 'SOFT1', '--json'])).stdout;
+  const dup = await w.run(['enroll', 'alice', '--serial', 'SOFT1']);
+  t.equal(dup.code, 1);
+  t.equal(dup.stderr, 'radius-otp: token SOFT1 already exists: choose another --serial, or delete that token first\n');
+  t.notMatch(dup.stdout, /otpauth/);
+  t.equal((await w.run(['token', 'show', 'SOFT1', '--json'])).stdout, before, 'the token is untouched');
 });

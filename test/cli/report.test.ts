@@ -203,3 +203,22 @@ t.test('relative times count back from the clock the command is given', async (t
   t.same(report.period, { since: '2025-03-11T08:55:00.000Z', until: '2025-03-11T09:35:00.000Z' });
   t.same(report.totals, { accept: 1, reject: 1, challenge: 0, total: 2 });
 });
+
+t.test('bad values are one line naming the option: a signed time ago, a value yargs took for an option, --by', async (t) => {
+  const { config } = workspace();
+  const signed = await cli(['report', '--config', config, '--since', '-5d']);
+  t.equal(signed.code, 2);
+  t.equal(signed.err, 'radius-otp: --since: "-5d": a time ago is written without a sign: --since 5d\n');
+  const dash = await cli(['report', '--config', config, '--until', '-d']);
+  t.equal(dash.code, 2);
+  t.equal(dash.err, 'radius-otp: --until needs a value (one that starts with "-" is given as --option=value)\n');
+  for (const [option, value, allowed] of [
+    ['--by', 'foo', '"result", "user", "day", "client"'],
+    ['--format', 'xml', '"table", "csv", "json"'],
+  ]) {
+    const r = await cli(['report', '--config', config, option as string, value as string]);
+    t.equal(r.code, 2);
+    t.equal(r.err, `radius-otp: Invalid values: ${option}: "${value}" is not one of ${allowed}\n`);
+  }
+  t.equal(dash.out + signed.out, '');
+});

@@ -44,6 +44,8 @@ export function parseTime(value: string, now: Date, option: '--since' | '--until
     const valid = !Number.isNaN(t.getTime()) && day >= 1 && day <= daysInMonth && h <= 23 && mi <= 59 && sec <= 59;
     if (valid) return t;
   }
+  // "-5d" would be 5 days from now: the log holds nothing yet to come, so a sign is a mistake.
+  if (RELATIVE.test(v.replace(/^[+-]/, ''))) throw new PeriodError(option, `"${value}": a time ago is written without a sign: ${option} ${v.slice(1)}`);
   throw new PeriodError(option, `"${value}" is not a date (2026-11-22, 2026-11-22T08:00, 2026-11-22T08:00:00+01:00) or a time ago (30m, 12h, 7d, 2w)`);
 }
 
