@@ -11,9 +11,9 @@ import { formatKey, locateKey, type KeyPath } from './locate.js';
 import { parseNetwork, sameNetwork, type Network } from './networks.js';
 import { configSchema, type Config } from './schema.js';
 
-/** SPEC: --config, else $RADIUS_OTP_CONFIG, else ./radius.conf. */
+/** SPEC: --config, else $RADIUS_OTP_CONFIG, else ./radius.conf. An empty variable counts as unset. */
 export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? env.RADIUS_OTP_CONFIG ?? 'radius.conf';
+  return flag ?? (env.RADIUS_OTP_CONFIG || 'radius.conf');
 }
 
 export function loadConfig(file: string): Config {

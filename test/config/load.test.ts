@@ -154,6 +154,7 @@ t.test('config path: flag, then $RADIUS_OTP_CONFIG, then ./radius.conf', async (
   t.equal(configPath('a.conf', { RADIUS_OTP_CONFIG: 'b.conf' }), 'a.conf');
   t.equal(configPath(undefined, { RADIUS_OTP_CONFIG: 'b.conf' }), 'b.conf');
   t.equal(configPath(undefined, {}), 'radius.conf');
+  t.equal(configPath(undefined, { RADIUS_OTP_CONFIG: '' }), 'radius.conf', 'set but empty: as unset');
 });
 
 t.test('listen addresses', async (t) => {
