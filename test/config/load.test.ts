@@ -112,6 +112,27 @@ t.test('wrong types and out-of-range values are refused with key and line', asyn
   fails(t, '[server]\nduplicate_cache_seconds = 4\n', { code: 'invalid', key: 'server.duplicate_cache_seconds', line: 2 });
 });
 
+t.test('an empty client secret is refused with key and line', async (t) => {
+  fails(t, '[[client]]\nname = "a"\naddress = "10.0.0.0/8"\nsecret = ""\n', { code: 'invalid', key: 'client[0].secret', line: 4 });
+});
+
+t.test('a listen address given twice, however written, is refused with key and line', async (t) => {
+  fails(t, '[server]\nlisten = ["127.0.0.1:1812", "127.0.0.1:1812"]\n', {
+    code: 'invalid',
+    key: 'server.listen[1]',
+    line: 2,
+    reason: 'duplicate listen address: the same as server.listen[0] (127.0.0.1:1812)',
+  });
+  fails(t, '[server]\nlisten = [\n  "[::1]:1812",\n  "127.0.0.1:1812",\n  "[0:0:0:0:0:0:0:1]:1812",\n]\n', {
+    code: 'invalid',
+    key: 'server.listen[2]',
+    line: 5,
+    reason: /server\.listen\[0\] \(\[::1\]:1812\)/,
+  });
+  t.equal(parseConfig('[server]\nlisten = ["127.0.0.1:1812", "127.0.0.1:1813", "[::1]:1812"]\n', 'x.conf').server.listen.length, 3, 'other ports, other addresses');
+  t.equal(parseConfig('[server]\nlisten = ["127.0.0.1:0", "127.0.0.1:0"]\n', 'x.conf').server.listen.length, 2, 'port 0: a port of its own each');
+});
+
 t.test('duplicate clients are refused', async (t) => {
   fails(t, `${minimal}${minimal}`, { code: 'invalid', key: 'client[1].name', line: 8, reason: /duplicate/ });
   fails(t, `${minimal}${minimal.replace('"gw"', '"gw2"')}`, { code: 'invalid', key: 'client[1].address', line: 9 });
