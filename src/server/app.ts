@@ -13,7 +13,9 @@ import { LocalPrimary } from '../auth/local.js';
 import { createArgon2Hasher } from '../auth/passwords.js';
 import { Pipeline } from '../auth/pipeline.js';
 import type { PrimaryAuthenticator } from '../auth/primary.js';
+import type { ConfigError } from '../config/errors.js';
 import { configErrorAt } from '../config/load.js';
+import type { KeyPath } from '../config/locate.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { PROBLEM_TEXT, type AccessRequestProblem } from '../radius/request.js';
 import { openStore } from '../store/open.js';
@@ -24,7 +26,7 @@ import { DuplicateCache } from './dedup.js';
 import { RateLimitedLog } from './drop-log.js';
 import { RequestHandler, type Peer } from './handler.js';
 import { buildReplyAttributes, type ReplyAttributes } from './reply-attributes.js';
-import { UdpServer, type BoundSocket } from './udp.js';
+import { UdpServer, type BindError, type BoundSocket } from './udp.js';
 
 export interface ServerOptions {
   logger: winston.Logger;
@@ -153,7 +155,9 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     await store.tokens.mirrorLoaded();
     logger.info('token mirror loaded', { ...store.tokens.mirrorStats(), ms: Math.round(performance.now() - loadStarted) });
     const udp = new UdpServer(() => handler, (err) => logger.warn('socket error', { error: err.message }));
-    const sockets = await udp.listen(config.server.listen);
+    const sockets = await udp.listen(config.server.listen).catch((err: BindError) => {
+      throw bindError(opts.configFile, ['server', 'listen', err.index], err.listen, err.error);
+    });
     closers.push(async () => {
       // Decisions already under way finish, are answered and audited before the store and log close.
       udp.stopReceiving();
@@ -164,7 +168,9 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
 
     let metricsServer: MetricsServer | null = null;
     if (config.metrics.listen !== '') {
-      metricsServer = await startMetricsServer(parseListen(config.metrics.listen) as { host: string; port: number }, metrics);
+      metricsServer = await startMetricsServer(parseListen(config.metrics.listen) as { host: string; port: number }, metrics).catch((err: NodeJS.ErrnoException) => {
+        throw bindError(opts.configFile, ['metrics', 'listen'], config.metrics.listen, err);
+      });
       closers.push(() => metricsServer?.close());
     }
 
@@ -204,6 +210,17 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     await closeAll();
     throw err;
   }
+}
+
+const BIND_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use (EADDRINUSE)',
+  EADDRNOTAVAIL: 'not an address of this host (EADDRNOTAVAIL)',
+  EACCES: 'permission denied (EACCES)',
+};
+
+/** An address the server could not listen on, as a ConfigError naming its key and line. */
+function bindError(configFile: string, path: KeyPath, listen: string, err: NodeJS.ErrnoException): ConfigError {
+  return configErrorAt(configFile, path, `cannot bind ${listen}: ${BIND_REASONS[err.code as string] ?? err.message}`);
 }
 
 /** Loaded only when [ldap] is configured: ldapts is not needed otherwise. */

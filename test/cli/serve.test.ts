@@ -7,6 +7,7 @@ import t from 'tap';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { encodeAccessRequest } from '../../src/radius/request-encode.js';
 import { Code } from '../../src/radius/codes.js';
 import { radclient } from '../helpers/radclient.js';
@@ -37,6 +38,28 @@ t.test('a wrong config stops the server, naming key and line', async (t) => {
   const env = await run(['user', 'list'], '');
   t.equal(env.code, 1, 'no ./radius.conf here: refused');
   t.match(env.stderr, /radius\.conf: file not found/);
+});
+
+/** The last line of stderr (the log lines of the start come before it). */
+const lastLine = (stderr: string): string => stderr.trimEnd().split('\n').at(-1) as string;
+
+t.test('an address it cannot bind: serve exits 1, naming server.listen, its line, the address and why', async (t) => {
+  const w = workspace(CLIENT);
+  // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no address of this host.
+  writeFileSync(w.config, readFileSync(w.config, 'utf8').replace('127.0.0.1:0', '192.0.2.1:0'));
+  const absent = await run(['serve', '--config', w.config]);
+  t.equal(absent.code, 1);
+  t.equal(absent.stdout, '', 'never listened');
+  t.equal(lastLine(absent.stderr), `radius-otp: cannot start: ${w.config}:2: server.listen[0]: cannot bind 192.0.2.1:0: not an address of this host (EADDRNOTAVAIL)`);
+
+  const taken = createSocket('udp4');
+  await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const port = taken.address().port;
+  writeFileSync(w.config, readFileSync(w.config, 'utf8').replace('192.0.2.1:0', `127.0.0.1:${port}`));
+  const inUse = await run(['serve', '--config', w.config]);
+  t.equal(inUse.code, 1);
+  t.equal(lastLine(inUse.stderr), `radius-otp: cannot start: ${w.config}:2: server.listen[0]: cannot bind 127.0.0.1:${port}: address already in use (EADDRINUSE)`);
 });
 
 t.test('a master key readable by others stops the server, naming the file', async (t) => {

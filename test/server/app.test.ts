@@ -7,6 +7,8 @@ import { startServer } from '../../src/server/app.js';
 import { memoryAuditSink } from '../../src/audit/audit-log.js';
 import winston from 'winston';
 import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 const require = createRequire(import.meta.url);
 
 const quiet = () => winston.createLogger({ silent: true });
@@ -15,9 +17,26 @@ t.test('an address in use: start fails, and everything opened is closed again', 
   const a = await startTestServer();
   t.teardown(() => a.stop());
   const text = testConfig(a.dir, '', [`127.0.0.1:${a.v4.port}`]);
-  const config = parseConfig(text, `${a.dir}/radius.conf`);
-  await t.rejects(startServer(config, { logger: quiet(), configFile: `${a.dir}/radius.conf`, audit: memoryAuditSink() }), { code: 'EADDRINUSE' });
+  writeFileSync(a.configFile, text);
+  const config = parseConfig(text, a.configFile);
+  await t.rejects(startServer(config, { logger: quiet(), configFile: a.configFile, audit: memoryAuditSink() }), {
+    message: `${a.configFile}:4: server.listen[0]: cannot bind 127.0.0.1:${a.v4.port}: address already in use (EADDRINUSE)`,
+  });
   t.ok(a.server.store.users.list(), 'the shared store still works for the running server');
+});
+
+t.test('an address that cannot be bound stops the start, naming the key, its line, the address and why', async (t) => {
+  const a = await startTestServer({ listen: ['127.0.0.1:0'] });
+  t.teardown(() => a.stop());
+  const start = (listen: string[], extra = ''): Promise<unknown> => {
+    const text = testConfig(a.dir, extra, listen);
+    writeFileSync(a.configFile, text);
+    return startServer(parseConfig(text, a.configFile), { logger: quiet(), configFile: a.configFile, audit: memoryAuditSink() });
+  };
+  // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no address of this host.
+  await t.rejects(start(['127.0.0.1:0', '192.0.2.1:0']), { key: 'server.listen[1]', line: 4, reason: 'cannot bind 192.0.2.1:0: not an address of this host (EADDRNOTAVAIL)' });
+  await t.rejects(start(['[::ffff:127.0.0.1]:0']), { key: 'server.listen[0]', line: 4, reason: /^cannot bind \[::ffff:127\.0\.0\.1\]:0: bind EINVAL/ });
+  await t.rejects(start(['127.0.0.1:0'], '[metrics]\nlisten = "192.0.2.1:0"\n'), { key: 'metrics.listen', line: 13, reason: 'cannot bind 192.0.2.1:0: not an address of this host (EADDRNOTAVAIL)' });
 });
 
 t.test('reload: [auth] and [otp] apply to the next decisions; keys it cannot apply are named', async (t) => {
