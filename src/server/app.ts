@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type winston from 'winston';
-import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
+import { checkAuditWritable, createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import type { AuditSink, DropReason } from '../audit/event.js';
 import { setLevel, writes } from '../audit/logger.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../audit/metrics.js';
@@ -92,10 +92,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       primaries.ldap = ldap;
       closers.push(() => ldap.close());
     }
-    const auditLog: AuditLog | null = opts.audit
-      ? null
-      : // A write fault is reported as one JSON line on stderr by the audit log itself.
-        createAuditLog({ file: config.log.audit, retentionDays: config.log.audit_retention_days });
+    const auditLog: AuditLog | null = opts.audit ? null : openAuditLog(config, opts.configFile);
     const audit: AuditSink = opts.audit ?? (auditLog as AuditLog);
     closers.push(() => audit.close());
     // Each decision is also one line of the operational log on stderr, at info (level = "warn"
@@ -210,6 +207,20 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * The audit log, once its directory and today's file are known to be writable: a server that
+ * cannot keep its audit trail does not start (rather than report the fault once a second).
+ */
+function openAuditLog(config: Config, configFile: string): AuditLog {
+  try {
+    checkAuditWritable(config.log.audit);
+  } catch (err) {
+    throw configErrorAt(configFile, ['log', 'audit'], `${config.log.audit} cannot be written (${(err as NodeJS.ErrnoException).code})`);
+  }
+  // A later write fault is reported as one JSON line on stderr by the audit log itself.
+  return createAuditLog({ file: config.log.audit, retentionDays: config.log.audit_retention_days });
 }
 
 const BIND_REASONS: Readonly<Record<string, string>> = {

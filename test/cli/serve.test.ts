@@ -62,6 +62,18 @@ t.test('an address it cannot bind: serve exits 1, naming server.listen, its line
   t.equal(lastLine(inUse.stderr), `radius-otp: cannot start: ${w.config}:2: server.listen[0]: cannot bind 127.0.0.1:${port}: address already in use (EADDRINUSE)`);
 });
 
+t.test('an audit log it cannot write: serve exits 1, naming log.audit, its line, the path and why', async (t) => {
+  const w = workspace(CLIENT);
+  // A regular file where the audit directory should be: ENOTDIR, for root too.
+  writeFileSync(join(w.dir, 'plain'), '');
+  w.write(CLIENT, 'audit = "plain/audit.log"\n');
+  const audit = await run(['serve', '--config', w.config]);
+  t.equal(audit.code, 1);
+  t.equal(audit.stdout, '', 'never listened');
+  t.equal(lastLine(audit.stderr), `radius-otp: cannot start: ${w.config}:5: log.audit: ${join(w.dir, 'plain', 'audit.log')} cannot be written (ENOTDIR)`);
+  t.notMatch(audit.stderr, /audit log: /, 'no write fault reported: it never ran');
+});
+
 t.test('a master key readable by others stops the server, naming the file', async (t) => {
   const w = workspace(CLIENT);
   writeFileSync(join(w.dir, 'data-key'), `${'ab'.repeat(32)}\n`);

@@ -39,6 +39,19 @@ t.test('an address that cannot be bound stops the start, naming the key, its lin
   await t.rejects(start(['127.0.0.1:0'], '[metrics]\nlisten = "192.0.2.1:0"\n'), { key: 'metrics.listen', line: 13, reason: 'cannot bind 192.0.2.1:0: not an address of this host (EADDRNOTAVAIL)' });
 });
 
+t.test('an audit log that cannot be written stops the start, naming log.audit, its line, the path and why', async (t) => {
+  const a = await startTestServer({ listen: ['127.0.0.1:0'] });
+  t.teardown(() => a.stop());
+  // A regular file where a directory should be: ENOTDIR, for root too.
+  writeFileSync(join(a.dir, 'plain'), '');
+  const audit = join(a.dir, 'plain', 'audit.log');
+  const text = testConfig(a.dir, '', ['127.0.0.1:0']).replace('audit = ""', `audit = "${audit}"`);
+  writeFileSync(a.configFile, text);
+  await t.rejects(startServer(parseConfig(text, a.configFile), { logger: quiet(), configFile: a.configFile }), {
+    message: `${a.configFile}:9: log.audit: ${audit} cannot be written (ENOTDIR)`,
+  });
+});
+
 t.test('reload: [auth] and [otp] apply to the next decisions; keys it cannot apply are named', async (t) => {
   const a = await startTestServer();
   t.teardown(() => a.stop());
