@@ -51,13 +51,17 @@ export function parseConfig(source: string, file: string): Config {
  * rules, [ldap]), with its line looked up in the file again.
  */
 export function configErrorAt(configFile: string, path: KeyPath, reason: string): ConfigError {
-  let line = 0;
+  return new ConfigError('invalid', configFile, formatKey(path), lineOf(configFile, path), reason);
+}
+
+/** The line of a key in the config file as it is now; 0 when not found. */
+export function lineOf(configFile: string, path: KeyPath): number {
   try {
-    line = locateKey(readFileSync(configFile, 'utf8'), path);
+    return locateKey(readFileSync(configFile, 'utf8'), path);
   } catch {
     // The file is gone or unreadable since it was loaded: the key alone still says where.
+    return 0;
   }
-  return new ConfigError('invalid', configFile, formatKey(path), line, reason);
 }
 
 function toConfigError(issue: z.core.$ZodIssue, source: string, file: string): ConfigError {

@@ -14,8 +14,8 @@ import { createArgon2Hasher } from '../auth/passwords.js';
 import { Pipeline } from '../auth/pipeline.js';
 import type { PrimaryAuthenticator } from '../auth/primary.js';
 import type { ConfigError } from '../config/errors.js';
-import { configErrorAt } from '../config/load.js';
-import type { KeyPath } from '../config/locate.js';
+import { configErrorAt, lineOf } from '../config/load.js';
+import { formatKey, type KeyPath } from '../config/locate.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { PROBLEM_TEXT, type AccessRequestProblem } from '../radius/request.js';
 import { openStore } from '../store/open.js';
@@ -177,6 +177,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     ];
     for (const t of timers) t.unref();
 
+    warnConfig(config, opts.configFile, logger);
     logger.info('listening', { sockets: sockets.map((s) => `${s.address}:${s.port}`), clients: clients.size });
     return {
       sockets,
@@ -194,6 +195,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
         badRequestLog.setRate(next.log.drop_log_per_second);
         pipeline.setPolicy(policyOf(next));
         for (const key of restartOnly(config, next)) logger.warn(`${key} changed: restart to apply`);
+        warnConfig(next, opts.configFile, logger);
         config = next;
         logger.info('reloaded', { clients: clients.size });
       },
@@ -232,6 +234,20 @@ const BIND_REASONS: Readonly<Record<string, string>> = {
 /** An address the server could not listen on, as a ConfigError naming its key and line. */
 function bindError(configFile: string, path: KeyPath, listen: string, err: NodeJS.ErrnoException): ConfigError {
   return configErrorAt(configFile, path, `cannot bind ${listen}: ${BIND_REASONS[err.code as string] ?? err.message}`);
+}
+
+/**
+ * What works but is likely a mistake, logged at start and on every reload (never the secret):
+ * no client at all, and client secrets shorter than the 16 octets RFC 2865 §3 prefers.
+ */
+function warnConfig(config: Config, configFile: string, logger: winston.Logger): void {
+  // RFC 2865 §3: a request from a client without a shared secret is silently discarded.
+  if (config.client.length === 0) logger.warn('no [[client]] configured: every request will be discarded', { file: configFile });
+  config.client.forEach((client, i) => {
+    if (Buffer.byteLength(client.secret) >= 16) return;
+    const path = ['client', i, 'secret'];
+    logger.warn('client secret shorter than 16 octets (RFC 2865 §3 prefers at least 16)', { client: client.name, setting: formatKey(path), file: configFile, line: lineOf(configFile, path) });
+  });
 }
 
 /** Loaded only when [ldap] is configured: ldapts is not needed otherwise. */

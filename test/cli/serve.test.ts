@@ -74,6 +74,34 @@ t.test('an audit log it cannot write: serve exits 1, naming log.audit, its line,
   t.notMatch(audit.stderr, /audit log: /, 'no write fault reported: it never ran');
 });
 
+t.test('a short client secret or no client at all: serve runs with a warning at start and on SIGHUP, never the secret', async (t) => {
+  const short = '[[client]]\nname = "gw"\naddress = "127.0.0.1"\nsecret = "Qz"\n';
+  const w = workspace(short);
+  const s = await serve(w.config);
+  t.teardown(() => s.child.kill('SIGKILL'));
+  const warnings = (message: string): Array<Record<string, unknown>> =>
+    s.stderr().split('\n').filter((l) => l.includes(message)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const until = async (message: string, n: number): Promise<void> => {
+    for (let i = 0; i < 500 && warnings(message).length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  await until('client secret shorter', 1);
+  t.match(warnings('client secret shorter'), [{ level: 'warn', message: 'client secret shorter than 16 octets (RFC 2865 §3 prefers at least 16)', client: 'gw', setting: 'client[0].secret', file: w.config, line: 9 }]);
+
+  w.write('');
+  s.child.kill('SIGHUP');
+  await until('no [[client]]', 1);
+  t.match(warnings('no [[client]]'), [{ level: 'warn', message: 'no [[client]] configured: every request will be discarded', file: w.config }]);
+  t.equal((await run(['user', 'add', 'bob', '--config', w.config])).code, 0, 'other commands need no client');
+
+  w.write(`# the client is back\n${short}`);
+  s.child.kill('SIGHUP');
+  await until('client secret shorter', 2);
+  t.match(warnings('client secret shorter').at(-1), { client: 'gw', setting: 'client[0].secret', line: 10 }, 'again on reload, at its new line');
+  t.notMatch(s.stderr(), /Qz/, 'never the secret');
+  s.child.kill('SIGTERM');
+  t.equal(await s.exited, 0);
+});
+
 t.test('a master key readable by others stops the server, naming the file', async (t) => {
   const w = workspace(CLIENT);
   writeFileSync(join(w.dir, 'data-key'), `${'ab'.repeat(32)}\n`);

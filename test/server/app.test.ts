@@ -52,6 +52,28 @@ t.test('an audit log that cannot be written stops the start, naming log.audit, i
   });
 });
 
+t.test('no client, or a secret shorter than 16 octets: a warning at start and on reload, never the secret', async (t) => {
+  const a = await startTestServer({ listen: ['127.0.0.1:0'] });
+  t.teardown(() => a.stop());
+  const short = () => a.logs.filter((l) => l.message === 'client secret shorter than 16 octets (RFC 2865 §3 prefers at least 16)');
+  const none = () => a.logs.filter((l) => l.message === 'no [[client]] configured: every request will be discarded');
+  t.match(short(), [
+    { level: 'warn', client: 'local', setting: 'client[0].secret', file: a.configFile, line: 16 },
+    { level: 'warn', client: 'local6', setting: 'client[1].secret', file: a.configFile, line: 20 },
+  ]);
+  t.equal(none().length, 0);
+  t.notOk(JSON.stringify(short()).includes(SECRET), 'never the secret');
+  // Reload without clients: a warning (the server runs on, and a later reload can add them).
+  a.server.reload(parseConfig(testConfig(a.dir, '', ['127.0.0.1:0']).split('[[client]]')[0] as string, a.configFile));
+  t.match(none(), [{ level: 'warn', file: a.configFile }]);
+  t.equal(short().length, 2);
+  a.server.reload(parseConfig(testConfig(a.dir, '', ['127.0.0.1:0']).replaceAll(SECRET, 'sixteen-octets-!'), a.configFile));
+  t.equal(short().length, 2, '16 octets: no warning');
+  a.server.reload(parseConfig(testConfig(a.dir, '', ['127.0.0.1:0']), a.configFile));
+  t.equal(short().length, 4, 'again on the reload');
+  t.equal(none().length, 1);
+});
+
 t.test('reload: [auth] and [otp] apply to the next decisions; keys it cannot apply are named', async (t) => {
   const a = await startTestServer();
   t.teardown(() => a.stop());
