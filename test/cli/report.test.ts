@@ -203,3 +203,18 @@ t.test('relative times count back from the clock the command is given', async (t
   t.same(report.period, { since: '2025-03-11T08:55:00.000Z', until: '2025-03-11T09:35:00.000Z' });
   t.same(report.totals, { accept: 1, reject: 1, challenge: 0, total: 2 });
 });
+
+t.test('an audit directory that does not exist exits 1 naming log.audit, its line and path; an empty one is an empty report', async (t) => {
+  const { mkdirSync, readFileSync } = await import('node:fs');
+  const { config, dir } = workspace();
+  const missing = join(dir, 'missing', 'audit.log');
+  writeFileSync(config, readFileSync(config, 'utf8').replace(join(dir, 'audit.log'), missing));
+  const r = await cli(['report', '--config', config, ...PERIOD]);
+  t.equal(r.code, 1);
+  t.equal(r.out, '');
+  t.equal(r.err, `radius-otp: ${config}:5: log.audit: ${missing}: the directory ${join(dir, 'missing')} does not exist\n`);
+  mkdirSync(join(dir, 'missing'));
+  const empty = await cli(['report', '--config', config, ...PERIOD, '--json']);
+  t.equal(empty.code, 0, empty.err);
+  t.match(JSON.parse(empty.out), { files: 0, decisions: 0, totals: { total: 0 } });
+});
