@@ -24,7 +24,7 @@
  * - close() resolves when every recorded line has been written to the file.
  * - retentionDays > 0: dated files older than that are deleted when a new day's file is opened.
  */
-import { close, fstat, open, statSync, writeSync, type Stats } from 'node:fs';
+import { close, closeSync, fstat, mkdirSync, open, openSync, statSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
@@ -230,6 +230,23 @@ function statOrUndefined(file: string): Stats | undefined {
 
 function defaultOnError(err: Error): void {
   process.stderr.write(`${JSON.stringify({ level: 'error', message: scrub(`audit log: ${err.message}`), timestamp: new Date().toISOString() })}\n`);
+}
+
+/**
+ * Throws the file system's error (ENOTDIR, EACCES, EROFS…) when the audit log cannot be written:
+ * its directory cannot be made, or today's file cannot be opened to append to. The server checks
+ * this before it starts.
+ */
+export function checkAuditWritable(file: string): void {
+  if (file === '') return; // disabled
+  const names = auditFileNames(file);
+  try {
+    mkdirSync(names.dir, { recursive: true });
+  } catch (err) {
+    // A file where the directory should be: opening in it says so (ENOTDIR).
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  closeSync(openSync(names.forDate(new Date().toISOString().slice(0, 10)), 'a', 0o640));
 }
 
 export function createAuditLog(opts: AuditLogOptions): AuditLog {

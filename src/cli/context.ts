@@ -16,12 +16,12 @@ export function loadCliConfig(argv: GlobalArgs): { config: Config; file: string 
   }
 }
 
-export async function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: Store }) => Promise<T> | T): Promise<T> {
-  const { config } = loadCliConfig(argv);
+export async function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: Store; file: string }) => Promise<T> | T): Promise<T> {
+  const { config, file } = loadCliConfig(argv);
   // A secret that fails to unseal comes back as "no such token secret"; the command says so.
   const store = openStore(config, () => {});
   try {
-    return await fn({ config, store });
+    return await fn({ config, store, file });
   } finally {
     store.close();
   }

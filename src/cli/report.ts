@@ -2,6 +2,8 @@
  * `report [--since T] [--until T] [--by user|day|client|result] [--format table|csv|json]`:
  * authentication and usage report from the audit log (SPEC). Thin: parse, build, print.
  */
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { GROUP_BY } from '../audit/report/aggregate.js';
 import type { GroupBy } from '../audit/report/aggregate.js';
@@ -10,6 +12,7 @@ import type { ReportFormat } from '../audit/report/format.js';
 import { parsePeriod } from '../audit/report/period.js';
 import type { Period, PeriodError } from '../audit/report/period.js';
 import { buildReport } from '../audit/report/run.js';
+import { configErrorAt } from '../config/load.js';
 import { withStore } from './context.js';
 import { CliError } from './io.js';
 import type { GlobalArgs, Io } from './io.js';
@@ -46,8 +49,11 @@ export function reportCommand(io: Io, deps: ReportDeps = {}): CommandModule<Glob
         throw new CliError((err as PeriodError).message, 2);
       }
       const format: ReportFormat = argv.json === true ? 'json' : argv.format;
-      await withStore(argv, async ({ config, store }) => {
+      await withStore(argv, async ({ config, store, file }) => {
         if (config.log.audit === '') throw new CliError('report: the audit log is disabled ([log] audit = "")');
+        // No directory is a wrong path (or a server that never ran), not an empty report.
+        const dir = dirname(config.log.audit);
+        if (!existsSync(dir)) throw new CliError(configErrorAt(file, ['log', 'audit'], `${config.log.audit}: the directory ${dir} does not exist`).message);
         const tokens = store.tokens.list().map((t) => ({ serial: t.serial, user: t.user, lastUsedAt: t.lastUsedAt }));
         const bar = await progressBar(io, 'reading audit log [{bar}] {percentage}% {value}/{total} bytes', true);
         let started = false;

@@ -9,11 +9,11 @@ import type { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { formatKey, locateKey, type KeyPath } from './locate.js';
 import { parseNetwork, sameNetwork, type Network } from './networks.js';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, parseListen, type Config } from './schema.js';
 
-/** SPEC: --config, else $RADIUS_OTP_CONFIG, else ./radius.conf. */
+/** SPEC: --config, else $RADIUS_OTP_CONFIG, else ./radius.conf. An empty variable counts as unset. */
 export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return flag ?? env.RADIUS_OTP_CONFIG ?? 'radius.conf';
+  return flag ?? (env.RADIUS_OTP_CONFIG || 'radius.conf');
 }
 
 export function loadConfig(file: string): Config {
@@ -39,6 +39,7 @@ export function parseConfig(source: string, file: string): Config {
   const result = configSchema.safeParse(raw);
   if (!result.success) throw toConfigError(result.error.issues[0] as z.core.$ZodIssue, source, file);
   const config = result.data;
+  checkListen(config, source, file);
   checkClients(config, source, file);
   checkLdap(config, source, file);
   resolvePaths(config, dirname(file));
@@ -50,13 +51,17 @@ export function parseConfig(source: string, file: string): Config {
  * rules, [ldap]), with its line looked up in the file again.
  */
 export function configErrorAt(configFile: string, path: KeyPath, reason: string): ConfigError {
-  let line = 0;
+  return new ConfigError('invalid', configFile, formatKey(path), lineOf(configFile, path), reason);
+}
+
+/** The line of a key in the config file as it is now; 0 when not found. */
+export function lineOf(configFile: string, path: KeyPath): number {
   try {
-    line = locateKey(readFileSync(configFile, 'utf8'), path);
+    return locateKey(readFileSync(configFile, 'utf8'), path);
   } catch {
     // The file is gone or unreadable since it was loaded: the key alone still says where.
+    return 0;
   }
-  return new ConfigError('invalid', configFile, formatKey(path), line, reason);
 }
 
 function toConfigError(issue: z.core.$ZodIssue, source: string, file: string): ConfigError {
@@ -66,6 +71,24 @@ function toConfigError(issue: z.core.$ZodIssue, source: string, file: string): C
     return new ConfigError('unknown-key', file, formatKey(keyPath), locateKey(source, keyPath), 'unknown key');
   }
   return new ConfigError('invalid', file, formatKey(path), locateKey(source, path), issue.message);
+}
+
+/**
+ * One address listed twice (however written: "[::1]:1812" and "[0:0:0:0:0:0:0:1]:1812") could not
+ * be bound the second time. Port 0 is not a duplicate: each entry gets a port of its own.
+ */
+function checkListen(config: Config, source: string, file: string): void {
+  const seen: Array<{ network: Network; port: number }> = [];
+  config.server.listen.forEach((listen, i) => {
+    const { host, port } = parseListen(listen) as { host: string; port: number };
+    const network = parseNetwork(host);
+    const same = port === 0 ? -1 : seen.findIndex((s) => s.port === port && sameNetwork(s.network, network));
+    if (same >= 0) {
+      const path = ['server', 'listen', i];
+      throw new ConfigError('invalid', file, formatKey(path), locateKey(source, path), `duplicate listen address: the same as server.listen[${same}] (${config.server.listen[same]})`);
+    }
+    seen.push({ network, port });
+  });
 }
 
 /** Client names and addresses are unique: a duplicate would make the lookup ambiguous. */

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type winston from 'winston';
-import { createAuditLog, type AuditLog } from '../audit/audit-log.js';
+import { checkAuditWritable, createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import type { AuditSink, DropReason } from '../audit/event.js';
 import { setLevel, writes } from '../audit/logger.js';
 import { Metrics, startMetricsServer, type MetricsServer } from '../audit/metrics.js';
@@ -13,7 +13,9 @@ import { LocalPrimary } from '../auth/local.js';
 import { createArgon2Hasher } from '../auth/passwords.js';
 import { Pipeline } from '../auth/pipeline.js';
 import type { PrimaryAuthenticator } from '../auth/primary.js';
-import { configErrorAt } from '../config/load.js';
+import type { ConfigError } from '../config/errors.js';
+import { configErrorAt, lineOf } from '../config/load.js';
+import { formatKey, type KeyPath } from '../config/locate.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { PROBLEM_TEXT, type AccessRequestProblem } from '../radius/request.js';
 import { openStore } from '../store/open.js';
@@ -24,7 +26,7 @@ import { DuplicateCache } from './dedup.js';
 import { RateLimitedLog } from './drop-log.js';
 import { RequestHandler, type Peer } from './handler.js';
 import { buildReplyAttributes, type ReplyAttributes } from './reply-attributes.js';
-import { UdpServer, type BoundSocket } from './udp.js';
+import { UdpServer, type BindError, type BoundSocket } from './udp.js';
 
 export interface ServerOptions {
   logger: winston.Logger;
@@ -90,10 +92,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       primaries.ldap = ldap;
       closers.push(() => ldap.close());
     }
-    const auditLog: AuditLog | null = opts.audit
-      ? null
-      : // A write fault is reported as one JSON line on stderr by the audit log itself.
-        createAuditLog({ file: config.log.audit, retentionDays: config.log.audit_retention_days });
+    const auditLog: AuditLog | null = opts.audit ? null : openAuditLog(config, opts.configFile);
     const audit: AuditSink = opts.audit ?? (auditLog as AuditLog);
     closers.push(() => audit.close());
     // Each decision is also one line of the operational log on stderr, at info (level = "warn"
@@ -163,7 +162,9 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     await store.tokens.mirrorLoaded();
     logger.info('token mirror loaded', { ...store.tokens.mirrorStats(), ms: Math.round(performance.now() - loadStarted) });
     const udp = new UdpServer(() => handler, (err) => logger.warn('socket error', { error: err.message }));
-    const sockets = await udp.listen(config.server.listen);
+    const sockets = await udp.listen(config.server.listen).catch((err: BindError) => {
+      throw bindError(opts.configFile, ['server', 'listen', err.index], err.listen, err.error);
+    });
     closers.push(async () => {
       // Decisions already under way finish, are answered and audited before the store and log close.
       udp.stopReceiving();
@@ -174,7 +175,9 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
 
     let metricsServer: MetricsServer | null = null;
     if (config.metrics.listen !== '') {
-      metricsServer = await startMetricsServer(parseListen(config.metrics.listen) as { host: string; port: number }, metrics);
+      metricsServer = await startMetricsServer(parseListen(config.metrics.listen) as { host: string; port: number }, metrics).catch((err: NodeJS.ErrnoException) => {
+        throw bindError(opts.configFile, ['metrics', 'listen'], config.metrics.listen, err);
+      });
       closers.push(() => metricsServer?.close());
     }
 
@@ -184,6 +187,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     ];
     for (const t of timers) t.unref();
 
+    warnConfig(config, opts.configFile, logger);
     logger.info('listening', { sockets: sockets.map((s) => `${s.address}:${s.port}`), clients: clients.size });
     return {
       sockets,
@@ -202,6 +206,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
         badRequestLog.setRate(next.log.drop_log_per_second);
         pipeline.setPolicy(policyOf(next));
         for (const key of restartOnly(config, next)) logger.warn(`${key} changed: restart to apply`);
+        warnConfig(next, opts.configFile, logger);
         config = next;
         logger.info('reloaded', { clients: clients.size });
       },
@@ -215,6 +220,45 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * The audit log, once its directory and today's file are known to be writable: a server that
+ * cannot keep its audit trail does not start (rather than report the fault once a second).
+ */
+function openAuditLog(config: Config, configFile: string): AuditLog {
+  try {
+    checkAuditWritable(config.log.audit);
+  } catch (err) {
+    throw configErrorAt(configFile, ['log', 'audit'], `${config.log.audit} cannot be written (${(err as NodeJS.ErrnoException).code})`);
+  }
+  // A later write fault is reported as one JSON line on stderr by the audit log itself.
+  return createAuditLog({ file: config.log.audit, retentionDays: config.log.audit_retention_days });
+}
+
+const BIND_REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use (EADDRINUSE)',
+  EADDRNOTAVAIL: 'not an address of this host (EADDRNOTAVAIL)',
+  EACCES: 'permission denied (EACCES)',
+};
+
+/** An address the server could not listen on, as a ConfigError naming its key and line. */
+function bindError(configFile: string, path: KeyPath, listen: string, err: NodeJS.ErrnoException): ConfigError {
+  return configErrorAt(configFile, path, `cannot bind ${listen}: ${BIND_REASONS[err.code as string] ?? err.message}`);
+}
+
+/**
+ * What works but is likely a mistake, logged at start and on every reload (never the secret):
+ * no client at all, and client secrets shorter than the 16 octets RFC 2865 §3 prefers.
+ */
+function warnConfig(config: Config, configFile: string, logger: winston.Logger): void {
+  // RFC 2865 §3: a request from a client without a shared secret is silently discarded.
+  if (config.client.length === 0) logger.warn('no [[client]] configured: every request will be discarded', { file: configFile });
+  config.client.forEach((client, i) => {
+    if (Buffer.byteLength(client.secret) >= 16) return;
+    const path = ['client', i, 'secret'];
+    logger.warn('client secret shorter than 16 octets (RFC 2865 §3 prefers at least 16)', { client: client.name, setting: formatKey(path), file: configFile, line: lineOf(configFile, path) });
+  });
 }
 
 /** Loaded only when [ldap] is configured: ldapts is not needed otherwise. */

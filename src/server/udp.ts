@@ -25,6 +25,18 @@ function literalLookup(
   callback(null, address, address.includes(':') ? 6 : 4);
 }
 
+/** A `server.listen` entry that could not be bound (the sockets bound before it are closed again). */
+export class BindError extends Error {
+  constructor(
+    readonly index: number,
+    readonly listen: string,
+    readonly error: NodeJS.ErrnoException,
+  ) {
+    super(error.message);
+    this.name = 'BindError';
+  }
+}
+
 export class UdpServer {
   private sockets: Socket[] = [];
   /** One callback for every send (no closure per reply). */
@@ -65,7 +77,7 @@ export class UdpServer {
       }
     } catch (err) {
       await this.close();
-      throw err;
+      throw new BindError(bound.length, addresses[bound.length] as string, err as NodeJS.ErrnoException);
     }
     return bound;
   }

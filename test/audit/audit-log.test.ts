@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, open as openAsync, openSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { auditLine, createAuditLog, decisionLine, eventLine, memoryAuditSink, nullAuditSink, plainLine } from '../../src/audit/audit-log.js';
+import { auditLine, checkAuditWritable, createAuditLog, decisionLine, eventLine, memoryAuditSink, nullAuditSink, plainLine } from '../../src/audit/audit-log.js';
 import type { DecisionEvent, DropEvent } from '../../src/audit/event.js';
 import { auditFileNames } from '../../src/audit/files.js';
 import { isSecretKey, redactObject } from '../../src/audit/redact.js';
@@ -377,4 +377,15 @@ t.test('a failing write (ENOSPC) is reported, and the lines after it are still t
   sink.record(decision(2));
   await sink.close();
   t.ok(errors.every((e) => /ENOSPC/.test(e)));
+});
+
+t.test('checkAuditWritable: makes the directory and today\'s file, or throws the reason it cannot', async (t) => {
+  const dir = t.testdir({ plain: '' });
+  const file = join(dir, 'logs', 'audit.log');
+  checkAuditWritable(file);
+  t.ok(statSync(auditFileNames(file).forDate(today())).isFile(), "today's file, in a new directory");
+  t.throws(() => checkAuditWritable(join(dir, 'plain', 'audit.log')), { code: 'ENOTDIR' }, 'a file where the directory should be');
+  t.throws(() => checkAuditWritable(join(dir, 'plain', 'sub', 'audit.log')), { code: 'ENOTDIR' }, 'a file on the way to it');
+  checkAuditWritable(''); // disabled: nothing to check
+  t.notOk(existsSync(auditFileNames('').forDate(today())), 'nothing made');
 });

@@ -222,3 +222,18 @@ t.test('bad values are one line naming the option: a signed time ago, a value ya
   }
   t.equal(dash.out + signed.out, '');
 });
+
+t.test('an audit directory that does not exist exits 1 naming log.audit, its line and path; an empty one is an empty report', async (t) => {
+  const { mkdirSync, readFileSync } = await import('node:fs');
+  const { config, dir } = workspace();
+  const missing = join(dir, 'missing', 'audit.log');
+  writeFileSync(config, readFileSync(config, 'utf8').replace(join(dir, 'audit.log'), missing));
+  const r = await cli(['report', '--config', config, ...PERIOD]);
+  t.equal(r.code, 1);
+  t.equal(r.out, '');
+  t.equal(r.err, `radius-otp: ${config}:5: log.audit: ${missing}: the directory ${join(dir, 'missing')} does not exist\n`);
+  mkdirSync(join(dir, 'missing'));
+  const empty = await cli(['report', '--config', config, ...PERIOD, '--json']);
+  t.equal(empty.code, 0, empty.err);
+  t.match(JSON.parse(empty.out), { files: 0, decisions: 0, totals: { total: 0 } });
+});

@@ -7,6 +7,7 @@ import t from 'tap';
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { encodeAccessRequest } from '../../src/radius/request-encode.js';
 import { Code } from '../../src/radius/codes.js';
 import { radclient } from '../helpers/radclient.js';
@@ -37,6 +38,68 @@ t.test('a wrong config stops the server, naming key and line', async (t) => {
   const env = await run(['user', 'list'], '');
   t.equal(env.code, 1, 'no ./radius.conf here: refused');
   t.match(env.stderr, /radius\.conf: file not found/);
+});
+
+/** The last line of stderr (the log lines of the start come before it). */
+const lastLine = (stderr: string): string => stderr.trimEnd().split('\n').at(-1) as string;
+
+t.test('an address it cannot bind: serve exits 1, naming server.listen, its line, the address and why', async (t) => {
+  const w = workspace(CLIENT);
+  // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no address of this host.
+  writeFileSync(w.config, readFileSync(w.config, 'utf8').replace('127.0.0.1:0', '192.0.2.1:0'));
+  const absent = await run(['serve', '--config', w.config]);
+  t.equal(absent.code, 1);
+  t.equal(absent.stdout, '', 'never listened');
+  t.equal(lastLine(absent.stderr), `radius-otp: cannot start: ${w.config}:2: server.listen[0]: cannot bind 192.0.2.1:0: not an address of this host (EADDRNOTAVAIL)`);
+
+  const taken = createSocket('udp4');
+  await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const port = taken.address().port;
+  writeFileSync(w.config, readFileSync(w.config, 'utf8').replace('192.0.2.1:0', `127.0.0.1:${port}`));
+  const inUse = await run(['serve', '--config', w.config]);
+  t.equal(inUse.code, 1);
+  t.equal(lastLine(inUse.stderr), `radius-otp: cannot start: ${w.config}:2: server.listen[0]: cannot bind 127.0.0.1:${port}: address already in use (EADDRINUSE)`);
+});
+
+t.test('an audit log it cannot write: serve exits 1, naming log.audit, its line, the path and why', async (t) => {
+  const w = workspace(CLIENT);
+  // A regular file where the audit directory should be: ENOTDIR, for root too.
+  writeFileSync(join(w.dir, 'plain'), '');
+  w.write(CLIENT, 'audit = "plain/audit.log"\n');
+  const audit = await run(['serve', '--config', w.config]);
+  t.equal(audit.code, 1);
+  t.equal(audit.stdout, '', 'never listened');
+  t.equal(lastLine(audit.stderr), `radius-otp: cannot start: ${w.config}:5: log.audit: ${join(w.dir, 'plain', 'audit.log')} cannot be written (ENOTDIR)`);
+  t.notMatch(audit.stderr, /audit log: /, 'no write fault reported: it never ran');
+});
+
+t.test('a short client secret or no client at all: serve runs with a warning at start and on SIGHUP, never the secret', async (t) => {
+  const short = '[[client]]\nname = "gw"\naddress = "127.0.0.1"\nsecret = "Qz"\n';
+  const w = workspace(short);
+  const s = await serve(w.config);
+  t.teardown(() => s.child.kill('SIGKILL'));
+  const warnings = (message: string): Array<Record<string, unknown>> =>
+    s.stderr().split('\n').filter((l) => l.includes(message)).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const until = async (message: string, n: number): Promise<void> => {
+    for (let i = 0; i < 500 && warnings(message).length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  };
+  await until('client secret shorter', 1);
+  t.match(warnings('client secret shorter'), [{ level: 'warn', message: 'client secret shorter than 16 octets (RFC 2865 §3 prefers at least 16)', client: 'gw', setting: 'client[0].secret', file: w.config, line: 9 }]);
+
+  w.write('');
+  s.child.kill('SIGHUP');
+  await until('no [[client]]', 1);
+  t.match(warnings('no [[client]]'), [{ level: 'warn', message: 'no [[client]] configured: every request will be discarded', file: w.config }]);
+  t.equal((await run(['user', 'add', 'bob', '--config', w.config])).code, 0, 'other commands need no client');
+
+  w.write(`# the client is back\n${short}`);
+  s.child.kill('SIGHUP');
+  await until('client secret shorter', 2);
+  t.match(warnings('client secret shorter').at(-1), { client: 'gw', setting: 'client[0].secret', line: 10 }, 'again on reload, at its new line');
+  t.notMatch(s.stderr(), /Qz/, 'never the secret');
+  s.child.kill('SIGTERM');
+  t.equal(await s.exited, 0);
 });
 
 t.test('a master key readable by others stops the server, naming the file', async (t) => {

@@ -122,6 +122,27 @@ t.test('wrong types and out-of-range values are refused with key and line', asyn
   fails(t, '[server]\nduplicate_cache_seconds = 4\n', { code: 'invalid', key: 'server.duplicate_cache_seconds', line: 2 });
 });
 
+t.test('an empty client secret is refused with key and line', async (t) => {
+  fails(t, '[[client]]\nname = "a"\naddress = "10.0.0.0/8"\nsecret = ""\n', { code: 'invalid', key: 'client[0].secret', line: 4 });
+});
+
+t.test('a listen address given twice, however written, is refused with key and line', async (t) => {
+  fails(t, '[server]\nlisten = ["127.0.0.1:1812", "127.0.0.1:1812"]\n', {
+    code: 'invalid',
+    key: 'server.listen[1]',
+    line: 2,
+    reason: 'duplicate listen address: the same as server.listen[0] (127.0.0.1:1812)',
+  });
+  fails(t, '[server]\nlisten = [\n  "[::1]:1812",\n  "127.0.0.1:1812",\n  "[0:0:0:0:0:0:0:1]:1812",\n]\n', {
+    code: 'invalid',
+    key: 'server.listen[2]',
+    line: 5,
+    reason: /server\.listen\[0\] \(\[::1\]:1812\)/,
+  });
+  t.equal(parseConfig('[server]\nlisten = ["127.0.0.1:1812", "127.0.0.1:1813", "[::1]:1812"]\n', 'x.conf').server.listen.length, 3, 'other ports, other addresses');
+  t.equal(parseConfig('[server]\nlisten = ["127.0.0.1:0", "127.0.0.1:0"]\n', 'x.conf').server.listen.length, 2, 'port 0: a port of its own each');
+});
+
 t.test('duplicate clients are refused', async (t) => {
   fails(t, `${minimal}${minimal}`, { code: 'invalid', key: 'client[1].name', line: 8, reason: /duplicate/ });
   fails(t, `${minimal}${minimal.replace('"gw"', '"gw2"')}`, { code: 'invalid', key: 'client[1].address', line: 9 });
@@ -164,6 +185,7 @@ t.test('config path: flag, then $RADIUS_OTP_CONFIG, then ./radius.conf', async (
   t.equal(configPath('a.conf', { RADIUS_OTP_CONFIG: 'b.conf' }), 'a.conf');
   t.equal(configPath(undefined, { RADIUS_OTP_CONFIG: 'b.conf' }), 'b.conf');
   t.equal(configPath(undefined, {}), 'radius.conf');
+  t.equal(configPath(undefined, { RADIUS_OTP_CONFIG: '' }), 'radius.conf', 'set but empty: as unset');
 });
 
 t.test('listen addresses', async (t) => {
@@ -173,6 +195,37 @@ t.test('listen addresses', async (t) => {
   t.equal(parseListen('1.2.3.4'), null);
   t.equal(parseListen('::1:1812'), null);
   t.equal(parseListen('[1.2.3.4]:1812'), null);
+});
+
+t.test('a key is found in every form TOML writes it', async (t) => {
+  const window = { code: 'invalid', key: 'otp.window', reason: /<=10/ };
+  fails(t, 'otp.window = 50\n', { ...window, line: 1 });
+  fails(t, '# c\n otp . window = 50\n', { ...window, line: 2 });
+  fails(t, '[otp]\nissuer = "x"\nwindow.x = 1\n', { code: 'invalid', key: 'otp.window', line: 3 });
+  fails(t, '["otp"]\nwindow = 50\n', { ...window, line: 2 });
+  fails(t, "[ 'otp' ]\n'window' = 50\n", { ...window, line: 2 });
+  fails(t, '[otp]\n"win\\u0064ow" = 50\n', { ...window, line: 2 });
+  fails(t, 'otp = { issuer = "x", window = 50 }\n', { ...window, line: 1 });
+  fails(t, 'otp = {\n  issuer = "x",\n  window = 50,\n}\n', { ...window, line: 3 });
+  // A multi-line string's lines are not keys, whatever they look like.
+  fails(t, `[auth]\nchallenge_message = """\n[otp]\nwindow = 1\n"""""\n[server]\nname = '''\n[otp]'''\n[otp]\nwindow = 50\n`, { ...window, line: 10 });
+  // [[client]] entries by index, as tables or as an array of inline tables.
+  const entry = (name: string, secret: string): string => `{ name = "${name}", address = "10.0.0.${name.length}", secret = "${secret}" }`;
+  fails(t, `client = [${entry('a', 'x')},\n  ${entry('bb', '')}]\n`, { code: 'invalid', key: 'client[1].secret', line: 2 });
+  fails(t, '[[client]]\nname = "a"\naddress = "10.0.0.1"\nsecret = "x"\n[[client]]\nname = "b"\naddress = "10.0.0.2"\nsecret = "y"\n[client.extra]\n', {
+    code: 'unknown-key',
+    key: 'client[1].extra',
+    line: 9,
+  });
+  fails(t, '[[reply]]\nuser = "a"\n[reply.attributes]\nClass = "x"\n[[reply]]\nuser = "b"\nattributes = { Class = 1.5 }\n', { code: 'invalid', key: 'reply[1].attributes.Class', line: 7 });
+});
+
+t.test('the key locator ends on any text, such as a file changed since it was loaded', async (t) => {
+  const source = `a.b = [1, { c = "x\\"y" }, [2]] # z\n["t"."u"]\nk = """\nm"""\n[[v.w]]\n'q' = '''r'''\n`;
+  for (let n = 0; n <= source.length; n++) t.type(locateKey(source.slice(0, n), ['v', 'w', 0, 'q']), 'number');
+  t.equal(locateKey(source, ['v', 'w', 0, 'q']), 6);
+  t.equal(locateKey(source, ['a', 'b', 1, 'c']), 1);
+  t.equal(locateKey('a = [}, 2]\nb = 1\n', ['b']), 2, 'a stray brace');
 });
 
 t.test('key locator and formatter', async (t) => {

@@ -7,6 +7,8 @@ import { startServer } from '../../src/server/app.js';
 import { memoryAuditSink } from '../../src/audit/audit-log.js';
 import winston from 'winston';
 import { createRequire } from 'node:module';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 const require = createRequire(import.meta.url);
 
 const quiet = () => winston.createLogger({ silent: true });
@@ -15,9 +17,61 @@ t.test('an address in use: start fails, and everything opened is closed again', 
   const a = await startTestServer();
   t.teardown(() => a.stop());
   const text = testConfig(a.dir, '', [`127.0.0.1:${a.v4.port}`]);
-  const config = parseConfig(text, `${a.dir}/radius.conf`);
-  await t.rejects(startServer(config, { logger: quiet(), configFile: `${a.dir}/radius.conf`, audit: memoryAuditSink() }), { code: 'EADDRINUSE' });
+  writeFileSync(a.configFile, text);
+  const config = parseConfig(text, a.configFile);
+  await t.rejects(startServer(config, { logger: quiet(), configFile: a.configFile, audit: memoryAuditSink() }), {
+    message: `${a.configFile}:4: server.listen[0]: cannot bind 127.0.0.1:${a.v4.port}: address already in use (EADDRINUSE)`,
+  });
   t.ok(a.server.store.users.list(), 'the shared store still works for the running server');
+});
+
+t.test('an address that cannot be bound stops the start, naming the key, its line, the address and why', async (t) => {
+  const a = await startTestServer({ listen: ['127.0.0.1:0'] });
+  t.teardown(() => a.stop());
+  const start = (listen: string[], extra = ''): Promise<unknown> => {
+    const text = testConfig(a.dir, extra, listen);
+    writeFileSync(a.configFile, text);
+    return startServer(parseConfig(text, a.configFile), { logger: quiet(), configFile: a.configFile, audit: memoryAuditSink() });
+  };
+  // 192.0.2.0/24 is TEST-NET-1 (RFC 5737): no address of this host.
+  await t.rejects(start(['127.0.0.1:0', '192.0.2.1:0']), { key: 'server.listen[1]', line: 4, reason: 'cannot bind 192.0.2.1:0: not an address of this host (EADDRNOTAVAIL)' });
+  await t.rejects(start(['[::ffff:127.0.0.1]:0']), { key: 'server.listen[0]', line: 4, reason: /^cannot bind \[::ffff:127\.0\.0\.1\]:0: bind EINVAL/ });
+  await t.rejects(start(['127.0.0.1:0'], '[metrics]\nlisten = "192.0.2.1:0"\n'), { key: 'metrics.listen', line: 13, reason: 'cannot bind 192.0.2.1:0: not an address of this host (EADDRNOTAVAIL)' });
+});
+
+t.test('an audit log that cannot be written stops the start, naming log.audit, its line, the path and why', async (t) => {
+  const a = await startTestServer({ listen: ['127.0.0.1:0'] });
+  t.teardown(() => a.stop());
+  // A regular file where a directory should be: ENOTDIR, for root too.
+  writeFileSync(join(a.dir, 'plain'), '');
+  const audit = join(a.dir, 'plain', 'audit.log');
+  const text = testConfig(a.dir, '', ['127.0.0.1:0']).replace('audit = ""', `audit = "${audit}"`);
+  writeFileSync(a.configFile, text);
+  await t.rejects(startServer(parseConfig(text, a.configFile), { logger: quiet(), configFile: a.configFile }), {
+    message: `${a.configFile}:9: log.audit: ${audit} cannot be written (ENOTDIR)`,
+  });
+});
+
+t.test('no client, or a secret shorter than 16 octets: a warning at start and on reload, never the secret', async (t) => {
+  const a = await startTestServer({ listen: ['127.0.0.1:0'] });
+  t.teardown(() => a.stop());
+  const short = () => a.logs.filter((l) => l.message === 'client secret shorter than 16 octets (RFC 2865 §3 prefers at least 16)');
+  const none = () => a.logs.filter((l) => l.message === 'no [[client]] configured: every request will be discarded');
+  t.match(short(), [
+    { level: 'warn', client: 'local', setting: 'client[0].secret', file: a.configFile, line: 16 },
+    { level: 'warn', client: 'local6', setting: 'client[1].secret', file: a.configFile, line: 20 },
+  ]);
+  t.equal(none().length, 0);
+  t.notOk(JSON.stringify(short()).includes(SECRET), 'never the secret');
+  // Reload without clients: a warning (the server runs on, and a later reload can add them).
+  a.server.reload(parseConfig(testConfig(a.dir, '', ['127.0.0.1:0']).split('[[client]]')[0] as string, a.configFile));
+  t.match(none(), [{ level: 'warn', file: a.configFile }]);
+  t.equal(short().length, 2);
+  a.server.reload(parseConfig(testConfig(a.dir, '', ['127.0.0.1:0']).replaceAll(SECRET, 'sixteen-octets-!'), a.configFile));
+  t.equal(short().length, 2, '16 octets: no warning');
+  a.server.reload(parseConfig(testConfig(a.dir, '', ['127.0.0.1:0']), a.configFile));
+  t.equal(short().length, 4, 'again on the reload');
+  t.equal(none().length, 1);
 });
 
 t.test('reload: [auth] and [otp] apply to the next decisions; keys it cannot apply are named', async (t) => {
