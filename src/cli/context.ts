@@ -7,6 +7,7 @@ import type { Store } from '../store/types.js';
 import { CliError, shown, type GlobalArgs } from './io.js';
 
 export function loadCliConfig(argv: GlobalArgs): { config: Config; file: string } {
+  if (argv.config === '') throw new CliError('--config needs a file name', 2);
   const file = configPath(argv.config);
   try {
     return { config: loadConfig(file), file };

@@ -2,7 +2,7 @@
  * `report [--since T] [--until T] [--by user|day|client|result] [--format table|csv|json]`:
  * authentication and usage report from the audit log (SPEC). Thin: parse, build, print.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { GROUP_BY } from '../audit/report/aggregate.js';
@@ -53,7 +53,7 @@ export function reportCommand(io: Io, deps: ReportDeps = {}): CommandModule<Glob
         if (config.log.audit === '') throw new CliError('report: the audit log is disabled ([log] audit = "")');
         // No directory is a wrong path (or a server that never ran), not an empty report.
         const dir = dirname(config.log.audit);
-        if (!existsSync(dir)) throw new CliError(configErrorAt(file, ['log', 'audit'], `${config.log.audit}: the directory ${dir} does not exist`).message);
+        if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) throw new CliError(configErrorAt(file, ['log', 'audit'], `${config.log.audit}: the directory ${dir} does not exist`).message);
         const tokens = store.tokens.list().map((t) => ({ serial: t.serial, user: t.user, lastUsedAt: t.lastUsedAt }));
         const bar = await progressBar(io, 'reading audit log [{bar}] {percentage}% {value}/{total} bytes', true);
         let started = false;

@@ -232,6 +232,12 @@ t.test('an audit directory that does not exist exits 1 naming log.audit, its lin
   t.equal(r.code, 1);
   t.equal(r.out, '');
   t.equal(r.err, `radius-otp: ${config}:5: log.audit: ${missing}: the directory ${join(dir, 'missing')} does not exist\n`);
+  writeFileSync(join(dir, 'missing'), 'a file, not a directory');
+  const file = await cli(['report', '--config', config, ...PERIOD]);
+  t.equal(file.code, 1);
+  t.equal(file.err, r.err, 'a file where the directory should be: the same line, no raw ENOTDIR');
+  const { rmSync } = await import('node:fs');
+  rmSync(join(dir, 'missing'));
   mkdirSync(join(dir, 'missing'));
   const empty = await cli(['report', '--config', config, ...PERIOD, '--json']);
   t.equal(empty.code, 0, empty.err);

@@ -38,6 +38,9 @@ t.test('a wrong config stops the server, naming key and line', async (t) => {
   const env = await run(['user', 'list'], '');
   t.equal(env.code, 1, 'no ./radius.conf here: refused');
   t.match(env.stderr, /radius\.conf: file not found/);
+  const empty = await run(['user', 'list', '--config', '']);
+  t.equal(empty.code, 2, '--config "" is a usage error');
+  t.equal(empty.stderr, 'radius-otp: --config needs a file name\n');
 });
 
 /** The last line of stderr (the log lines of the start come before it). */
