@@ -2,7 +2,8 @@
  * `import pskc FILE` and `import csv FILE` (SPEC "Command line"). All or nothing: the parser
  * returns records and issues (ARCHITECTURE pattern 6); any issue prints every one of them and
  * refuses the file before the store is opened. Serials already stored and unknown users are
- * checked against the store, then one `importMany` call writes everything in one transaction.
+ * checked against the store opened read-only (a dry run, or a refused file, creates nothing: no
+ * database, no key file), then one `importMany` call writes everything in one transaction.
  * Never prints a secret, a key or a password.
  */
 import { readFileSync } from 'node:fs';
@@ -10,8 +11,9 @@ import { performance } from 'node:perf_hooks';
 import type { Argv, CommandModule } from 'yargs';
 import { formatIssue, type ParseResult } from '../tokens/import/issue.js';
 import type { PskcProtection } from '../tokens/import/pskc.js';
+import type { Store } from '../store/types.js';
 import type { TokenRecord } from '../tokens/record.js';
-import { withStore } from './context.js';
+import { withStore, withStoreReadOnly } from './context.js';
 import { CliError, commandGroup, firstLine, type GlobalArgs, type Io } from './io.js';
 import { printRows, progressBar } from './output.js';
 
@@ -95,6 +97,13 @@ function planRow(r: TokenRecord, replacing: ReadonlySet<string>) {
   };
 }
 
+/** The file's serials already stored and its users not stored (with no store yet: no serial, every user). */
+function lookUp(store: Store | undefined, records: readonly TokenRecord[]): { existing: string[]; missing: string[] } {
+  const users = [...new Set(records.flatMap((r) => (r.user === undefined ? [] : [r.user])))];
+  if (store === undefined) return { existing: [], missing: users };
+  return { existing: store.tokens.existingSerials(records.map((r) => r.serial)), missing: users.filter((u) => store.users.get(u) === undefined) };
+}
+
 async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => ParseResult): Promise<void> {
   const file = argv.file;
   const content = readInput(file, '');
@@ -102,33 +111,29 @@ async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => P
   const result = parse(content);
   check(io, file, result);
   const records = result.records;
-  const bar = await progressBar(io, 'importing [{bar}] {value}/{total} tokens', false);
+  // Checked against the store as it stands, read-only: a dry run or a refused file creates nothing.
+  const { existing, missing } = await withStoreReadOnly(argv, ({ store }) => lookUp(store, records));
+  if (existing.length > 0 && argv.replace !== true) {
+    throw new CliError(`${file}: nothing imported: ${plural(existing.length, 'serial')} already in the store (use --replace): ${listed(existing)}`, 1);
+  }
+  if (missing.length > 0 && argv.createUsers !== true) {
+    throw new CliError(`${file}: nothing imported: ${plural(missing.length, 'user')} not found (use --create-users): ${listed(missing)}`, 1);
+  }
 
-  await withStore(argv, ({ store }) => {
-    const existing = store.tokens.existingSerials(records.map((r) => r.serial));
-    if (existing.length > 0 && argv.replace !== true) {
-      throw new CliError(`${file}: nothing imported: ${plural(existing.length, 'serial')} already in the store (use --replace): ${listed(existing)}`, 1);
-    }
-    const users = [...new Set(records.flatMap((r) => (r.user === undefined ? [] : [r.user])))];
-    const missing = users.filter((u) => store.users.get(u) === undefined);
-    if (missing.length > 0 && argv.createUsers !== true) {
-      throw new CliError(`${file}: nothing imported: ${plural(missing.length, 'user')} not found (use --create-users): ${listed(missing)}`, 1);
-    }
-
-    if (argv.dryRun === true) {
-      const replacing = new Set(existing);
-      const rows = records.map((r) => planRow(r, replacing));
-      if (argv.json === true) {
-        io.stdout(`${JSON.stringify({ file, dryRun: true, tokens: rows, replace: existing.length, createUsers: missing })}\n`);
-        return;
-      }
-      printRows(io, false, rows, ['serial', 'type', 'algorithm', 'digits', 'period', 'counter', 'user', 'action']);
-      io.stdout(
-        `dry run: would import ${plural(records.length, 'token')} from ${file} (${existing.length} replaced, ${plural(missing.length, 'user')} created); nothing written\n`,
-      );
+  if (argv.dryRun === true) {
+    const replacing = new Set(existing);
+    const rows = records.map((r) => planRow(r, replacing));
+    if (argv.json === true) {
+      io.stdout(`${JSON.stringify({ file, dryRun: true, tokens: rows, replace: existing.length, createUsers: missing })}\n`);
       return;
     }
+    printRows(io, false, rows, ['serial', 'type', 'algorithm', 'digits', 'period', 'counter', 'user', 'action']);
+    io.stdout(`dry run: would import ${plural(records.length, 'token')} from ${file} (${existing.length} replaced, ${plural(missing.length, 'user')} created); nothing written\n`);
+    return;
+  }
 
+  const bar = await progressBar(io, 'importing [{bar}] {value}/{total} tokens', false);
+  await withStore(argv, ({ store }) => {
     bar?.start(records.length, 0);
     const progress = bar === undefined ? undefined : (n: number): void => bar.update(n);
     const done = store.tokens.importMany(records, { replace: argv.replace === true, createUsers: argv.createUsers === true }, progress);

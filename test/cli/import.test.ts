@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { cli as runCli } from '../helpers/cli.js';
@@ -189,6 +189,44 @@ t.test('csv: users must exist unless --create-users; serials refused unless --re
 
   const replaced = await cli(['import', 'csv', azure, '--replace', '--config', w.config]);
   t.match(replaced.out, /imported 2 tokens .*\(2 replaced, 0 users created\)/);
+});
+
+t.test('a dry run, or a refused file, creates nothing: no data directory, database or key file', async (t) => {
+  const dir = tempDir('radius-otp-import-');
+  const config = join(dir, 'radius.conf');
+  const data = join(dir, 'data');
+  writeFileSync(config, testConfig(data));
+  const azure = join(FIX, 'csv/valid/azure.csv');
+
+  const dry = await cli(['import', 'csv', azure, '--dry-run', '--create-users', '--config', config]);
+  t.equal(dry.code, 0, dry.err);
+  t.match(dry.out, /AZ-0001 +totp +SHA1 +6 +30 +- +alice@example\.com +add/);
+  t.match(dry.out, /dry run: would import 2 tokens from .*azure\.csv \(0 replaced, 2 users created\); nothing written/);
+  const pskc = await cli(['import', 'pskc', fig(6), '--key-hex', FIG6_KEY, '--dry-run', '--json', '--config', config]);
+  t.equal(pskc.code, 0, pskc.err);
+  t.match(JSON.parse(pskc.out), { dryRun: true, replace: 0, tokens: [{ serial: '987654321', action: 'add' }] });
+  // Without a store no user exists: the file is refused, for real as in a dry run, and still nothing is made.
+  for (const extra of [['--dry-run'], []]) {
+    const r = await cli(['import', 'csv', azure, ...extra, '--config', config]);
+    t.equal(r.code, 1, extra.join(' '));
+    t.match(r.err, /alice@example\.com/);
+  }
+  t.same(readdirSync(dir), ['radius.conf'], 'nothing created');
+
+  // An existing store is read as it stands: its key file is not made again, no -wal/-shm is left behind.
+  t.equal((await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--config', config])).code, 0);
+  renameSync(join(data, 'master.key'), join(dir, 'master.key.saved'));
+  const db = join(data, 'radius-otp.db');
+  const before = hash(db);
+  const listing = readdirSync(data);
+  const again = await cli(['import', 'csv', azure, '--dry-run', '--create-users', '--config', config]);
+  t.equal(again.code, 0, again.err);
+  t.match(again.out, /would import 2 tokens .*\(0 replaced, 2 users created\)/);
+  const taken = await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--dry-run', '--config', config]);
+  t.equal(taken.code, 1);
+  t.match(taken.err, /HL-1/);
+  t.same(readdirSync(data), listing, 'no key file, no -wal/-shm');
+  t.equal(hash(db), before, 'database unchanged');
 });
 
 t.test('every invalid fixture exits 1, names its record, and leaves the database byte-for-byte unchanged', async (t) => {

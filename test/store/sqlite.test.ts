@@ -1,5 +1,7 @@
 import t from 'tap';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { openStoreReadOnly } from '../../src/store/open.js';
 import { openSqliteStore } from '../../src/store/sqlite/open.js';
 import { StoreError } from '../../src/store/types.js';
 import { fakeSealer, tempStore, totpRecord } from '../helpers/store.js';
@@ -264,4 +266,20 @@ t.test('reopening keeps data and does not migrate twice', async (t) => {
   const again = openSqliteStore({ path, sealer: fakeSealer, onSealError: () => {} });
   t.teardown(() => again.close());
   t.ok(again.users.get('x'));
+});
+
+t.test('read-only (a dry run): nothing created, nothing written, no key read', async (t) => {
+  const { store, dir, path } = tempStore();
+  store.tokens.importMany([totpRecord('RO-1', { user: 'ro' })], { replace: false, createUsers: true });
+  store.close();
+  t.equal(openStoreReadOnly({ store: { path: join(dir, 'none', 'x.db'), key_file: join(dir, 'none', 'x.key') } }), undefined, 'no database: no store');
+  const listing = readdirSync(dirname(path));
+  const ro = openStoreReadOnly({ store: { path, key_file: join(dir, 'missing.key') } })!;
+  t.same(ro.tokens.existingSerials(['RO-1', 'RO-2']), ['RO-1']);
+  t.ok(ro.users.get('ro'));
+  t.equal(ro.tokens.withSecret('RO-1'), undefined, 'no key: no secret opens');
+  t.throws(() => ro.users.add('new', null), /readonly/);
+  ro.close();
+  t.same(readdirSync(dirname(path)), listing, 'no -wal/-shm left behind');
+  t.same(readdirSync(dir), ['db'], 'no key file, no other directory');
 });
