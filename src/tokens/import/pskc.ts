@@ -28,7 +28,7 @@ import { splitPskc } from './pskc-split.js';
 import type { XElement } from './pskc-split.js';
 import { MIN_SECRET_BYTES } from '../record.js';
 import type { OtpAlgorithm, OtpDigits, TokenRecord, TokenType } from '../record.js';
-import type { ImportIssue, ParseResult } from './issue.js';
+import type { ImportIssue, ParseResult, RecordPlace } from './issue.js';
 
 export interface PskcProtection {
   /** Pre-shared key (RFC 6030 §6.1), raw bytes. */
@@ -542,12 +542,13 @@ export function parsePskc(content: Buffer, file: string, protection: PskcProtect
     /* c8 ignore next -- only Fault is thrown on purpose; anything else is a bug and must surface */
     if (!(e instanceof Fault)) throw e;
     const f = e;
-    return { records: [], issues: [{ file, record: 'file', field: f.field, reason: f.reason }], warnings };
+    return { records: [], places: [], issues: [{ file, record: 'file', field: f.field, reason: f.reason }], warnings };
   }
   for (const w of opened.warnings) warnings.push({ file, record: 'file', field: 'Signature', reason: w });
 
   if (opened.document.count === 0) issues.push({ file, record: 'file', field: 'KeyPackage', reason: 'none in the file' });
   const records: TokenRecord[] = [];
+  const places: RecordPlace[] = [];
   const seen = new Map<string, number>();
   let index = -1;
   for (const pkg of opened.document.packages) {
@@ -564,6 +565,7 @@ export function parsePskc(content: Buffer, file: string, protection: PskcProtect
       }
       seen.set(out.record.serial, index + 1);
       records.push(out.record);
+      places.push({ record: name, serial: 'SerialNo', user: 'UserId' });
     } catch (e) {
       /* c8 ignore next -- only Fault is thrown on purpose; anything else is a bug and must surface */
       if (!(e instanceof Fault)) throw e;
@@ -571,5 +573,5 @@ export function parsePskc(content: Buffer, file: string, protection: PskcProtect
       issues.push({ file, record: name, field: f.field, reason: f.reason });
     }
   }
-  return { records, issues, warnings };
+  return { records, places, issues, warnings };
 }
