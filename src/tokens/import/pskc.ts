@@ -426,7 +426,10 @@ function parseXml(text: string): XElement {
     return doc.documentElement as Element as XElement;
   } catch (e) {
     const message = (e as Error).message.split('\n')[0] as string;
-    throw new Fault('', `not well-formed XML: ${message.replace(/^Reporting \w+ "(.*)" caused .*$/, '$1')}`);
+    // xmldom's ParseError carries its locator: where the parser was (line 0 before the root element).
+    const at = (e as { locator?: { lineNumber: number; columnNumber: number } }).locator;
+    const where = at !== undefined && at.lineNumber > 0 ? ` at line ${at.lineNumber}, column ${at.columnNumber}` : '';
+    throw new Fault('', `not well-formed XML${where}: ${message.replace(/^Reporting \w+ "(.*)" caused .*$/, '$1')}`);
   }
 }
 

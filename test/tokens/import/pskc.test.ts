@@ -122,6 +122,19 @@ t.test('text encoding: invalid UTF-8 and UTF-16 are refused', async (t) => {
   t.match(parsePskc(Buffer.from('\ufeff<a/>', 'utf16le'), 'b', {}).issues, [{ reason: 'is not UTF-8 text' }]);
 });
 
+t.test('XML that is not well-formed: one file-level issue naming the line and column xmldom stopped at', async (t) => {
+  const plain = read('generated/plain.pskcxml').toString('utf8');
+  const lines = plain.replace('<pskc:SerialNo>GEN-HOTP</pskc:SerialNo>', '<pskc:SerialNo>GEN-HOTP</pskc:Serial>').split('\n');
+  const line = lines.findIndex((l) => l.includes('</pskc:Serial>')) + 1;
+  t.ok(line > 60, 'deep in the file');
+  for (const eol of ['\n', '\r\n']) {
+    const r = parsePskc(Buffer.from(lines.join(eol)), 'm.xml', {});
+    t.same(r.issues.map(formatIssue), [`m.xml: not well-formed XML at line ${line}, column 19: Opening and ending tag mismatch: "pskc:SerialNo" != "pskc:Serial"`]);
+  }
+  // Nothing parsed yet (no root element): no position to give.
+  t.same(parsePskc(Buffer.from('serial,secret\n'), 'n.xml', {}).issues.map(formatIssue), ['n.xml: not well-formed XML: missing root element']);
+});
+
 t.test('structure of a KeyPackage', async (t) => {
   const one = (body: string, protection = {}) => parsePskc(doc(body), 'x.xml', protection);
   t.match(one('').issues, [{ record: 'file', field: 'KeyPackage', reason: 'none in the file' }]);
