@@ -302,28 +302,31 @@ function openValue(v: Extract<RawValue, { kind: 'encrypted' }>, field: string, c
   return plain;
 }
 
-function readInteger(
-  data: XElement | undefined,
-  name: string,
-  c: Crypto | undefined,
-  check: { min: number; signed?: boolean },
-): number | undefined {
+/** The largest integer a record holds exactly; an RFC 4226 §5.1 counter may be any 8-byte value. */
+const MAX_KEPT = BigInt(Number.MAX_SAFE_INTEGER);
+const MAX_COUNTER = 2n ** 64n - 1n;
+
+/** An integer Data child (xs:integer as text, or encrypted big-endian octets) of at least `min`. */
+function readInteger(data: XElement | undefined, name: string, c: Crypto | undefined, min: number): number | undefined {
   const el = child(data, NS.pskc, name);
   if (el === undefined) return undefined;
   const raw = readValue(el, name);
-  let n: number;
+  let n: bigint;
   if (raw.kind === 'plain') {
-    if (!(check.signed === true ? /^-?\d{1,15}$/ : /^\d{1,15}$/).test(raw.text)) throw new Fault(name, `${JSON.stringify(raw.text)} is not an integer`);
-    n = Number(raw.text);
+    const m = /^([+-]?)0*(\d+)$/.exec(raw.text);
+    if (m === null) throw new Fault(name, `${JSON.stringify(raw.text)} is not an integer`);
+    // Past 20 digits a value is beyond ±2^64 whatever they are: 21 of them keep its sign and size.
+    n = BigInt(`${m[1]}${(m[2] as string).slice(0, 21)}`);
   } else {
     // RFC 6030 §4.3.3: encrypted integers are big-endian octets.
     const bytes = openValue(raw, name, c as Crypto);
-    const big = bytes.length === 0 ? 0n : BigInt(`0x${bytes.toString('hex')}`);
-    if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new Fault(name, 'is too large');
-    n = Number(big);
+    n = bytes.length === 0 ? 0n : BigInt(`0x${bytes.toString('hex')}`);
   }
-  if (n < check.min) throw new Fault(name, `${n} is below ${check.min}`);
-  return n;
+  const shown = raw.kind === 'plain' ? raw.text : String(n);
+  if (n < BigInt(min)) throw new Fault(name, min === 0 ? `${shown} is negative: ${name} must be a non-negative integer` : `${shown} is below ${min}`);
+  if (name === 'Counter' && n > MAX_COUNTER) throw new Fault(name, `${shown} is over 2^64 - 1: the counter is an unsigned 8-byte value (RFC 4226 §5.1)`);
+  if (n > MAX_KEPT) throw new Fault(name, `${shown} is over 2^53 - 1 (${MAX_KEPT}), the largest value the server keeps`);
+  return Number(n);
 }
 
 interface PackageOutcome {
@@ -366,10 +369,10 @@ function readPackage(pkg: XElement, c: Crypto | undefined): PackageOutcome {
     throw new Fault('Secret', `is ${secret.length} bytes; at least ${MIN_SECRET_BYTES} are required (RFC 4226 R6)`);
   }
 
-  const counter = readInteger(data, 'Counter', c, { min: 0 }) ?? 0;
-  const t0 = readInteger(data, 'Time', c, { min: 0 }) ?? 0;
-  const period = readInteger(data, 'TimeInterval', c, { min: 1 }) ?? 30;
-  const drift = readInteger(data, 'TimeDrift', c, { min: -Number.MAX_SAFE_INTEGER, signed: true }) ?? 0;
+  const counter = readInteger(data, 'Counter', c, 0) ?? 0;
+  const t0 = readInteger(data, 'Time', c, 0) ?? 0;
+  const period = readInteger(data, 'TimeInterval', c, 1) ?? 30;
+  const drift = readInteger(data, 'TimeDrift', c, -Number.MAX_SAFE_INTEGER) ?? 0;
 
   // Validity (P10: carried here, enforced by the server): the narrowest of Key/Policy and DeviceInfo.
   const starts = [parseDate(childText(policy, NS.pskc, 'StartDate'), 'StartDate'), parseDate(childText(device, NS.pskc, 'StartDate'), 'StartDate')];

@@ -177,7 +177,19 @@ t.test('data: TOTP time fields, integers, policy and dates', async (t) => {
   t.match(one({ policy: '<ExpiryDate>yesterday</ExpiryDate>' }).issues, [{ field: 'ExpiryDate', reason: /not an xs:dateTime/ }]);
   t.match(one({ device: '<StartDate>2030-02-30T00:00:00Z-</StartDate>' }).issues, [{ field: 'StartDate' }]);
   t.match(one({ data: `${secret}<TimeInterval><PlainValue>0</PlainValue></TimeInterval>` }).issues, [{ field: 'TimeInterval', reason: '0 is below 1' }]);
-  t.match(one({ data: `${secret}<Counter><PlainValue>-1</PlainValue></Counter>` }).issues, [{ field: 'Counter', reason: /not an integer/ }]);
+  const hotp = (counter: string) => one({ algorithm: 'urn:ietf:params:xml:ns:keyprov:pskc:hotp', data: `${secret}<Counter><PlainValue>${counter}</PlainValue></Counter>` });
+  t.same(hotp('-5').issues.map(formatIssue), ['x.xml: KeyPackage 1: Counter: -5 is negative: Counter must be a non-negative integer']);
+  t.match(hotp('1000000000000000').records, [{ counter: 1e15 }], '16 digits, well within 2^53');
+  t.match(hotp('9007199254740991').records, [{ counter: Number.MAX_SAFE_INTEGER }]);
+  t.match(hotp('+007').records, [{ counter: 7 }], 'xs:integer: sign and leading zeros');
+  t.match(hotp('9007199254740992').issues, [{ field: 'Counter', reason: '9007199254740992 is over 2^53 - 1 (9007199254740991), the largest value the server keeps' }]);
+  t.match(hotp('18446744073709551615').issues, [{ reason: /is over 2\^53 - 1/ }], 'an 8-byte counter the server cannot keep');
+  t.match(hotp('18446744073709551616').issues, [{ reason: '18446744073709551616 is over 2^64 - 1: the counter is an unsigned 8-byte value (RFC 4226 §5.1)' }]);
+  t.match(hotp(`1${'0'.repeat(40)}`).issues, [{ reason: /is over 2\^64 - 1/ }]);
+  t.match(hotp('1.5').issues, [{ reason: '"1.5" is not an integer' }]);
+  t.match(one({ data: `${secret}<Time><PlainValue>-1</PlainValue></Time>` }).issues, [{ field: 'Time', reason: '-1 is negative: Time must be a non-negative integer' }]);
+  t.match(one({ data: `${secret}<Time><PlainValue>${'9'.repeat(30)}</PlainValue></Time>` }).issues, [{ field: 'Time', reason: /is over 2\^53 - 1/ }]);
+  t.match(one({ data: `${secret}<TimeDrift><PlainValue>-${'9'.repeat(25)}</PlainValue></TimeDrift>` }).issues, [{ field: 'TimeDrift', reason: /is below -9007199254740991$/ }]);
   t.match(one({ data: `${secret}<Counter></Counter>` }).issues, [{ field: 'Counter', reason: /neither PlainValue nor EncryptedValue/ }]);
   t.match(one({ algorithm: 'urn:ietf:params:xml:ns:keyprov:pskc:hotp', data: `${secret}<Time><PlainValue>5</PlainValue></Time>` }).records, [
     { type: 'hotp', t0: 0, drift: 0, counter: 0 },
@@ -212,7 +224,11 @@ t.test('encryption: pre-shared key edge cases', async (t) => {
   // A valid MAC over a ciphertext whose padding is wrong: decryption fails after the MAC check.
   t.match(run(pkg({ data: `<Secret>${encValue(Buffer.alloc(32, 0x41), { pad: false })}</Secret>` })).issues, [{ field: 'Secret', reason: 'cannot be decrypted' }]);
   t.match(run(pkg({ data: `<Secret><PlainValue>${SECRET.toString('base64')}</PlainValue></Secret><Counter>${encValue(Buffer.alloc(8, 0xff))}</Counter>` })).issues, [
-    { field: 'Counter', reason: 'is too large' },
+    { field: 'Counter', reason: '18446744073709551615 is over 2^53 - 1 (9007199254740991), the largest value the server keeps' },
+  ]);
+  const nine = Buffer.concat([Buffer.from([1]), Buffer.alloc(8)]);
+  t.match(run(pkg({ data: `<Secret><PlainValue>${SECRET.toString('base64')}</PlainValue></Secret><Counter>${encValue(nine)}</Counter>` })).issues, [
+    { field: 'Counter', reason: /^18446744073709551616 is over 2\^64 - 1/ },
   ]);
   // Protection declared but nothing encrypted: no key needed.
   t.equal(run(pkg(), PRESHARED, {}).records.length, 1);
