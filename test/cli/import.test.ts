@@ -118,6 +118,23 @@ t.test('warnings (figure 5 PIN key, figure 9 signature) are printed; the import 
   t.match(r.err, /pin-only\.xml: nothing imported \(no OTP tokens in the file\)/);
 });
 
+t.test('validity: a key past its ExpiryDate is refused; one not valid yet imports with a warning, its StartDate kept', async (t) => {
+  const w = workspace();
+  const expired = join(FIX, 'pskc/invalid/expired.pskcxml');
+  for (const extra of [['--dry-run'], []]) {
+    const r = await cli(['import', 'pskc', expired, ...extra, '--config', w.config]);
+    t.equal(r.code, 1, extra.join(' '));
+    t.equal(r.err, `${expired}: KeyPackage 1: ExpiryDate: 2020-06-30T00:00:00Z has passed: the key must not be used after it\nradius-otp: ${expired}: nothing imported (1 invalid record)\n`);
+  }
+  const later = join(w.dir, 'later.pskcxml');
+  writeFileSync(later, readFileSync(expired, 'utf8').replace('<pskc:ExpiryDate>2020-06-30T00:00:00Z</pskc:ExpiryDate>', '<pskc:StartDate>2099-01-01T00:00:00Z</pskc:StartDate>'));
+  const r = await cli(['import', 'pskc', later, '--config', w.config]);
+  t.equal(r.code, 0, r.err);
+  t.equal(r.err, `warning: ${later}: KeyPackage 1: StartDate: 2099-01-01T00:00:00Z is still to come: the token is refused until then\n`);
+  const shown = await cli(['token', 'show', 'GEN-TOTP-SHA1', '--json', '--config', w.config]);
+  t.match(JSON.parse(shown.out), { valid_from: '2099-01-01T00:00:00.000Z', valid_until: null });
+});
+
 t.test('an import while another connection holds the write lock waits its turn instead of failing "database is locked"', async (t) => {
   const w = workspace();
   t.equal((await cli(['user', 'add', 'busy', '--config', w.config])).code, 0, 'the store exists');

@@ -13,6 +13,8 @@
  * - Asymmetric (RSA/X.509) protection is reported as unsupported (P8). A ds:Signature is not
  *   verified: the file is imported with a warning saying so (P8; see README of the fixtures).
  * - A serial may appear once per file (P10, fig 10): both KeyPackages are named.
+ * - Validity (RFC 6030 §5 StartDate/ExpiryDate, in Key/Policy or DeviceInfo) is carried for the
+ *   server to enforce; a key already expired is refused, one not yet valid comes with a warning.
  * - A PIN key (`…pskc:pin`, fig 5) is not a token: it is left out with a warning. A key whose
  *   PINPolicy asks the server to check the PIN (PINUsageMode other than Local) is refused.
  *
@@ -44,6 +46,8 @@ export interface PskcLimits {
   maxIterations?: number;
   /** Read the whole document with xmldom, skipping the fast path (for tests comparing the two). */
   wholeDocument?: boolean;
+  /** Unix seconds the validity dates are checked against (default: the clock). */
+  now?: number;
 }
 
 /** 256 MiB: a 100,000-token file as python-pskc writes it (indented) is ~70 MB. */
@@ -269,6 +273,9 @@ function parseDigits(format: XElement | undefined): OtpDigits {
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/;
 
+/** Unix seconds → xs:dateTime in UTC, for messages. */
+const isoDate = (s: number): string => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
+
 /** xs:dateTime → Unix seconds; a date without a zone is read as UTC. */
 function parseDate(value: string | undefined, field: string): number | undefined {
   if (value === undefined) return undefined;
@@ -374,7 +381,8 @@ function readPackage(pkg: XElement, c: Crypto | undefined): PackageOutcome {
   const period = readInteger(data, 'TimeInterval', c, 1) ?? 30;
   const drift = readInteger(data, 'TimeDrift', c, -Number.MAX_SAFE_INTEGER) ?? 0;
 
-  // Validity (P10: carried here, enforced by the server): the narrowest of Key/Policy and DeviceInfo.
+  // Validity (P10: carried here, enforced by the server; parsePskc refuses a key already expired):
+  // the narrowest of Key/Policy and DeviceInfo.
   const starts = [parseDate(childText(policy, NS.pskc, 'StartDate'), 'StartDate'), parseDate(childText(device, NS.pskc, 'StartDate'), 'StartDate')];
   const ends = [parseDate(childText(policy, NS.pskc, 'ExpiryDate'), 'ExpiryDate'), parseDate(childText(device, NS.pskc, 'ExpiryDate'), 'ExpiryDate')];
   const validFrom = Math.max(...starts.map((s) => s ?? -Infinity));
@@ -539,6 +547,7 @@ function openFile(
 }
 
 export function parsePskc(content: Buffer, file: string, protection: PskcProtection, limits: PskcLimits = {}): ParseResult {
+  const now = limits.now ?? Math.floor(Date.now() / 1000);
   const issues: ImportIssue[] = [];
   const warnings: ImportIssue[] = [];
   let opened: ReturnType<typeof openFile>;
@@ -570,6 +579,13 @@ export function parsePskc(content: Buffer, file: string, protection: PskcProtect
         throw new Fault('SerialNo', `serial ${out.record.serial} is also in KeyPackage ${first}`);
       }
       seen.set(out.record.serial, index + 1);
+      // RFC 6030 §5: the key MUST NOT be used after its ExpiryDate (nor before its StartDate, which
+      // the server enforces at authentication): an expired key could never be used.
+      const { validFrom, validUntil } = out.record;
+      if (validUntil !== undefined && validUntil <= now) throw new Fault('ExpiryDate', `${isoDate(validUntil)} has passed: the key must not be used after it`);
+      if (validFrom !== undefined && validFrom > now) {
+        warnings.push({ file, record: name, field: 'StartDate', reason: `${isoDate(validFrom)} is still to come: the token is refused until then` });
+      }
       records.push(out.record);
       places.push({ record: name, serial: 'SerialNo', user: 'UserId' });
     } catch (e) {

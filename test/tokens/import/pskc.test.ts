@@ -57,7 +57,7 @@ t.test('RFC 6030 figure 9: the signature is not verified, and the file says so i
 });
 
 t.test('RFC 6030 figure 10 (P10): duplicate serial 9999999 refused, naming both KeyPackages; dates carried', async (t) => {
-  const r = parsePskc(read('rfc6030/figure10.pskcxml'), 'figure10.pskcxml', {});
+  const r = parsePskc(read('rfc6030/figure10.pskcxml'), 'figure10.pskcxml', {}, { now: Date.UTC(2006, 2, 15) / 1000 });
   t.equal(r.issues.length, 1);
   t.equal(formatIssue(r.issues[0]!), 'figure10.pskcxml: KeyPackage 4: SerialNo: serial 9999999 is also in KeyPackage 3');
   t.same(
@@ -68,6 +68,31 @@ t.test('RFC 6030 figure 10 (P10): duplicate serial 9999999 refused, naming both 
       ['9999999', Date.UTC(2006, 2, 1) / 1000, Date.UTC(2006, 2, 31) / 1000],
     ],
   );
+  t.same(r.warnings.map(formatIssue), [
+    'figure10.pskcxml: KeyPackage 1: StartDate: 2006-05-01T00:00:00Z is still to come: the token is refused until then',
+    'figure10.pskcxml: KeyPackage 2: StartDate: 2006-05-01T00:00:00Z is still to come: the token is refused until then',
+  ]);
+});
+
+t.test('RFC 6030 §5: a key past its ExpiryDate is refused (figure 10 read today); the duplicate is still named', async (t) => {
+  const r = parsePskc(read('rfc6030/figure10.pskcxml'), 'figure10.pskcxml', {});
+  t.same(r.issues.map(formatIssue), [
+    'figure10.pskcxml: KeyPackage 1: ExpiryDate: 2006-05-31T00:00:00Z has passed: the key must not be used after it',
+    'figure10.pskcxml: KeyPackage 2: ExpiryDate: 2006-05-31T00:00:00Z has passed: the key must not be used after it',
+    'figure10.pskcxml: KeyPackage 3: ExpiryDate: 2006-03-31T00:00:00Z has passed: the key must not be used after it',
+    'figure10.pskcxml: KeyPackage 4: SerialNo: serial 9999999 is also in KeyPackage 3',
+  ]);
+  t.same(r.records, []);
+  // The narrowest of Key/Policy and DeviceInfo decides, with a zone or without (UTC).
+  const at = (policy: string, device = '') => parsePskc(doc(pkg({ policy, device })), 'x.xml', {}, { now: Date.UTC(2030, 0, 1) / 1000 });
+  t.match(at('<ExpiryDate>2031-01-01T00:00:00Z</ExpiryDate>', '<ExpiryDate>2029-12-31T23:00:00-01:00</ExpiryDate>').issues, [
+    { record: 'KeyPackage 1', field: 'ExpiryDate', reason: '2030-01-01T00:00:00Z has passed: the key must not be used after it' },
+  ]);
+  t.same(at('<ExpiryDate>2030-01-01T00:00:01</ExpiryDate>').issues, [], 'one second to go');
+  const early = at('<StartDate>2030-01-01T00:00:01Z</StartDate>');
+  t.same(early.issues, []);
+  t.match(early.warnings, [{ record: 'KeyPackage 1', field: 'StartDate', reason: /^2030-01-01T00:00:01Z is still to come/ }]);
+  t.same(at('<StartDate>2030-01-01T00:00:00Z</StartDate>').warnings, [], 'valid from now');
 });
 
 const GENERATED = [
@@ -160,7 +185,7 @@ t.test('algorithm parameters: suites, digits, response format', async (t) => {
 
 t.test('data: TOTP time fields, integers, policy and dates', async (t) => {
   const secret = `<Secret><PlainValue>${SECRET.toString('base64')}</PlainValue></Secret>`;
-  const one = (o: Parameters<typeof pkg>[0]) => parsePskc(doc(pkg(o)), 'x.xml', {});
+  const one = (o: Parameters<typeof pkg>[0]) => parsePskc(doc(pkg(o)), 'x.xml', {}, { now: Date.UTC(2029, 0, 1) / 1000 });
   const totp = one({
     data: `${secret}<Time><PlainValue>100</PlainValue></Time><TimeInterval><PlainValue>60</PlainValue></TimeInterval><TimeDrift><PlainValue>-2</PlainValue></TimeDrift>`,
     key: '<Issuer>Acme</Issuer><UserId></UserId>',
