@@ -2,7 +2,7 @@
 import { ConfigError } from '../config/errors.js';
 import { configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { openStore } from '../store/open.js';
+import { openStore, openStoreReadOnly } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { CliError, shown, type GlobalArgs } from './io.js';
 
@@ -17,15 +17,28 @@ export function loadCliConfig(argv: GlobalArgs): { config: Config; file: string 
   }
 }
 
-export async function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: Store; file: string }) => Promise<T> | T): Promise<T> {
+async function inStore<S extends Store | undefined, T>(
+  argv: GlobalArgs,
+  open: (config: Config) => S,
+  fn: (ctx: { config: Config; store: S; file: string }) => Promise<T> | T,
+): Promise<T> {
   const { config, file } = loadCliConfig(argv);
-  // A secret that fails to unseal comes back as "no such token secret"; the command says so.
-  const store = openStore(config, () => {});
+  const store = open(config);
   try {
     return await fn({ config, store, file });
   } finally {
-    store.close();
+    store?.close();
   }
+}
+
+export function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: Store; file: string }) => Promise<T> | T): Promise<T> {
+  // A secret that fails to unseal comes back as "no such token secret"; the command says so.
+  return inStore(argv, (config) => openStore(config, () => {}), fn);
+}
+
+/** The store read-only, creating nothing (store/open.ts openStoreReadOnly): undefined when there is none yet. */
+export function withStoreReadOnly<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: Store | undefined }) => Promise<T> | T): Promise<T> {
+  return inStore(argv, openStoreReadOnly, fn);
 }
 
 /** How --help describes a NAME that knownUser checks. */

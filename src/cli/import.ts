@@ -1,17 +1,19 @@
 /**
  * `import pskc FILE` and `import csv FILE` (SPEC "Command line"). All or nothing: the parser
- * returns records and issues (ARCHITECTURE pattern 6); any issue prints every one of them and
- * refuses the file before the store is opened. Serials already stored and unknown users are
- * checked against the store, then one `importMany` call writes everything in one transaction.
+ * returns records and issues (ARCHITECTURE pattern 6); serials already stored and unknown users
+ * are more issues, found in the store opened read-only (a dry run, or a refused file, creates
+ * nothing: no database, no key file). Any issue prints every one of them, in file order, and
+ * refuses the file; else one `importMany` call writes everything in one transaction.
  * Never prints a secret, a key or a password.
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Argv, CommandModule } from 'yargs';
-import { formatIssue, type ParseResult } from '../tokens/import/issue.js';
+import { formatIssue, type ImportIssue, type ParseResult, type RecordPlace } from '../tokens/import/issue.js';
 import type { PskcProtection } from '../tokens/import/pskc.js';
+import type { Store } from '../store/types.js';
 import type { TokenRecord } from '../tokens/record.js';
-import { withStore } from './context.js';
+import { withStore, withStoreReadOnly } from './context.js';
 import { CliError, commandGroup, firstLine, type GlobalArgs, type Io } from './io.js';
 import { printRows, progressBar } from './output.js';
 
@@ -27,7 +29,6 @@ type ImportArgs = GlobalArgs & {
 };
 
 const AES_KEY_BYTES = [16, 24, 32];
-const LIST_LIMIT = 20;
 
 function readInput(file: string, what: string): Buffer {
   try {
@@ -66,17 +67,20 @@ async function protectionFrom(argv: ImportArgs, io: Io): Promise<PskcProtection>
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-function listed(items: readonly string[]): string {
-  return items.slice(0, LIST_LIMIT).join(', ') + (items.length > LIST_LIMIT ? `, … (${items.length - LIST_LIMIT} more)` : '');
-}
+/** Where an issue is in the file ('line 7', 'KeyPackage 3'), to list them in file order; 0 for the whole file. */
+const position = (i: ImportIssue): number => Number(i.record.replace(/^\D*/, ''));
 
-/** Prints warnings and issues; refuses the file on any issue (nothing is written). */
-function check(io: Io, file: string, result: ParseResult): void {
+/**
+ * Prints warnings and issues, the parser's and the store's together in file order; refuses the
+ * file on any issue (nothing is written).
+ */
+function check(io: Io, file: string, result: ParseResult, found: readonly ImportIssue[]): void {
   for (const w of result.warnings) io.stderr(`warning: ${formatIssue(w)}\n`);
-  for (const i of result.issues) io.stderr(`${formatIssue(i)}\n`);
-  if (result.issues.length > 0) {
-    const whole = result.issues.some((i) => i.record === 'file');
-    const bad = new Set(result.issues.map((i) => i.record)).size;
+  const issues = [...result.issues, ...found].sort((a, b) => position(a) - position(b));
+  for (const i of issues) io.stderr(`${formatIssue(i)}\n`);
+  if (issues.length > 0) {
+    const whole = issues.some((i) => i.record === 'file');
+    const bad = new Set(issues.map((i) => i.record)).size;
     throw new CliError(`${file}: nothing imported (${whole ? 'the file is refused' : plural(bad, 'invalid record')})`, 1);
   }
   if (result.records.length === 0) throw new CliError(`${file}: nothing imported (no OTP tokens in the file)`, 1);
@@ -95,40 +99,58 @@ function planRow(r: TokenRecord, replacing: ReadonlySet<string>) {
   };
 }
 
+interface Found {
+  existing: string[];
+  missing: string[];
+}
+
+/** The file's serials already stored and its users not stored (with no store yet: no serial, every user). */
+function lookUp(store: Store | undefined, records: readonly TokenRecord[]): Found {
+  const users = [...new Set(records.flatMap((r) => (r.user === undefined ? [] : [r.user])))];
+  if (store === undefined) return { existing: [], missing: users };
+  return { existing: store.tokens.existingSerials(records.map((r) => r.serial)), missing: users.filter((u) => store.users.get(u) === undefined) };
+}
+
+/** A serial already stored (unless --replace) and a user not found (unless --create-users) make a bad record. */
+function storeIssues(argv: ImportArgs, result: ParseResult, found: Found): ImportIssue[] {
+  const taken = new Set(argv.replace === true ? [] : found.existing);
+  const absent = new Set(argv.createUsers === true ? [] : found.missing);
+  const issues: ImportIssue[] = [];
+  result.records.forEach((r, i) => {
+    const at = result.places[i] as RecordPlace;
+    const issue = (field: string, reason: string) => issues.push({ file: argv.file, record: at.record, field, reason });
+    if (taken.has(r.serial)) issue(at.serial, `serial ${r.serial} is already in the store (use --replace)`);
+    if (r.user !== undefined && absent.has(r.user)) issue(at.user, `user ${r.user} not found (use --create-users)`);
+  });
+  return issues;
+}
+
 async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => ParseResult): Promise<void> {
   const file = argv.file;
   const content = readInput(file, '');
   const started = performance.now();
   const result = parse(content);
-  check(io, file, result);
   const records = result.records;
-  const bar = await progressBar(io, 'importing [{bar}] {value}/{total} tokens', false);
+  // Checked against the store as it stands, read-only: a dry run or a refused file creates nothing.
+  // With no record to look up, no store (nor config) is needed to refuse the file.
+  const found = records.length === 0 ? { existing: [], missing: [] } : await withStoreReadOnly(argv, ({ store }) => lookUp(store, records));
+  check(io, file, result, storeIssues(argv, result, found));
+  const { existing, missing } = found;
 
-  await withStore(argv, ({ store }) => {
-    const existing = store.tokens.existingSerials(records.map((r) => r.serial));
-    if (existing.length > 0 && argv.replace !== true) {
-      throw new CliError(`${file}: nothing imported: ${plural(existing.length, 'serial')} already in the store (use --replace): ${listed(existing)}`, 1);
-    }
-    const users = [...new Set(records.flatMap((r) => (r.user === undefined ? [] : [r.user])))];
-    const missing = users.filter((u) => store.users.get(u) === undefined);
-    if (missing.length > 0 && argv.createUsers !== true) {
-      throw new CliError(`${file}: nothing imported: ${plural(missing.length, 'user')} not found (use --create-users): ${listed(missing)}`, 1);
-    }
-
-    if (argv.dryRun === true) {
-      const replacing = new Set(existing);
-      const rows = records.map((r) => planRow(r, replacing));
-      if (argv.json === true) {
-        io.stdout(`${JSON.stringify({ file, dryRun: true, tokens: rows, replace: existing.length, createUsers: missing })}\n`);
-        return;
-      }
-      printRows(io, false, rows, ['serial', 'type', 'algorithm', 'digits', 'period', 'counter', 'user', 'action']);
-      io.stdout(
-        `dry run: would import ${plural(records.length, 'token')} from ${file} (${existing.length} replaced, ${plural(missing.length, 'user')} created); nothing written\n`,
-      );
+  if (argv.dryRun === true) {
+    const replacing = new Set(existing);
+    const rows = records.map((r) => planRow(r, replacing));
+    if (argv.json === true) {
+      io.stdout(`${JSON.stringify({ file, dryRun: true, tokens: rows, replace: existing.length, createUsers: missing })}\n`);
       return;
     }
+    printRows(io, false, rows, ['serial', 'type', 'algorithm', 'digits', 'period', 'counter', 'user', 'action']);
+    io.stdout(`dry run: would import ${plural(records.length, 'token')} from ${file} (${existing.length} replaced, ${plural(missing.length, 'user')} created); nothing written\n`);
+    return;
+  }
 
+  const bar = await progressBar(io, 'importing [{bar}] {value}/{total} tokens', false);
+  await withStore(argv, ({ store }) => {
     bar?.start(records.length, 0);
     const progress = bar === undefined ? undefined : (n: number): void => bar.update(n);
     const done = store.tokens.importMany(records, { replace: argv.replace === true, createUsers: argv.createUsers === true }, progress);

@@ -3,6 +3,7 @@ import { existsSync, rmSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { Sealer } from './seal.js';
 import { openSqliteStore, type SqliteStore } from './sqlite/open.js';
+import type { SecretSealer } from './sqlite/tokens.js';
 import { StoreError } from './types.js';
 
 /**
@@ -24,4 +25,22 @@ export function openStore(config: Pick<Config, 'store'>, onSealError: (serial: s
     }
   }
   return store;
+}
+
+function noKey(): never {
+  throw new StoreError('key-file', 'the store is open read-only, without its key');
+}
+
+/** A read-only store seals nothing and opens nothing: its key file is not read. */
+const NO_KEY: SecretSealer = { keyId: 0, seal: noKey, open: noKey };
+
+/**
+ * The configured store as it stands, for checks that must create nothing (a dry run, a file about
+ * to be refused): no directory, database or key file is created, nothing is written; undefined
+ * when there is no database yet (then no serial and no user exists).
+ */
+export function openStoreReadOnly(config: Pick<Config, 'store'>): SqliteStore | undefined {
+  const { path } = config.store;
+  if (!existsSync(path)) return undefined;
+  return openSqliteStore({ path, sealer: NO_KEY, onSealError: () => {}, readOnly: true });
 }

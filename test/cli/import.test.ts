@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { cli as runCli } from '../helpers/cli.js';
@@ -118,6 +118,23 @@ t.test('warnings (figure 5 PIN key, figure 9 signature) are printed; the import 
   t.match(r.err, /pin-only\.xml: nothing imported \(no OTP tokens in the file\)/);
 });
 
+t.test('validity: a key past its ExpiryDate is refused; one not valid yet imports with a warning, its StartDate kept', async (t) => {
+  const w = workspace();
+  const expired = join(FIX, 'pskc/invalid/expired.pskcxml');
+  for (const extra of [['--dry-run'], []]) {
+    const r = await cli(['import', 'pskc', expired, ...extra, '--config', w.config]);
+    t.equal(r.code, 1, extra.join(' '));
+    t.equal(r.err, `${expired}: KeyPackage 1: ExpiryDate: 2020-06-30T00:00:00Z has passed: the key must not be used after it\nradius-otp: ${expired}: nothing imported (1 invalid record)\n`);
+  }
+  const later = join(w.dir, 'later.pskcxml');
+  writeFileSync(later, readFileSync(expired, 'utf8').replace('<pskc:ExpiryDate>2020-06-30T00:00:00Z</pskc:ExpiryDate>', '<pskc:StartDate>2099-01-01T00:00:00Z</pskc:StartDate>'));
+  const r = await cli(['import', 'pskc', later, '--config', w.config]);
+  t.equal(r.code, 0, r.err);
+  t.equal(r.err, `warning: ${later}: KeyPackage 1: StartDate: 2099-01-01T00:00:00Z is still to come: the token is refused until then\n`);
+  const shown = await cli(['token', 'show', 'GEN-TOTP-SHA1', '--json', '--config', w.config]);
+  t.match(JSON.parse(shown.out), { valid_from: '2099-01-01T00:00:00.000Z', valid_until: null });
+});
+
 t.test('an import while another connection holds the write lock waits its turn instead of failing "database is locked"', async (t) => {
   const w = workspace();
   t.equal((await cli(['user', 'add', 'busy', '--config', w.config])).code, 0, 'the store exists');
@@ -156,7 +173,8 @@ t.test('csv: users must exist unless --create-users; serials refused unless --re
 
   const noUsers = await cli(['import', 'csv', azure, '--config', w.config]);
   t.equal(noUsers.code, 1);
-  t.match(noUsers.err, /azure\.csv: nothing imported: 2 users not found \(use --create-users\): alice@example\.com, bob@example\.com/);
+  t.match(noUsers.err, /^\S*azure\.csv: line 2: upn: user alice@example\.com not found \(use --create-users\)\n\S*azure\.csv: line 3: upn: user bob@example\.com not found/);
+  t.match(noUsers.err, /azure\.csv: nothing imported \(2 invalid records\)\n$/);
   t.equal(hash(w.db), before, 'unknown users: database unchanged');
 
   const dry = await cli(['import', 'csv', azure, '--dry-run', '--create-users', '--config', w.config]);
@@ -175,7 +193,7 @@ t.test('csv: users must exist unless --create-users; serials refused unless --re
   const after = hash(w.db);
   const again = await cli(['import', 'csv', azure, '--config', w.config]);
   t.equal(again.code, 1);
-  t.match(again.err, /nothing imported: 2 serials already in the store \(use --replace\): AZ-0001, AZ-0002/);
+  t.match(again.err, /azure\.csv: line 2: serial number: serial AZ-0001 is already in the store \(use --replace\)\n.*azure\.csv: line 3: serial number: serial AZ-0002 is already/);
   t.equal(hash(w.db), after, 'existing serials: database unchanged');
 
   const dryJson = await cli(['import', 'csv', azure, '--dry-run', '--replace', '--json', '--config', w.config]);
@@ -189,6 +207,79 @@ t.test('csv: users must exist unless --create-users; serials refused unless --re
 
   const replaced = await cli(['import', 'csv', azure, '--replace', '--config', w.config]);
   t.match(replaced.out, /imported 2 tokens .*\(2 replaced, 0 users created\)/);
+});
+
+t.test('serials already stored and missing users are named in the same pass as the other bad records', async (t) => {
+  const w = workspace();
+  t.equal((await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--config', w.config])).code, 0);
+  t.equal((await cli(['user', 'add', 'carol', '--config', w.config])).code, 0);
+  const before = hash(w.db);
+  const csv = join(w.dir, 'mixed.csv');
+  const secret = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ';
+  writeFileSync(csv, `user,serial,secret\ncarol,NEW-1,${secret}\ncarol,NEW-2,not-base32\ncarol,HL-2,${secret}\ndave,NEW-3,${secret}\ndave,HL-3,${secret}\n`);
+  for (const extra of [[], ['--dry-run']]) {
+    const r = await cli(['import', 'csv', csv, ...extra, '--config', w.config]);
+    t.equal(r.code, 1, extra.join(' '));
+    t.same(r.err.split('\n'), [
+      `${csv}: line 3: secret: is not Base32: it has a character outside A-Z and 2-7 at position 4`,
+      `${csv}: line 4: serial: serial HL-2 is already in the store (use --replace)`,
+      `${csv}: line 5: user: user dave not found (use --create-users)`,
+      `${csv}: line 6: serial: serial HL-3 is already in the store (use --replace)`,
+      `${csv}: line 6: user: user dave not found (use --create-users)`,
+      `radius-otp: ${csv}: nothing imported (4 invalid records)`,
+      '',
+    ]);
+  }
+  // --replace and --create-users leave only the file's own fault.
+  const r = await cli(['import', 'csv', csv, '--replace', '--create-users', '--config', w.config]);
+  t.match(r.err, /^\S+: line 3: secret: [^\n]*\nradius-otp: \S+ nothing imported \(1 invalid record\)\n$/);
+  t.equal(hash(w.db), before, 'database unchanged');
+
+  const pskc = await cli(['import', 'pskc', fig(3), '--config', w.config]);
+  t.equal(pskc.code, 1);
+  t.match(pskc.err, /figure3\.pskcxml: KeyPackage 1: UserId: user UID=jsmith,DC=example-bank,DC=net not found \(use --create-users\)\n/);
+  t.equal((await cli(['import', 'pskc', fig(3), '--create-users', '--config', w.config])).code, 0);
+  const again = await cli(['import', 'pskc', fig(3), '--dry-run', '--config', w.config]);
+  t.equal(again.code, 1);
+  t.match(again.err, /figure3\.pskcxml: KeyPackage 1: SerialNo: serial 987654321 is already in the store \(use --replace\)\n/);
+});
+
+t.test('a dry run, or a refused file, creates nothing: no data directory, database or key file', async (t) => {
+  const dir = tempDir('radius-otp-import-');
+  const config = join(dir, 'radius.conf');
+  const data = join(dir, 'data');
+  writeFileSync(config, testConfig(data));
+  const azure = join(FIX, 'csv/valid/azure.csv');
+
+  const dry = await cli(['import', 'csv', azure, '--dry-run', '--create-users', '--config', config]);
+  t.equal(dry.code, 0, dry.err);
+  t.match(dry.out, /AZ-0001 +totp +SHA1 +6 +30 +- +alice@example\.com +add/);
+  t.match(dry.out, /dry run: would import 2 tokens from .*azure\.csv \(0 replaced, 2 users created\); nothing written/);
+  const pskc = await cli(['import', 'pskc', fig(6), '--key-hex', FIG6_KEY, '--dry-run', '--json', '--config', config]);
+  t.equal(pskc.code, 0, pskc.err);
+  t.match(JSON.parse(pskc.out), { dryRun: true, replace: 0, tokens: [{ serial: '987654321', action: 'add' }] });
+  // Without a store no user exists: the file is refused, for real as in a dry run, and still nothing is made.
+  for (const extra of [['--dry-run'], []]) {
+    const r = await cli(['import', 'csv', azure, ...extra, '--config', config]);
+    t.equal(r.code, 1, extra.join(' '));
+    t.match(r.err, /alice@example\.com/);
+  }
+  t.same(readdirSync(dir), ['radius.conf'], 'nothing created');
+
+  // An existing store is read as it stands: its key file is not made again, no -wal/-shm is left behind.
+  t.equal((await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--config', config])).code, 0);
+  renameSync(join(data, 'master.key'), join(dir, 'master.key.saved'));
+  const db = join(data, 'radius-otp.db');
+  const before = hash(db);
+  const listing = readdirSync(data);
+  const again = await cli(['import', 'csv', azure, '--dry-run', '--create-users', '--config', config]);
+  t.equal(again.code, 0, again.err);
+  t.match(again.out, /would import 2 tokens .*\(0 replaced, 2 users created\)/);
+  const taken = await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--dry-run', '--config', config]);
+  t.equal(taken.code, 1);
+  t.match(taken.err, /HL-1/);
+  t.same(readdirSync(data), listing, 'no key file, no -wal/-shm');
+  t.equal(hash(db), before, 'database unchanged');
 });
 
 t.test('every invalid fixture exits 1, names its record, and leaves the database byte-for-byte unchanged', async (t) => {
@@ -229,7 +320,8 @@ t.test('progress bar on a terminal, over 1000 tokens', async (t) => {
   t.equal((await tokens(w.config)).length, 1500);
   const again = await cli(['import', 'csv', csv, '--config', w.config]);
   t.equal(again.code, 1);
-  t.match(again.err, /1500 serials already in the store \(use --replace\): BULK-0, .*BULK-19, … \(1480 more\)\n$/);
+  t.equal(again.err.split('\n').filter((l) => l.includes('is already in the store (use --replace)')).length, 1500, 'every serial named');
+  t.match(again.err, /many\.csv: line 1500: serial: serial BULK-1499 is already in the store \(use --replace\)\n.*nothing imported \(1500 invalid records\)\n$/);
   const dry = await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--dry-run', '--json', '--config', w.config]);
   t.match(JSON.parse(dry.out), { tokens: [{ serial: 'HL-1', user: null, action: 'add' }] });
 });

@@ -1,5 +1,7 @@
 import t from 'tap';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { openStoreReadOnly } from '../../src/store/open.js';
 import { openSqliteStore } from '../../src/store/sqlite/open.js';
 import { StoreError } from '../../src/store/types.js';
 import { fakeSealer, tempStore, totpRecord } from '../helpers/store.js';
@@ -264,4 +266,38 @@ t.test('reopening keeps data and does not migrate twice', async (t) => {
   const again = openSqliteStore({ path, sealer: fakeSealer, onSealError: () => {} });
   t.teardown(() => again.close());
   t.ok(again.users.get('x'));
+});
+
+t.test('read-only (a dry run): nothing created, nothing written, no key read', async (t) => {
+  const { store, dir, path } = tempStore();
+  store.tokens.importMany([totpRecord('RO-1', { user: 'ro' })], { replace: false, createUsers: true });
+  store.close();
+  t.equal(openStoreReadOnly({ store: { path: join(dir, 'none', 'x.db'), key_file: join(dir, 'none', 'x.key') } }), undefined, 'no database: no store');
+  const listing = readdirSync(dirname(path));
+  const ro = openStoreReadOnly({ store: { path, key_file: join(dir, 'missing.key') } })!;
+  t.same(ro.tokens.existingSerials(['RO-1', 'RO-2']), ['RO-1']);
+  t.ok(ro.users.get('ro'));
+  t.equal(ro.tokens.withSecret('RO-1'), undefined, 'no key: no secret opens');
+  t.throws(() => ro.users.add('new', null), /readonly/);
+  ro.close();
+  t.same(readdirSync(dirname(path)), listing, 'no -wal/-shm left behind');
+  t.same(readdirSync(dir), ['db'], 'no key file, no other directory');
+});
+
+t.test('read-only, a store of the first schema version: read as it stands, migrated by the next writer', async (t) => {
+  const { store, path } = tempStore();
+  store.tokens.importMany([totpRecord('OLD-1', { user: 'old' })], { replace: false, createUsers: true });
+  // As a store made before client_ma (migration 2) was added.
+  store.db.exec('DROP TABLE client_ma');
+  store.db.pragma('user_version = 1');
+  store.close();
+  const ro = openStoreReadOnly({ store: { path, key_file: `${path}.key` } })!;
+  t.same(ro.tokens.existingSerials(['OLD-1']), ['OLD-1']);
+  t.equal(ro.db.pragma('user_version', { simple: true }), 1, 'not migrated');
+  ro.close();
+  const rw = openSqliteStore({ path, sealer: fakeSealer, onSealError: () => {} });
+  t.teardown(() => rw.close());
+  t.equal(rw.db.pragma('user_version', { simple: true }), 2);
+  rw.clientMa.record('s', 'c', 'yes', 1);
+  t.same(rw.clientMa.list('s'), [{ client: 'c', ma: 'yes', decidedAt: 1 }]);
 });

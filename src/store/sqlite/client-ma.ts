@@ -6,10 +6,22 @@ import type { ClientMaDecision, ClientMaStore } from '../types.js';
  * The server itself keeps the decision in memory: these rows only show it.
  */
 export class SqliteClientMa implements ClientMaStore {
-  private readonly q;
+  private readonly db: Database;
+  private statements: ReturnType<SqliteClientMa['prepare']> | undefined;
 
   constructor(db: Database) {
-    this.q = {
+    this.db = db;
+  }
+
+  /** Prepared on first use: a store opened read-only without migrating may not have the table. */
+  private get q() {
+    this.statements ??= this.prepare();
+    return this.statements;
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
       record: db.prepare('INSERT OR REPLACE INTO client_ma (server, client, required, decided_at) VALUES (?, ?, ?, ?)'),
       stale: db.prepare('SELECT 1 FROM client_ma WHERE server = ? AND client NOT IN (SELECT value FROM json_each(?)) LIMIT 1').pluck(),
       retain: db.prepare('DELETE FROM client_ma WHERE server = ? AND client NOT IN (SELECT value FROM json_each(?))'),

@@ -19,6 +19,8 @@ export interface OpenStoreOptions {
   path: string;
   sealer: SecretSealer;
   now?: () => number;
+  /** Reads only (a dry run): the database must exist, nothing is created and every write is refused. */
+  readOnly?: boolean;
   /** A stored secret failed to unseal (tampered, or another key): the token fails closed; alert on it. */
   onSealError: (serial: string, err: Error) => void;
 }
@@ -29,17 +31,22 @@ export function openSqliteStore(opts: OpenStoreOptions): SqliteStore {
   const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
   let db: Database.Database;
   try {
-    if (opts.path !== ':memory:') {
+    const readOnly = opts.readOnly === true;
+    if (opts.path !== ':memory:' && !readOnly) {
       mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
       // Sealed secrets and password hashes: the file is the owner's alone (SQLite gives -wal/-shm the same mode).
       closeSync(openSync(opts.path, 'a', 0o600));
     }
-    db = new Database(opts.path);
+    // Not better-sqlite3's readonly: that connection would leave -wal and -shm files behind it.
+    db = new Database(opts.path, { fileMustExist: readOnly });
+    db.pragma(`query_only = ${readOnly ? 'ON' : 'OFF'}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
-    migrate(db);
+    // A read-only store is read as it stands: a store of an older version is migrated by the
+    // next command that writes (what the readers need has been there since the first version).
+    if (!readOnly) migrate(db);
   } catch (err) {
     throw new StoreError('database', `cannot open the store ${opts.path}: ${(err as Error).message}`);
   }

@@ -15,7 +15,7 @@ import { parse } from 'csv-parse/sync';
 import { base32Decode } from '../base32.js';
 import { MIN_SECRET_BYTES } from '../record.js';
 import type { OtpAlgorithm, OtpDigits, TokenRecord } from '../record.js';
-import type { ImportIssue, ParseResult } from './issue.js';
+import type { ImportIssue, ParseResult, RecordPlace } from './issue.js';
 
 type Column = 'user' | 'serial' | 'secret' | 'interval' | 'manufacturer' | 'model' | 'digits' | 'algorithm';
 
@@ -57,11 +57,8 @@ interface Cell {
 
 export function parseCsv(content: Buffer, file: string): ParseResult {
   const issues: ImportIssue[] = [];
-  const fileIssue = (field: string, reason: string): ParseResult => ({
-    records: [],
-    issues: [{ file, record: 'file', field, reason }],
-    warnings: [],
-  });
+  const refused = (record: string, field: string, reason: string): ParseResult => ({ records: [], places: [], issues: [{ file, record, field, reason }], warnings: [] });
+  const fileIssue = (field: string, reason: string): ParseResult => refused('file', field, reason);
 
   let text: string;
   try {
@@ -81,7 +78,7 @@ export function parseCsv(content: Buffer, file: string): ParseResult {
     }) as unknown as Array<{ record: string[]; info: { lines: number } }>;
   } catch (e) {
     const err = e as { code?: string; lines?: number };
-    return { records: [], issues: [{ file, record: `line ${err.lines}`, field: '', reason: csvFault(String(err.code)) }], warnings: [] };
+    return refused(`line ${err.lines}`, '', csvFault(String(err.code)));
   }
 
   // A header names its columns; a data row starts with a serial and a Base32 secret.
@@ -93,8 +90,8 @@ export function parseCsv(content: Buffer, file: string): ParseResult {
     const header = (rows.shift() as { record: string[] }).record;
     for (const label of header) {
       const column = HEADER_NAMES[label.toLowerCase()];
-      if (column === undefined) return { records: [], issues: [{ file, record: 'line 1', field: label, reason: 'unknown column' }], warnings: [] };
-      if (layout.some((l) => l.column === column)) return { records: [], issues: [{ file, record: 'line 1', field: label, reason: 'column given twice' }], warnings: [] };
+      if (column === undefined) return refused('line 1', label, 'unknown column');
+      if (layout.some((l) => l.column === column)) return refused('line 1', label, 'column given twice');
       layout.push({ column, label });
     }
     for (const required of ['serial', 'secret'] as const) {
@@ -107,6 +104,7 @@ export function parseCsv(content: Buffer, file: string): ParseResult {
   if (rows.length === 0) return fileIssue('', 'has no token rows');
 
   const records: TokenRecord[] = [];
+  const places: RecordPlace[] = [];
   const seen = new Map<string, number>();
   for (const { record: cells, info } of rows) {
     const line = info.lines;
@@ -170,6 +168,7 @@ export function parseCsv(content: Buffer, file: string): ParseResult {
       if (v !== '') record[k] = v;
     }
     records.push(record);
+    places.push({ record: `line ${line}`, serial: serialCell.label, user: get('user').label });
   }
-  return { records, issues, warnings: [] };
+  return { records, places, issues, warnings: [] };
 }

@@ -14,8 +14,19 @@ export interface ImportIssue {
   reason: string;
 }
 
+/** Where a record was read, to name it in issues found later against the store (serial taken, user missing). */
+export interface RecordPlace {
+  /** As ImportIssue.record: 'KeyPackage 3' or 'line 7'. */
+  record: string;
+  /** The element or column that gave its serial and its user, e.g. 'SerialNo' / 'UserId', 'serial number' / 'upn'. */
+  serial: string;
+  user: string;
+}
+
 export interface ParseResult {
   records: TokenRecord[];
+  /** records[i] was read at places[i]. */
+  places: RecordPlace[];
   /** Problems that make the file unimportable (the CLI refuses the whole file on any). */
   issues: ImportIssue[];
   /** Things the administrator should know that do not stop the import (e.g. an unverified signature). */

@@ -13,6 +13,8 @@
  * - Asymmetric (RSA/X.509) protection is reported as unsupported (P8). A ds:Signature is not
  *   verified: the file is imported with a warning saying so (P8; see README of the fixtures).
  * - A serial may appear once per file (P10, fig 10): both KeyPackages are named.
+ * - Validity (RFC 6030 §5 StartDate/ExpiryDate, in Key/Policy or DeviceInfo) is carried for the
+ *   server to enforce; a key already expired is refused, one not yet valid comes with a warning.
  * - A PIN key (`…pskc:pin`, fig 5) is not a token: it is left out with a warning. A key whose
  *   PINPolicy asks the server to check the PIN (PINUsageMode other than Local) is refused.
  *
@@ -28,7 +30,7 @@ import { splitPskc } from './pskc-split.js';
 import type { XElement } from './pskc-split.js';
 import { MIN_SECRET_BYTES } from '../record.js';
 import type { OtpAlgorithm, OtpDigits, TokenRecord, TokenType } from '../record.js';
-import type { ImportIssue, ParseResult } from './issue.js';
+import type { ImportIssue, ParseResult, RecordPlace } from './issue.js';
 
 export interface PskcProtection {
   /** Pre-shared key (RFC 6030 §6.1), raw bytes. */
@@ -44,6 +46,8 @@ export interface PskcLimits {
   maxIterations?: number;
   /** Read the whole document with xmldom, skipping the fast path (for tests comparing the two). */
   wholeDocument?: boolean;
+  /** Unix seconds the validity dates are checked against (default: the clock). */
+  now?: number;
 }
 
 /** 256 MiB: a 100,000-token file as python-pskc writes it (indented) is ~70 MB. */
@@ -269,6 +273,9 @@ function parseDigits(format: XElement | undefined): OtpDigits {
 
 const DATE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/;
 
+/** Unix seconds → xs:dateTime in UTC, for messages. */
+const isoDate = (s: number): string => new Date(s * 1000).toISOString().replace('.000Z', 'Z');
+
 /** xs:dateTime → Unix seconds; a date without a zone is read as UTC. */
 function parseDate(value: string | undefined, field: string): number | undefined {
   if (value === undefined) return undefined;
@@ -302,28 +309,31 @@ function openValue(v: Extract<RawValue, { kind: 'encrypted' }>, field: string, c
   return plain;
 }
 
-function readInteger(
-  data: XElement | undefined,
-  name: string,
-  c: Crypto | undefined,
-  check: { min: number; signed?: boolean },
-): number | undefined {
+/** The largest integer a record holds exactly; an RFC 4226 §5.1 counter may be any 8-byte value. */
+const MAX_KEPT = BigInt(Number.MAX_SAFE_INTEGER);
+const MAX_COUNTER = 2n ** 64n - 1n;
+
+/** An integer Data child (xs:integer as text, or encrypted big-endian octets) of at least `min`. */
+function readInteger(data: XElement | undefined, name: string, c: Crypto | undefined, min: number): number | undefined {
   const el = child(data, NS.pskc, name);
   if (el === undefined) return undefined;
   const raw = readValue(el, name);
-  let n: number;
+  let n: bigint;
   if (raw.kind === 'plain') {
-    if (!(check.signed === true ? /^-?\d{1,15}$/ : /^\d{1,15}$/).test(raw.text)) throw new Fault(name, `${JSON.stringify(raw.text)} is not an integer`);
-    n = Number(raw.text);
+    const m = /^([+-]?)0*(\d+)$/.exec(raw.text);
+    if (m === null) throw new Fault(name, `${JSON.stringify(raw.text)} is not an integer`);
+    // Past 20 digits a value is beyond ±2^64 whatever they are: 21 of them keep its sign and size.
+    n = BigInt(`${m[1]}${(m[2] as string).slice(0, 21)}`);
   } else {
     // RFC 6030 §4.3.3: encrypted integers are big-endian octets.
     const bytes = openValue(raw, name, c as Crypto);
-    const big = bytes.length === 0 ? 0n : BigInt(`0x${bytes.toString('hex')}`);
-    if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw new Fault(name, 'is too large');
-    n = Number(big);
+    n = bytes.length === 0 ? 0n : BigInt(`0x${bytes.toString('hex')}`);
   }
-  if (n < check.min) throw new Fault(name, `${n} is below ${check.min}`);
-  return n;
+  const shown = raw.kind === 'plain' ? raw.text : String(n);
+  if (n < BigInt(min)) throw new Fault(name, min === 0 ? `${shown} is negative: ${name} must be a non-negative integer` : `${shown} is below ${min}`);
+  if (name === 'Counter' && n > MAX_COUNTER) throw new Fault(name, `${shown} is over 2^64 - 1: the counter is an unsigned 8-byte value (RFC 4226 §5.1)`);
+  if (n > MAX_KEPT) throw new Fault(name, `${shown} is over 2^53 - 1 (${MAX_KEPT}), the largest value the server keeps`);
+  return Number(n);
 }
 
 interface PackageOutcome {
@@ -366,12 +376,13 @@ function readPackage(pkg: XElement, c: Crypto | undefined): PackageOutcome {
     throw new Fault('Secret', `is ${secret.length} bytes; at least ${MIN_SECRET_BYTES} are required (RFC 4226 R6)`);
   }
 
-  const counter = readInteger(data, 'Counter', c, { min: 0 }) ?? 0;
-  const t0 = readInteger(data, 'Time', c, { min: 0 }) ?? 0;
-  const period = readInteger(data, 'TimeInterval', c, { min: 1 }) ?? 30;
-  const drift = readInteger(data, 'TimeDrift', c, { min: -Number.MAX_SAFE_INTEGER, signed: true }) ?? 0;
+  const counter = readInteger(data, 'Counter', c, 0) ?? 0;
+  const t0 = readInteger(data, 'Time', c, 0) ?? 0;
+  const period = readInteger(data, 'TimeInterval', c, 1) ?? 30;
+  const drift = readInteger(data, 'TimeDrift', c, -Number.MAX_SAFE_INTEGER) ?? 0;
 
-  // Validity (P10: carried here, enforced by the server): the narrowest of Key/Policy and DeviceInfo.
+  // Validity (P10: carried here, enforced by the server; parsePskc refuses a key already expired):
+  // the narrowest of Key/Policy and DeviceInfo.
   const starts = [parseDate(childText(policy, NS.pskc, 'StartDate'), 'StartDate'), parseDate(childText(device, NS.pskc, 'StartDate'), 'StartDate')];
   const ends = [parseDate(childText(policy, NS.pskc, 'ExpiryDate'), 'ExpiryDate'), parseDate(childText(device, NS.pskc, 'ExpiryDate'), 'ExpiryDate')];
   const validFrom = Math.max(...starts.map((s) => s ?? -Infinity));
@@ -426,7 +437,10 @@ function parseXml(text: string): XElement {
     return doc.documentElement as Element as XElement;
   } catch (e) {
     const message = (e as Error).message.split('\n')[0] as string;
-    throw new Fault('', `not well-formed XML: ${message.replace(/^Reporting \w+ "(.*)" caused .*$/, '$1')}`);
+    // xmldom's ParseError carries its locator: where the parser was (line 0 before the root element).
+    const at = (e as { locator?: { lineNumber: number; columnNumber: number } }).locator;
+    const where = at !== undefined && at.lineNumber > 0 ? ` at line ${at.lineNumber}, column ${at.columnNumber}` : '';
+    throw new Fault('', `not well-formed XML${where}: ${message.replace(/^Reporting \w+ "(.*)" caused .*$/, '$1')}`);
   }
 }
 
@@ -533,6 +547,7 @@ function openFile(
 }
 
 export function parsePskc(content: Buffer, file: string, protection: PskcProtection, limits: PskcLimits = {}): ParseResult {
+  const now = limits.now ?? Math.floor(Date.now() / 1000);
   const issues: ImportIssue[] = [];
   const warnings: ImportIssue[] = [];
   let opened: ReturnType<typeof openFile>;
@@ -542,12 +557,13 @@ export function parsePskc(content: Buffer, file: string, protection: PskcProtect
     /* c8 ignore next -- only Fault is thrown on purpose; anything else is a bug and must surface */
     if (!(e instanceof Fault)) throw e;
     const f = e;
-    return { records: [], issues: [{ file, record: 'file', field: f.field, reason: f.reason }], warnings };
+    return { records: [], places: [], issues: [{ file, record: 'file', field: f.field, reason: f.reason }], warnings };
   }
   for (const w of opened.warnings) warnings.push({ file, record: 'file', field: 'Signature', reason: w });
 
   if (opened.document.count === 0) issues.push({ file, record: 'file', field: 'KeyPackage', reason: 'none in the file' });
   const records: TokenRecord[] = [];
+  const places: RecordPlace[] = [];
   const seen = new Map<string, number>();
   let index = -1;
   for (const pkg of opened.document.packages) {
@@ -563,7 +579,15 @@ export function parsePskc(content: Buffer, file: string, protection: PskcProtect
         throw new Fault('SerialNo', `serial ${out.record.serial} is also in KeyPackage ${first}`);
       }
       seen.set(out.record.serial, index + 1);
+      // RFC 6030 §5: the key MUST NOT be used after its ExpiryDate (nor before its StartDate, which
+      // the server enforces at authentication): an expired key could never be used.
+      const { validFrom, validUntil } = out.record;
+      if (validUntil !== undefined && validUntil <= now) throw new Fault('ExpiryDate', `${isoDate(validUntil)} has passed: the key must not be used after it`);
+      if (validFrom !== undefined && validFrom > now) {
+        warnings.push({ file, record: name, field: 'StartDate', reason: `${isoDate(validFrom)} is still to come: the token is refused until then` });
+      }
       records.push(out.record);
+      places.push({ record: name, serial: 'SerialNo', user: 'UserId' });
     } catch (e) {
       /* c8 ignore next -- only Fault is thrown on purpose; anything else is a bug and must surface */
       if (!(e instanceof Fault)) throw e;
@@ -571,5 +595,5 @@ export function parsePskc(content: Buffer, file: string, protection: PskcProtect
       issues.push({ file, record: name, field: f.field, reason: f.reason });
     }
   }
-  return { records, issues, warnings };
+  return { records, places, issues, warnings };
 }

@@ -13,6 +13,8 @@ interface Case {
   name?: string;
   keyHex?: string;
   password?: string;
+  /** The time the file is read at (parsePskc limits.now), where its dates need one. */
+  now?: string;
   record: string;
   field: string;
   reason: string;
@@ -38,7 +40,12 @@ for (const kind of ['pskc', 'csv'] as const) {
       const content = readFileSync(new URL(`${kind}/invalid/${c.file}`, FIX));
       const r =
         kind === 'pskc'
-          ? parsePskc(content, c.file, { key: c.keyHex === undefined ? undefined : Buffer.from(c.keyHex, 'hex'), password: c.password })
+          ? parsePskc(
+              content,
+              c.file,
+              { key: c.keyHex === undefined ? undefined : Buffer.from(c.keyHex, 'hex'), password: c.password },
+              { now: c.now === undefined ? undefined : Date.parse(c.now) / 1000 },
+            )
           : parseCsv(content, c.file);
       const label = c.name ?? c.file;
       t.equal(r.issues.length, 1, `${label}: exactly one issue`);

@@ -57,7 +57,7 @@ t.test('RFC 6030 figure 9: the signature is not verified, and the file says so i
 });
 
 t.test('RFC 6030 figure 10 (P10): duplicate serial 9999999 refused, naming both KeyPackages; dates carried', async (t) => {
-  const r = parsePskc(read('rfc6030/figure10.pskcxml'), 'figure10.pskcxml', {});
+  const r = parsePskc(read('rfc6030/figure10.pskcxml'), 'figure10.pskcxml', {}, { now: Date.UTC(2006, 2, 15) / 1000 });
   t.equal(r.issues.length, 1);
   t.equal(formatIssue(r.issues[0]!), 'figure10.pskcxml: KeyPackage 4: SerialNo: serial 9999999 is also in KeyPackage 3');
   t.same(
@@ -68,6 +68,31 @@ t.test('RFC 6030 figure 10 (P10): duplicate serial 9999999 refused, naming both 
       ['9999999', Date.UTC(2006, 2, 1) / 1000, Date.UTC(2006, 2, 31) / 1000],
     ],
   );
+  t.same(r.warnings.map(formatIssue), [
+    'figure10.pskcxml: KeyPackage 1: StartDate: 2006-05-01T00:00:00Z is still to come: the token is refused until then',
+    'figure10.pskcxml: KeyPackage 2: StartDate: 2006-05-01T00:00:00Z is still to come: the token is refused until then',
+  ]);
+});
+
+t.test('RFC 6030 §5: a key past its ExpiryDate is refused (figure 10 read today); the duplicate is still named', async (t) => {
+  const r = parsePskc(read('rfc6030/figure10.pskcxml'), 'figure10.pskcxml', {});
+  t.same(r.issues.map(formatIssue), [
+    'figure10.pskcxml: KeyPackage 1: ExpiryDate: 2006-05-31T00:00:00Z has passed: the key must not be used after it',
+    'figure10.pskcxml: KeyPackage 2: ExpiryDate: 2006-05-31T00:00:00Z has passed: the key must not be used after it',
+    'figure10.pskcxml: KeyPackage 3: ExpiryDate: 2006-03-31T00:00:00Z has passed: the key must not be used after it',
+    'figure10.pskcxml: KeyPackage 4: SerialNo: serial 9999999 is also in KeyPackage 3',
+  ]);
+  t.same(r.records, []);
+  // The narrowest of Key/Policy and DeviceInfo decides, with a zone or without (UTC).
+  const at = (policy: string, device = '') => parsePskc(doc(pkg({ policy, device })), 'x.xml', {}, { now: Date.UTC(2030, 0, 1) / 1000 });
+  t.match(at('<ExpiryDate>2031-01-01T00:00:00Z</ExpiryDate>', '<ExpiryDate>2029-12-31T23:00:00-01:00</ExpiryDate>').issues, [
+    { record: 'KeyPackage 1', field: 'ExpiryDate', reason: '2030-01-01T00:00:00Z has passed: the key must not be used after it' },
+  ]);
+  t.same(at('<ExpiryDate>2030-01-01T00:00:01</ExpiryDate>').issues, [], 'one second to go');
+  const early = at('<StartDate>2030-01-01T00:00:01Z</StartDate>');
+  t.same(early.issues, []);
+  t.match(early.warnings, [{ record: 'KeyPackage 1', field: 'StartDate', reason: /^2030-01-01T00:00:01Z is still to come/ }]);
+  t.same(at('<StartDate>2030-01-01T00:00:00Z</StartDate>').warnings, [], 'valid from now');
 });
 
 const GENERATED = [
@@ -122,6 +147,19 @@ t.test('text encoding: invalid UTF-8 and UTF-16 are refused', async (t) => {
   t.match(parsePskc(Buffer.from('\ufeff<a/>', 'utf16le'), 'b', {}).issues, [{ reason: 'is not UTF-8 text' }]);
 });
 
+t.test('XML that is not well-formed: one file-level issue naming the line and column xmldom stopped at', async (t) => {
+  const plain = read('generated/plain.pskcxml').toString('utf8');
+  const lines = plain.replace('<pskc:SerialNo>GEN-HOTP</pskc:SerialNo>', '<pskc:SerialNo>GEN-HOTP</pskc:Serial>').split('\n');
+  const line = lines.findIndex((l) => l.includes('</pskc:Serial>')) + 1;
+  t.ok(line > 60, 'deep in the file');
+  for (const eol of ['\n', '\r\n']) {
+    const r = parsePskc(Buffer.from(lines.join(eol)), 'm.xml', {});
+    t.same(r.issues.map(formatIssue), [`m.xml: not well-formed XML at line ${line}, column 19: Opening and ending tag mismatch: "pskc:SerialNo" != "pskc:Serial"`]);
+  }
+  // Nothing parsed yet (no root element): no position to give.
+  t.same(parsePskc(Buffer.from('serial,secret\n'), 'n.xml', {}).issues.map(formatIssue), ['n.xml: not well-formed XML: missing root element']);
+});
+
 t.test('structure of a KeyPackage', async (t) => {
   const one = (body: string, protection = {}) => parsePskc(doc(body), 'x.xml', protection);
   t.match(one('').issues, [{ record: 'file', field: 'KeyPackage', reason: 'none in the file' }]);
@@ -147,7 +185,7 @@ t.test('algorithm parameters: suites, digits, response format', async (t) => {
 
 t.test('data: TOTP time fields, integers, policy and dates', async (t) => {
   const secret = `<Secret><PlainValue>${SECRET.toString('base64')}</PlainValue></Secret>`;
-  const one = (o: Parameters<typeof pkg>[0]) => parsePskc(doc(pkg(o)), 'x.xml', {});
+  const one = (o: Parameters<typeof pkg>[0]) => parsePskc(doc(pkg(o)), 'x.xml', {}, { now: Date.UTC(2029, 0, 1) / 1000 });
   const totp = one({
     data: `${secret}<Time><PlainValue>100</PlainValue></Time><TimeInterval><PlainValue>60</PlainValue></TimeInterval><TimeDrift><PlainValue>-2</PlainValue></TimeDrift>`,
     key: '<Issuer>Acme</Issuer><UserId></UserId>',
@@ -164,7 +202,19 @@ t.test('data: TOTP time fields, integers, policy and dates', async (t) => {
   t.match(one({ policy: '<ExpiryDate>yesterday</ExpiryDate>' }).issues, [{ field: 'ExpiryDate', reason: /not an xs:dateTime/ }]);
   t.match(one({ device: '<StartDate>2030-02-30T00:00:00Z-</StartDate>' }).issues, [{ field: 'StartDate' }]);
   t.match(one({ data: `${secret}<TimeInterval><PlainValue>0</PlainValue></TimeInterval>` }).issues, [{ field: 'TimeInterval', reason: '0 is below 1' }]);
-  t.match(one({ data: `${secret}<Counter><PlainValue>-1</PlainValue></Counter>` }).issues, [{ field: 'Counter', reason: /not an integer/ }]);
+  const hotp = (counter: string) => one({ algorithm: 'urn:ietf:params:xml:ns:keyprov:pskc:hotp', data: `${secret}<Counter><PlainValue>${counter}</PlainValue></Counter>` });
+  t.same(hotp('-5').issues.map(formatIssue), ['x.xml: KeyPackage 1: Counter: -5 is negative: Counter must be a non-negative integer']);
+  t.match(hotp('1000000000000000').records, [{ counter: 1e15 }], '16 digits, well within 2^53');
+  t.match(hotp('9007199254740991').records, [{ counter: Number.MAX_SAFE_INTEGER }]);
+  t.match(hotp('+007').records, [{ counter: 7 }], 'xs:integer: sign and leading zeros');
+  t.match(hotp('9007199254740992').issues, [{ field: 'Counter', reason: '9007199254740992 is over 2^53 - 1 (9007199254740991), the largest value the server keeps' }]);
+  t.match(hotp('18446744073709551615').issues, [{ reason: /is over 2\^53 - 1/ }], 'an 8-byte counter the server cannot keep');
+  t.match(hotp('18446744073709551616').issues, [{ reason: '18446744073709551616 is over 2^64 - 1: the counter is an unsigned 8-byte value (RFC 4226 §5.1)' }]);
+  t.match(hotp(`1${'0'.repeat(40)}`).issues, [{ reason: /is over 2\^64 - 1/ }]);
+  t.match(hotp('1.5').issues, [{ reason: '"1.5" is not an integer' }]);
+  t.match(one({ data: `${secret}<Time><PlainValue>-1</PlainValue></Time>` }).issues, [{ field: 'Time', reason: '-1 is negative: Time must be a non-negative integer' }]);
+  t.match(one({ data: `${secret}<Time><PlainValue>${'9'.repeat(30)}</PlainValue></Time>` }).issues, [{ field: 'Time', reason: /is over 2\^53 - 1/ }]);
+  t.match(one({ data: `${secret}<TimeDrift><PlainValue>-${'9'.repeat(25)}</PlainValue></TimeDrift>` }).issues, [{ field: 'TimeDrift', reason: /is below -9007199254740991$/ }]);
   t.match(one({ data: `${secret}<Counter></Counter>` }).issues, [{ field: 'Counter', reason: /neither PlainValue nor EncryptedValue/ }]);
   t.match(one({ algorithm: 'urn:ietf:params:xml:ns:keyprov:pskc:hotp', data: `${secret}<Time><PlainValue>5</PlainValue></Time>` }).records, [
     { type: 'hotp', t0: 0, drift: 0, counter: 0 },
@@ -199,7 +249,11 @@ t.test('encryption: pre-shared key edge cases', async (t) => {
   // A valid MAC over a ciphertext whose padding is wrong: decryption fails after the MAC check.
   t.match(run(pkg({ data: `<Secret>${encValue(Buffer.alloc(32, 0x41), { pad: false })}</Secret>` })).issues, [{ field: 'Secret', reason: 'cannot be decrypted' }]);
   t.match(run(pkg({ data: `<Secret><PlainValue>${SECRET.toString('base64')}</PlainValue></Secret><Counter>${encValue(Buffer.alloc(8, 0xff))}</Counter>` })).issues, [
-    { field: 'Counter', reason: 'is too large' },
+    { field: 'Counter', reason: '18446744073709551615 is over 2^53 - 1 (9007199254740991), the largest value the server keeps' },
+  ]);
+  const nine = Buffer.concat([Buffer.from([1]), Buffer.alloc(8)]);
+  t.match(run(pkg({ data: `<Secret><PlainValue>${SECRET.toString('base64')}</PlainValue></Secret><Counter>${encValue(nine)}</Counter>` })).issues, [
+    { field: 'Counter', reason: /^18446744073709551616 is over 2\^64 - 1/ },
   ]);
   // Protection declared but nothing encrypted: no key needed.
   t.equal(run(pkg(), PRESHARED, {}).records.length, 1);
