@@ -59,7 +59,7 @@ interface Target {
   secure: boolean;
 }
 
-function fail(reason: PrimaryFailure, detail: string): LdapResult {
+function fail(reason: PrimaryFailure, detail: string): LdapResult & { ok: false } {
   return { ok: false, reason, detail };
 }
 
@@ -153,21 +153,35 @@ export class LdapAuthenticator implements PrimaryAuthenticator {
   }
 
   async verify(user: string, password: string): Promise<LdapResult> {
-    if (this.closed) return fail('directory-unavailable', 'authenticator closed');
     if (password === '') return fail('wrong-password', 'empty password (no bind attempted)');
+    const found = await this.find(user);
+    if ('reason' in found) return found;
+    const bound = await this.bindUser(found.entry.dn, password, found.index);
+    return bound ?? this.known(user, found.entry);
+  }
+
+  /** The entry user_filter finds, without a bind as the user (service identity only). */
+  async lookup(user: string): Promise<LdapResult> {
+    const found = await this.find(user);
+    return 'reason' in found ? found : this.known(user, found.entry);
+  }
+
+  /** The one entry of `user`, and the server that found it. */
+  private async find(user: string): Promise<{ entry: Entry; index: number } | (LdapResult & { ok: false })> {
+    if (this.closed) return fail('directory-unavailable', 'authenticator closed');
     const problem = userNameProblem(user);
     if (problem !== null) return fail('unknown-user', problem);
-
     const found = await this.search(userFilter(this.cfg.user_filter, user));
     if ('error' in found) return fail('directory-unavailable', found.error);
     const entries = found.entries;
     if (entries.length === 0) return fail('unknown-user', 'no entry matches');
     const entry = entries[0] as Entry;
     if (entries.length > 1) return fail('unknown-user', `ambiguous: more than one entry matches (${entry.dn}, …)`);
+    return { entry, index: found.index };
+  }
 
-    const bound = await this.bindUser(entry.dn, password, found.index);
-    if (bound !== null) return bound;
-
+  /** The directory's spelling of the name (the unique id) and the entry's groups. */
+  private known(user: string, entry: Entry): LdapResult {
     const names = this.userAttribute === null ? [] : values(entry, this.userAttribute);
     const lower = user.toLowerCase();
     const id = names.find((n) => n.toLowerCase() === lower) ?? names[0] ?? user;

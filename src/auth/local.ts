@@ -20,5 +20,12 @@ export class LocalPrimary implements PrimaryAuthenticator {
     return { ok: true, user, groups: this.users.groups(user) };
   }
 
+  async lookup(user: string): Promise<PrimaryResult> {
+    const found = this.users.get(user);
+    if (!found) return { ok: false, reason: 'unknown-user' };
+    if (!found.enabled) return { ok: false, reason: 'disabled-user' };
+    return { ok: true, user, groups: this.users.groups(user) };
+  }
+
   async close(): Promise<void> {}
 }

@@ -65,7 +65,8 @@ export class Pipeline {
     return this.deps.tokens.settled().then(() => decision);
   }
 
-  private decideNow(req: AuthRequest): Decision | Promise<Decision> {
+  /** `respelled`: decided again under the primary's spelling of the name (see withPrimary). */
+  private decideNow(req: AuthRequest, respelled = false): Decision | Promise<Decision> {
     const user = req.userName;
     if (req.method !== 'pap') return reject(user, 'unknown', 'unsupported-method', '', PAP_REQUIRED);
     if (user === '' || req.password === undefined) return reject(user, 'unknown', 'bad-request');
@@ -73,11 +74,11 @@ export class Pipeline {
     const password = req.password.toString('utf8');
     if (req.state !== undefined) {
       if (this.deps.users.isDisabled(user)) return reject(user, 'unknown', 'disabled-user');
-      return this.answerChallenge(req.state, user, password, now);
+      return this.answerChallenge(req.state, user, req.client, password, now);
     }
     if (req.primary === 'none') return this.codeOnly(user, password, now);
     if (this.deps.users.isDisabled(user)) return this.disabled(user, password);
-    return this.withPrimary(user, req.password, password, req.primary, req.client, now);
+    return this.withPrimary({ ...req, primary: req.primary }, password, now, respelled);
   }
 
   /** primary = "none": the code alone; the user's flag comes with the tokens (one read). */
@@ -88,9 +89,9 @@ export class Pipeline {
   }
 
   /** The second step: the State of an earlier Access-Challenge and the code (RFC 2865 §4.4). */
-  private answerChallenge(state: Buffer, user: string, code: string, now: number): Decision {
-    // Another user's State is not spent by a request that names the wrong user.
-    const taken = this.deps.challenges.take(state, user, now);
+  private answerChallenge(state: Buffer, user: string, client: string, code: string, now: number): Decision {
+    // Another user's State, or one sent to another NAS, is not spent by this request.
+    const taken = this.deps.challenges.take(state, user, client, now);
     if (taken === undefined) return reject(user, 'challenge', 'unknown-state');
     if (taken.expired) return reject(user, 'challenge', 'expired-state');
     const groups = taken.challenge.groups;
@@ -103,23 +104,26 @@ export class Pipeline {
     return r.ok ? { result: 'accept', mode, user, tokenSerial: r.serial, groups: groups() } : reject(user, mode, r.reason, r.serial);
   }
 
-  private async withPrimary(
-    user: string,
-    raw: Buffer,
-    password: string,
-    kind: 'local' | 'ldap',
-    client: string,
-    now: number,
-  ): Promise<Decision> {
-    const primary = kind === 'ldap' ? this.deps.primaries.ldap : this.deps.primaries.local;
+  private async withPrimary(req: AuthRequest & { primary: 'local' | 'ldap' }, password: string, now: number, respelled: boolean): Promise<Decision> {
+    const user = req.userName;
+    const primary = req.primary === 'ldap' ? this.deps.primaries.ldap : this.deps.primaries.local;
     /* c8 ignore next -- server/ refuses to start with primary = "ldap" and no [ldap] urls */
     if (primary === undefined) return reject(user, 'unknown', 'directory-unavailable');
 
-    const appPasswordId = matchAppPassword(this.deps.appPasswords.hashes(user), raw);
+    const appPasswordId = matchAppPassword(this.deps.appPasswords.hashes(user), req.password as Buffer);
     if (appPasswordId !== null) {
+      // It stands in for the password, not for the account: a user the primary no longer knows
+      // (removed from the directory) or has disabled is refused, and the directory's groups apply.
+      const who = await primary.lookup(user);
+      if (!who.ok) return reject(user, 'app-password', who.reason);
       this.deps.appPasswords.touch(appPasswordId, now);
-      return { result: 'accept', mode: 'app-password', user, tokenSerial: '', groups: this.deps.users.groups(user) };
+      return { result: 'accept', mode: 'app-password', user, tokenSerial: '', groups: this.groupsOf(who) };
     }
+    // The directory matched another spelling of the name ("ALICE", "alice ", a mail address):
+    // tokens, app passwords and the disabled flag are kept under its own, so the decision is made
+    // again under that (else a typed "ALICE" has no token, and password-only lets it in).
+    const again = (r: PrimaryResult & { ok: true }): Promise<Decision> | Decision =>
+      respelled ? reject(user, 'password+otp', 'unknown-user') : this.decideNow({ ...req, userName: r.user }, true);
 
     const owned = this.deps.tokens.forUser(user);
     const active = owned.filter((o) => isActive(o.token, now));
@@ -134,11 +138,14 @@ export class Pipeline {
       const r = await primary.verify(user, split.password);
       if (!r.ok && (r.reason === 'directory-unavailable' || r.reason === 'disabled-user')) return reject(user, 'password+otp', r.reason);
       if (!r.ok) continue;
+      if (r.user !== user) return again(r);
       if (active.length === 0) {
         rightPasswordNoToken = true;
         continue;
       }
-      const code = checkCode(this.deps.tokens, owned, split.code, now, this.deps.policy.otp);
+      // Read again after the await: the failures of requests decided meanwhile count, or a burst
+      // of guesses would each see the count from before it (RFC 4226 §7.3, RELIABILITY O6).
+      const code = checkCode(this.deps.tokens, this.deps.tokens.forUser(user), split.code, now, this.deps.policy.otp);
       return code.ok
         ? { result: 'accept', mode: 'password+otp', user: r.user, tokenSerial: code.serial, groups: this.groupsOf(r) }
         : reject(user, 'password+otp', code.reason, code.serial);
@@ -148,7 +155,8 @@ export class Pipeline {
     // The password before a code was right, but there is no active token to check the code with.
     if (!r.ok && rightPasswordNoToken) return reject(user, 'password+otp', inactiveReason(owned));
     if (!r.ok) return reject(user, 'password+otp', r.reason);
-    if (active.length > 0) return this.challenge(r.user, client, this.groupsOf(r), now, active);
+    if (r.user !== user) return again(r);
+    if (active.length > 0) return this.challenge(r.user, req.client, this.groupsOf(r), now, active);
     if (this.deps.policy.usersWithoutToken === 'password-only') {
       return { result: 'accept', mode: 'password', user: r.user, tokenSerial: '', groups: this.groupsOf(r) };
     }

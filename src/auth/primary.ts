@@ -10,5 +10,10 @@ export type PrimaryResult =
 
 export interface PrimaryAuthenticator {
   verify(user: string, password: string): Promise<PrimaryResult>;
+  /**
+   * The user as the primary knows them, without a password: for an app password, which stands in
+   * for the password but not for the account (a user removed from the directory is refused).
+   */
+  lookup(user: string): Promise<PrimaryResult>;
   close(): Promise<void>;
 }

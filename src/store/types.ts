@@ -120,8 +120,9 @@ export interface TokenStore {
   unlock(serial: string): boolean;
   unlockAll(user: string): number;
   /**
-   * TOTP replay guard, one atomic transition: succeeds only if step > lastStep; stores step and
-   * drift, clears failures and lock, sets lastUsedAt. false = replay (someone got there first).
+   * TOTP replay guard, one atomic transition: succeeds only if step > lastStep and the token is not
+   * locked; stores step and drift, clears failures, sets lastUsedAt. false = replay (someone got
+   * there first) or a lock set since the token was read.
    */
   commitTotp(id: number, step: number, drift: number, now: number): boolean;
   /** HOTP: succeeds only if nextCounter > counter; same side effects as commitTotp. */
@@ -154,10 +155,11 @@ export interface ChallengeStore {
   /** Stores the State (its SHA-256, never the raw value) for one answer. */
   create(state: Buffer, challenge: StoredChallenge): void;
   /**
-   * Atomically removes and returns the challenge of this State made for `user`; undefined when
-   * unknown, used, or made for another user (whose State is then left for its own answer).
+   * Atomically removes and returns the challenge of this State made for `user` through `client`;
+   * undefined when unknown, used, or made for another user or NAS (RFC 2865 §5.24: State is
+   * between the server and the client it sent it to; it is then left for its own answer).
    */
-  take(state: Buffer, user: string, now: number): { challenge: StoredChallenge; expired: boolean } | undefined;
+  take(state: Buffer, user: string, client: string, now: number): { challenge: StoredChallenge; expired: boolean } | undefined;
   purgeExpired(now: number): number;
 }
 

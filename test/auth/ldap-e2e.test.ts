@@ -100,6 +100,26 @@ t.test('a directory user with a token: challenge, then the code; reply attribute
   t.match(s.audit.at(-1), { reason: 'replayed-code' });
 });
 
+t.test('another spelling of a name with a token is challenged too (it was let in on the password alone)', async (t) => {
+  // alice has LDAP-T1 (the test above); users_without_token = "password-only".
+  for (const name of ['ALICE', 'alice ', 'Alice']) {
+    t.equal((await ask(name, 'alice-pass-1')).reply, 'Access-Challenge', name);
+    t.match(s.audit.at(-1), { result: 'challenge', user: 'alice' });
+  }
+});
+
+t.test('an app password needs the user in the directory, and brings the directory groups', async (t) => {
+  const { hashAppPassword } = await import('../../src/auth/app-passwords.js');
+  s.server.store.appPasswords.create('bob', 'imap', hashAppPassword('bob-app-password'));
+  s.server.store.appPasswords.create('ghost', 'imap', hashAppPassword('ghost-app-password'));
+  const bob = await ask('bob', 'bob-app-password');
+  t.equal(bob.reply, 'Access-Accept');
+  t.match(replyText(bob.stdout), /Tunnel-Private-Group-Id:1 = "100"\s+Session-Timeout = 3600/, 'the VPN-Users VLAN of bob’s directory group');
+  t.match(s.audit.at(-1), { result: 'accept', mode: 'app-password', user: 'bob' });
+  t.equal((await ask('ghost', 'ghost-app-password')).reply, 'Access-Reject', 'not (or no longer) in the directory');
+  t.match(s.audit.at(-1), { result: 'reject', mode: 'app-password', reason: 'unknown-user' });
+});
+
 t.test('directory down: Access-Reject with reason directory-unavailable, other clients still served', async (t) => {
   const down = await startTestServer({
     extra: `[auth]\nprimary = "ldap"\n[ldap]\nurls = ["ldap://127.0.0.1:1"]\nbase_dn = "dc=example,dc=com"\ntimeout = 1\n`,

@@ -48,6 +48,14 @@ t.test('the user id is the directory spelling of the filter attribute', async (t
   t.same(await suffix.verify('Alice', 'alice-pass-1'), { ok: true, user: 'Alice', groups: [ADMINS, USERS] });
 });
 
+t.test('lookup: the entry without a bind as the user (for app passwords)', async (t) => {
+  t.same(await ldap.lookup('ALICE'), { ok: true, user: 'alice', groups: [ADMINS, USERS] });
+  t.match(await ldap.lookup('mallory'), { ok: false, reason: 'unknown-user' });
+  t.match(await ldap.lookup('*'), { ok: false, reason: 'unknown-user' });
+  const nowhere = authenticator({ urls: [`ldap://127.0.0.1:${await freePort()}`] });
+  t.match(await nowhere.lookup('alice'), { ok: false, reason: 'directory-unavailable' });
+});
+
 t.test('wrong password', async (t) => {
   t.match(await ldap.verify('alice', 'wrong'), { ok: false, reason: 'wrong-password', detail: /InvalidCredentials/ });
   t.match(await ldap.verify('alice', 'bob-pass-2'), { ok: false, reason: 'wrong-password' });

@@ -17,15 +17,25 @@ const code = (step: number, key = KEY, digits: 6 | 8 = 6): string => ourHotp(key
 
 class FakePrimary implements PrimaryAuthenticator {
   calls: Array<[string, string]> = [];
+  /** As a directory: another spelling of a name finds the same entry ("ALICE" → alice). */
+  spelling: (user: string) => string = (u) => u;
+  /** Answers after this many event-loop turns (argon2 or a directory takes time). */
+  turns = 0;
   constructor(
     private readonly passwords: Record<string, string>,
     private readonly override?: PrimaryResult,
   ) {}
   async verify(user: string, password: string): Promise<PrimaryResult> {
     this.calls.push([user, password]);
+    for (let i = 0; i < this.turns; i++) await new Promise((r) => setImmediate(r));
+    const who = await this.lookup(user);
+    if (!who.ok || this.override) return who;
+    return this.passwords[who.user] === password ? who : { ok: false, reason: 'wrong-password' };
+  }
+  async lookup(user: string): Promise<PrimaryResult> {
     if (this.override) return this.override;
-    if (!(user in this.passwords)) return { ok: false, reason: 'unknown-user' };
-    return this.passwords[user] === password ? { ok: true, user, groups: ['dir-group'] } : { ok: false, reason: 'wrong-password' };
+    const name = this.spelling(user);
+    return name in this.passwords ? { ok: true, user: name, groups: ['dir-group'] } : { ok: false, reason: 'unknown-user' };
   }
   async close(): Promise<void> {}
 }
@@ -112,6 +122,7 @@ t.test('password alone → challenge; the State answers once, for the same user,
   const state = (ch as { state: Buffer }).state;
   t.match(await s.decide('bob', code(T), { state }), { result: 'reject', reason: 'unknown-state' }, 'another user cannot answer it');
   const ch2 = (await s.decide('alice', 'pw')) as { state: Buffer };
+  t.match(await s.decide('alice', code(T), { state: ch2.state, client: 'other-nas', primary: 'none' }), { result: 'reject', reason: 'unknown-state' }, 'nor another NAS (RFC 2865 §5.24)');
   t.match(await s.decide('alice', code(T), { state: ch2.state }), { result: 'accept', mode: 'challenge', groups: ['dir-group'] });
   t.match(await s.decide('alice', code(T + 1), { state: ch2.state }), { result: 'reject', reason: 'unknown-state' }, 'single use');
   const ch3 = (await s.decide('alice', 'pw')) as { state: Buffer };
@@ -224,10 +235,49 @@ t.test('app passwords are accepted alone', async (t) => {
   s.store.users.addToGroup('alice', 'mail');
   s.store.tokens.importMany([totpRecord('A', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
   const made = s.store.appPasswords.create('alice', 'imap', hashAppPassword('aaaa-bbbb'));
-  t.match(await s.decide('alice', 'aaaa-bbbb'), { result: 'accept', mode: 'app-password', groups: ['mail'] });
+  t.match(await s.decide('alice', 'aaaa-bbbb'), { result: 'accept', mode: 'app-password', groups: ['dir-group', 'mail'] });
   t.equal(s.store.appPasswords.list('alice')[0]?.lastUsedAt, s.now());
   s.store.appPasswords.revoke('alice', made.id);
   t.match(await s.decide('alice', 'aaaa-bbbb'), { result: 'reject' });
+});
+
+t.test('an app password stands in for the password, not the account: a user the primary does not know is refused', async (t) => {
+  const s = setup();
+  s.store.appPasswords.create('gone', 'vpn', hashAppPassword('cccc-dddd'));
+  t.match(await s.decide('gone', 'cccc-dddd'), { result: 'reject', mode: 'app-password', reason: 'unknown-user' }, 'removed from the directory');
+  t.equal(s.store.appPasswords.list('gone')[0]?.lastUsedAt, null, 'not marked used');
+  const down = setup({ primary: new FakePrimary({}, { ok: false, reason: 'directory-unavailable' }) });
+  down.store.appPasswords.create('alice', 'vpn', hashAppPassword('cccc-dddd'));
+  t.match(await down.decide('alice', 'cccc-dddd'), { result: 'reject', reason: 'directory-unavailable' }, 'directory down: refused');
+});
+
+t.test('another spelling of the name (the directory matched it) is decided as the directory’s name', async (t) => {
+  const primary = new FakePrimary({ alice: 'pw', bob: 'pw' });
+  primary.spelling = (u) => u.trim().toLowerCase();
+  const s = setup({ primary, policy: { usersWithoutToken: 'password-only' } });
+  s.store.tokens.importMany([totpRecord('A1', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  t.match(await s.decide('ALICE', 'pw'), { result: 'challenge', user: 'alice' }, 'challenged: alice has a token (it was let in on the password)');
+  t.match(await s.decide('alice ', `pw${code(T)}`), { result: 'accept', mode: 'password+otp', user: 'alice', tokenSerial: 'A1' });
+  t.match(await s.decide('Alice', `pw${code(T)}`), { result: 'reject', reason: 'replayed-code', user: 'alice' });
+  t.match(await s.decide('BOB', 'pw'), { result: 'accept', mode: 'password', user: 'bob' }, 'no token: password-only, as bob');
+  s.store.users.setEnabled('alice', false);
+  t.match(await s.decide('ALICE', `pw${code(T + 1)}`), { result: 'reject', reason: 'disabled-user' }, 'alice disabled: refused under any spelling');
+  primary.spelling = (u) => `${u}x`; // a directory whose answer changes with every spelling asked
+  t.match(await s.decide('bob', 'pw'), { result: 'reject', reason: 'unknown-user' }, 'decided again once at most');
+});
+
+t.test('a burst of guesses cannot outrun the lockout (RELIABILITY O6, RFC 4226 §7.3)', async (t) => {
+  const primary = new FakePrimary({ alice: 'pw' });
+  primary.turns = 3; // every request waits for the primary: all 12 are read before any is decided
+  const s = setup({ primary, otp: { maxFailures: 3 } });
+  s.store.tokens.importMany([totpRecord('A1', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  const wrong = Array.from({ length: 11 }, (_, i) => s.decide('alice', `pw${code(T + 100 + i)}`));
+  const right = s.decide('alice', `pw${code(T)}`);
+  const reasons = (await Promise.all([...wrong, right])).map((d) => (d.result === 'reject' ? d.reason : d.result));
+  t.equal(reasons.filter((r) => r === 'wrong-code').length, 3, 'three guesses checked');
+  t.equal(reasons.filter((r) => r === 'locked').length, 9, 'then locked, the right code too');
+  t.match(s.store.tokens.get('A1'), { failures: 3 });
+  t.not(s.store.tokens.get('A1')?.lockedAt, null);
 });
 
 t.test('disabled users, non-PAP methods, missing password, directory down', async (t) => {

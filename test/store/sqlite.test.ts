@@ -202,8 +202,10 @@ t.test('tokens: --replace renews the secret and keeps owner, enabled flag, lock 
   const t1 = store.tokens.get('T')!;
   t.match(t1, { digits: 8, user: 'alice', enabled: false, failures: 3 }, 'renewed, and still alice’s, disabled and locked');
   t.not(t1.lockedAt, null);
+  t.notOk(store.tokens.commitTotp(t1.id, 101, 0, 1001), 'locked: not even a later step (RFC 4226 §7.3)');
+  store.tokens.unlock('T');
   t.notOk(store.tokens.commitTotp(t1.id, 100, 0, 1001), 'step 100 stays used (RFC 6238 §5.2)');
-  t.ok(store.tokens.commitTotp(t1.id, 101, 0, 1001), 'a later step is accepted');
+  t.ok(store.tokens.commitTotp(t1.id, 101, 0, 1001), 'a later step is accepted once unlocked');
   const h = store.tokens.get('H')!;
   t.equal(h.counter, 9, 'the HOTP counter does not go back to the file’s 2 (RFC 4226 §7.2)');
   t.notOk(store.tokens.commitHotp(h.id, 9, 1001), 'counter 9 stays used');
@@ -220,15 +222,16 @@ t.test('challenges: single use, expiry, purge, only a hash stored', async (t) =>
   store.challenges.create(state, { user: 'alice', client: 'gw', groups: ['g'], createdAt: 100, expiresAt: 400 });
   const raw = store.db.prepare('SELECT state_hash FROM challenges').pluck().get() as Buffer;
   t.notSame(raw, state, 'the raw State is not stored');
-  t.same(store.challenges.take(state, 'alice', 200), { challenge: { user: 'alice', client: 'gw', groups: ['g'], createdAt: 100, expiresAt: 400 }, expired: false });
-  t.equal(store.challenges.take(state, 'alice', 200), undefined, 'answerable once');
+  t.same(store.challenges.take(state, 'alice', 'gw', 200), { challenge: { user: 'alice', client: 'gw', groups: ['g'], createdAt: 100, expiresAt: 400 }, expired: false });
+  t.equal(store.challenges.take(state, 'alice', 'gw', 200), undefined, 'answerable once');
   store.challenges.create(state, { user: 'alice', client: 'gw', groups: ['g'], createdAt: 100, expiresAt: 400 });
-  t.equal(store.challenges.take(state, 'alice', 400)?.expired, true);
+  t.equal(store.challenges.take(state, 'alice', 'gw', 400)?.expired, true);
   store.challenges.create(Buffer.from('a'), { user: 'a', client: 'gw', groups: ['g'], createdAt: 1, expiresAt: 10 });
   store.challenges.create(Buffer.from('b'), { user: 'b', client: 'gw', groups: ['g'], createdAt: 1, expiresAt: 20 });
   t.equal(store.challenges.purgeExpired(15), 1);
-  t.equal(store.challenges.take(Buffer.from('b'), 'alice', 16), undefined, 'made for b: not alice’s to answer');
-  t.ok(store.challenges.take(Buffer.from('b'), 'b', 16), 'and not spent by her try: b still answers it');
+  t.equal(store.challenges.take(Buffer.from('b'), 'alice', 'gw', 16), undefined, 'made for b: not alice’s to answer');
+  t.equal(store.challenges.take(Buffer.from('b'), 'b', 'other-nas', 16), undefined, 'sent to gw: not another NAS’s to answer');
+  t.ok(store.challenges.take(Buffer.from('b'), 'b', 'gw', 16), 'and not spent by those tries: b still answers it through gw');
 });
 
 t.test('app passwords: create, list, hashes, touch, revoke', async (t) => {

@@ -134,11 +134,12 @@ export class SqliteTokens implements TokenStore {
       unlock: db.prepare('UPDATE tokens SET failures = 0, locked_at = NULL WHERE serial = ? RETURNING id').pluck(),
       unlockAll: db.prepare('UPDATE tokens SET failures = 0, locked_at = NULL WHERE user = ?'),
       // RFC 6238 §5.2 / RFC 4226 §7.2: one atomic compare-and-set; the WHERE clause is the replay guard.
+      // A locked token is never committed, whoever locked it since it was read (RFC 4226 §7.3).
       commitTotp: db.prepare(
-        'UPDATE tokens SET last_step = ?, drift = ?, failures = 0, locked_at = NULL, last_used_at = ? WHERE id = ? AND (last_step IS NULL OR last_step < ?)',
+        'UPDATE tokens SET last_step = ?, drift = ?, failures = 0, last_used_at = ? WHERE id = ? AND (last_step IS NULL OR last_step < ?) AND locked_at IS NULL',
       ),
       commitHotp: db.prepare(
-        'UPDATE tokens SET counter = ?, failures = 0, locked_at = NULL, last_used_at = ? WHERE id = ? AND counter < ?',
+        'UPDATE tokens SET counter = ?, failures = 0, last_used_at = ? WHERE id = ? AND counter < ? AND locked_at IS NULL',
       ),
       // RFC 4226 §7.3: failures count across all clients; the lock time is set once, when the limit is reached.
       failure: db
