@@ -85,6 +85,8 @@ export class Pipeline {
   private codeOnly(user: string, code: string, now: number): Decision {
     const owned = this.deps.tokens.forEnabledUser(user);
     if (owned === null) return reject(user, 'unknown', 'disabled-user');
+    // No token and no local user: a name this server knows nothing of (not "no-token").
+    if (owned.length === 0 && this.deps.users.get(user) === undefined) return reject(user, 'otp', 'unknown-user');
     return this.checkOwned(user, owned, code, now, 'otp', () => this.deps.users.groups(user));
   }
 

@@ -32,8 +32,11 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
           'list a user’s app passwords (never the passwords)',
           name,
           (argv) =>
-            withStore(argv, ({ store }) => {
-              const rows = store.appPasswords.list(argv.name).map((a) => ({ id: a.id, label: a.label, created: isoTime(a.createdAt), last_used: isoTime(a.lastUsedAt) }));
+            withStore(argv, ({ config, store }) => {
+              const listed = store.appPasswords.list(argv.name);
+              // An empty list for a name that is nobody is a typo, not "no app passwords" (SPEC: exit 1).
+              if (listed.length === 0) knownUser(config, store, argv.name);
+              const rows = listed.map((a) => ({ id: a.id, label: a.label, created: isoTime(a.createdAt), last_used: isoTime(a.lastUsedAt) }));
               printRows(io, argv.json, rows, ['id', 'label', 'created', 'last_used']);
             }),
         )

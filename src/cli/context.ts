@@ -37,7 +37,7 @@ export function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store
 }
 
 /** The store read-only, creating nothing (store/open.ts openStoreReadOnly): undefined when there is none yet. */
-export function withStoreReadOnly<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: Store | undefined }) => Promise<T> | T): Promise<T> {
+export function withStoreReadOnly<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: Store | undefined; file: string }) => Promise<T> | T): Promise<T> {
   return inStore(argv, openStoreReadOnly, fn);
 }
 

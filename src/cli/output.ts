@@ -24,11 +24,13 @@ export function printRows(io: Io, json: boolean | undefined, rows: readonly Row[
     return [v === null || v === undefined ? '-' : shown(String(v))];
   };
   const cells = rows.map((r) => columns.map((c) => lines(r[c])));
-  const widths = columns.map((c, i) => Math.max(c.length, ...cells.flatMap((r) => (r[i] as string[]).map((v) => v.length))));
+  // Loops, not Math.max(...spread): a spread of 130,000 rows overflows the call stack.
+  const widths = columns.map((c) => c.length);
+  for (const r of cells) r.forEach((values, i) => values.forEach((v) => (widths[i] = Math.max(widths[i] as number, v.length))));
   const line = (values: readonly string[]): string => values.map((v, i) => v.padEnd(widths[i] as number)).join('  ').trimEnd();
   io.stdout(`${line(columns)}\n`);
   for (const r of cells) {
-    const height = Math.max(...r.map((c) => c.length));
+    const height = r.reduce((h, c) => Math.max(h, c.length), 0);
     for (let k = 0; k < height; k++) io.stdout(`${line(r.map((c) => c[k] ?? ''))}\n`);
   }
 }

@@ -13,7 +13,7 @@ import { parsePeriod } from '../audit/report/period.js';
 import type { Period, PeriodError } from '../audit/report/period.js';
 import { buildReport } from '../audit/report/run.js';
 import { configErrorAt } from '../config/load.js';
-import { withStore } from './context.js';
+import { withStoreReadOnly } from './context.js';
 import { CliError } from './io.js';
 import type { GlobalArgs, Io } from './io.js';
 import { progressBar } from './output.js';
@@ -49,12 +49,13 @@ export function reportCommand(io: Io, deps: ReportDeps = {}): CommandModule<Glob
         throw new CliError((err as PeriodError).message, 2);
       }
       const format: ReportFormat = argv.json === true ? 'json' : argv.format;
-      await withStore(argv, async ({ config, store, file }) => {
+      // Read-only: a report creates no store (nor key) where there is none, and writes nothing.
+      await withStoreReadOnly(argv, async ({ config, store, file }) => {
         if (config.log.audit === '') throw new CliError('report: the audit log is disabled ([log] audit = "")');
         // No directory is a wrong path (or a server that never ran), not an empty report.
         const dir = dirname(config.log.audit);
         if (statSync(dir, { throwIfNoEntry: false })?.isDirectory() !== true) throw new CliError(configErrorAt(file, ['log', 'audit'], `${config.log.audit}: the directory ${dir} does not exist`).message);
-        const tokens = store.tokens.list().map((t) => ({ serial: t.serial, user: t.user, lastUsedAt: t.lastUsedAt }));
+        const tokens = (store?.tokens.list() ?? []).map((t) => ({ serial: t.serial, user: t.user, lastUsedAt: t.lastUsedAt }));
         const bar = await progressBar(io, 'reading audit log [{bar}] {percentage}% {value}/{total} bytes', true);
         let started = false;
         const report = await buildReport({

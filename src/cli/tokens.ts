@@ -50,8 +50,10 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'list tokens',
           (y) => y.option('user', { type: 'string', requiresArg: true, describe: 'only this user’s tokens' }),
           (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, ({ config, store }) => {
               const tokens = store.tokens.list(argv.user === undefined ? undefined : { user: argv.user });
+              // An empty list for a name that is nobody is a typo, not "no tokens" (SPEC: exit 1).
+              if (argv.user !== undefined && tokens.length === 0) knownUser(config, store, argv.user);
               printRows(io, argv.json, tokens.map(tokenRow), LIST_COLUMNS);
             }),
         )

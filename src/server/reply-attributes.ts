@@ -21,7 +21,8 @@ export function buildReplyAttributes(config: Config, configFile: string): ReplyA
   }
   const compiled = compileReplyRules(config.reply);
   if (!compiled.ok) {
-    throw configErrorAt(configFile, ['reply', compiled.index, 'attributes'], `${compiled.attribute}: ${compiled.message}`);
+    // The message names the attribute already ("Foo: no such attribute …").
+    throw configErrorAt(configFile, ['reply', compiled.index, 'attributes'], compiled.message);
   }
   return { for: (user, groups) => compiled.rules.attributesFor(user, groups) };
 }

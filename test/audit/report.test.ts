@@ -112,6 +112,7 @@ const TOKENS = [
   { serial: 'T4', user: 'dave', lastUsedAt: sec('2026-11-01T00:00:00Z') }, // accepted only at until
   { serial: 'T5', user: null, lastUsedAt: sec('2026-11-21T00:00:00Z') }, // used in the period by the store's record
   { serial: 'T6', user: 'frank', lastUsedAt: sec('2026-11-22T12:00:00Z') }, // after the period
+  { serial: 'T7', user: null, lastUsedAt: null }, // in stock (assigned to nobody): not listed as unused
 ];
 
 function run(dir: string, by: Report['by'], file = join(dir, 'audit.log')): Promise<Report> {
@@ -284,7 +285,7 @@ t.test('empty report: every section says (none)', async (t) => {
 });
 
 t.test('names from the network cannot inject into a terminal or a spreadsheet', async (t) => {
-  const b = new ReportBuilder(SINCE, NOW, 'user', [{ serial: '+T', user: null, lastUsedAt: null }]);
+  const b = new ReportBuilder(SINCE, NOW, 'user', [{ serial: '+T', user: 'x', lastUsedAt: null }]);
   for (const user of ['=HYPERLINK("x")', 'a,b"c', '\u001b[31mred', '-1+1', '@sum', 'plain'])
     b.line(j(d('2026-11-21T00:00:00.000Z', user, 'c', 'otp', 'accept')));
   const r = b.result(1);
@@ -294,17 +295,17 @@ t.test('names from the network cannot inject into a terminal or a spreadsheet', 
   t.match(csv, /\nby-user,\?\[31mred,,1,0,0,1,,,\n/);
   t.match(csv, /\nby-user,'-1\+1,/);
   t.match(csv, /\nby-user,'@sum,/);
-  t.match(csv, /\nunused-token,'\+T,,,,,,,,never-used\n/);
+  t.match(csv, /\nunused-token,'\+T,x,,,,,,,never-used\n/);
   const table = renderTable(r);
   t.notMatch(table, /\u001b/);
   t.match(table, /\?\[31mred/);
-  t.match(table, /\+T {6}\(none\)/);
+  t.match(table, /\+T {6}x /);
 });
 
 t.test('builder: later lines move "last" forward, earlier ones do not', async (t) => {
   const b = new ReportBuilder(SINCE, NOW, 'user', [
-    { serial: 'B', user: null, lastUsedAt: null },
-    { serial: 'A', user: null, lastUsedAt: null },
+    { serial: 'B', user: 'b', lastUsedAt: null },
+    { serial: 'A', user: 'a', lastUsedAt: null },
   ]);
   for (const time of ['2026-11-21T10:00:00.000Z', '2026-11-21T12:00:00.000Z', '2026-11-21T11:00:00.000Z']) {
     b.line(j(d(time, 'carol', 'c', 'password+otp', 'reject', { reason: 'locked' })));

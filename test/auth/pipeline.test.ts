@@ -139,7 +139,9 @@ t.test('code alone for primary = "none"', async (t) => {
   s.store.tokens.importMany([totpRecord('N', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
   t.match(await s.decide('alice', code(T), { primary: 'none' }), { result: 'accept', mode: 'otp', groups: ['local-g'] });
   t.match(await s.decide('alice', code(T), { primary: 'none' }), { result: 'reject', reason: 'replayed-code', mode: 'otp' });
-  t.match(await s.decide('nobody', code(T), { primary: 'none' }), { result: 'reject', reason: 'no-token' });
+  t.match(await s.decide('nobody', code(T), { primary: 'none' }), { result: 'reject', reason: 'unknown-user', mode: 'otp' }, 'no token, no user');
+  s.store.users.add('bob', null);
+  t.match(await s.decide('bob', code(T), { primary: 'none' }), { result: 'reject', reason: 'no-token' }, 'a user without a token');
   t.equal(s.primary.calls.length, 0, 'no password check at all');
 });
 

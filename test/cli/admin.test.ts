@@ -98,7 +98,8 @@ t.test('tokens: list, show, assign, enable/disable, unlock, resync, delete — n
   const list = await w.run(['token', 'list', '--json']);
   t.match(JSON.parse(list.stdout), [{ serial: 'T1', type: 'totp', algorithm: 'SHA1', digits: 6, user: 'alice', enabled: true, locked: false }]);
   t.match((await w.run(['token', 'list', '--user', 'alice'])).stdout, /T1/);
-  t.equal((await w.run(['token', 'list', '--user', 'bob'])).stdout, '(none)\n');
+  t.equal((await w.run(['user', 'add', 'bob'])).code, 0);
+  t.equal((await w.run(['token', 'list', '--user', 'bob'])).stdout, '(none)\n', 'a user without tokens');
   const show = await w.run(['token', 'show', 'T1']);
   t.match(show.stdout, /serial:\s+T1/);
   const showJson = JSON.parse((await w.run(['token', 'show', 'T1', '--json'])).stdout) as Record<string, unknown>;
@@ -153,6 +154,12 @@ t.test('app passwords: shown once, listed without the password, revoked', async 
   t.equal((await w.run(['app-password', 'revoke', 'alice'])).code, 2, 'needs an id or --all');
   t.match((await w.run(['app-password', 'revoke', 'alice', '--all'])).stdout, '1 app password(s) of alice revoked');
   t.equal((await w.run(['app-password', 'list', 'alice', '--json'])).stdout, '[]\n');
+  const nobody = await w.run(['app-password', 'list', 'nobody', '--json']);
+  t.equal(nobody.code, 1, 'a name that is nobody is refused, not an empty list');
+  t.match(nobody.stderr, /no user nobody/);
+  const tokens = await w.run(['token', 'list', '--user', 'nobody']);
+  t.equal(tokens.code, 1);
+  t.match(tokens.stderr, /no user nobody/);
 });
 
 t.test('enroll: otpauth URI and QR once; the token works with oathtool codes', async (t) => {

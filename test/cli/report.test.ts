@@ -243,3 +243,16 @@ t.test('an audit directory that does not exist exits 1 naming log.audit, its lin
   t.equal(empty.code, 0, empty.err);
   t.match(JSON.parse(empty.out), { files: 0, decisions: 0, totals: { total: 0 } });
 });
+
+t.test('a report creates no store and no key file where there is none (read-only)', async (t) => {
+  const { readdirSync } = await import('node:fs');
+  const { readFileSync } = await import('node:fs');
+  const { config, dir } = workspace();
+  // The store of this config is one that does not exist yet.
+  writeFileSync(config, readFileSync(config, 'utf8').replaceAll(`${dir}/radius-otp.db`, `${dir}/none/radius-otp.db`).replaceAll(`${dir}/master.key`, `${dir}/none/master.key`));
+  const before = readdirSync(dir).sort();
+  const r = await cli(['report', '--config', config, ...PERIOD, '--json']);
+  t.equal(r.code, 0, r.err);
+  t.match(JSON.parse(r.out), { decisions: 5, unusedTokens: [] });
+  t.same(readdirSync(dir).sort(), before, 'no none/ directory: no database, no key file');
+});

@@ -304,3 +304,11 @@ t.test('read-only, a store of the first schema version: read as it stands, migra
   rw.clientMa.record('s', 'c', 'yes', 1);
   t.same(rw.clientMa.list('s'), [{ client: 'c', ma: 'yes', decidedAt: 1 }]);
 });
+
+t.test('a store from a later radius-otp (a higher schema version) is refused, read-only too', async (t) => {
+  const { store, path } = tempStore();
+  store.db.pragma('user_version = 99');
+  store.close();
+  t.throws(() => openSqliteStore({ path, sealer: fakeSealer, onSealError: () => {} }), { code: 'database', message: /schema version 99 is newer than this radius-otp knows \(\d+\)/ });
+  t.throws(() => openStoreReadOnly({ store: { path, key_file: `${path}.key` } }), { code: 'database', message: /schema version 99/ });
+});

@@ -186,8 +186,9 @@ export class ReportBuilder {
     else groups.sort((a, b) => b.total - a.total || compareText(a.key, b.key));
     const sinceSec = this.since.getTime() / 1000;
     const untilSec = this.until.getTime() / 1000;
+    // Assigned tokens only: tokens in stock (imported, given to nobody yet) are not unused by anyone.
     const unused = [...this.tokens.values()]
-      .filter(({ token, used }) => !used && !(token.lastUsedAt !== null && token.lastUsedAt >= sinceSec && token.lastUsedAt < untilSec))
+      .filter(({ token, used }) => token.user !== null && !used && !(token.lastUsedAt !== null && token.lastUsedAt >= sinceSec && token.lastUsedAt < untilSec))
       .map(({ token }) => ({
         serial: token.serial,
         user: token.user,

@@ -11,7 +11,7 @@ import { StoreError, type Store } from '../types.js';
 import { SqliteAppPasswords } from './app-passwords.js';
 import { SqliteChallenges } from './challenges.js';
 import { SqliteClientMa } from './client-ma.js';
-import { migrate } from './schema.js';
+import { checkVersion, migrate } from './schema.js';
 import { SqliteTokens, type SecretSealer } from './tokens.js';
 import { SqliteUsers } from './users.js';
 
@@ -46,6 +46,7 @@ export function openSqliteStore(opts: OpenStoreOptions): SqliteStore {
     db.pragma('busy_timeout = 5000');
     // A read-only store is read as it stands: a store of an older version is migrated by the
     // next command that writes (what the readers need has been there since the first version).
+    checkVersion(db);
     if (!readOnly) migrate(db);
   } catch (err) {
     throw new StoreError('database', `cannot open the store ${opts.path}: ${(err as Error).message}`);

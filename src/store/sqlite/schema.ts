@@ -71,6 +71,17 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/**
+ * A store written by a later radius-otp (a downgrade after an upgrade) is refused, read-only
+ * or not: this code would write rows without columns it does not know of.
+ */
+export function checkVersion(db: Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new Error(`schema version ${version} is newer than this radius-otp knows (${MIGRATIONS.length}): run the radius-otp that wrote it, or restore a backup made for this one`);
+  }
+}
+
 export function migrate(db: Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   for (let v = version; v < MIGRATIONS.length; v++) {
