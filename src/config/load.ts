@@ -77,11 +77,20 @@ function toConfigError(issue: z.core.$ZodIssue, source: string, file: string): C
  * One address listed twice (however written: "[::1]:1812" and "[0:0:0:0:0:0:0:1]:1812") could not
  * be bound the second time. Port 0 is not a duplicate: each entry gets a port of its own.
  */
+const WILDCARDS = [parseNetwork('0.0.0.0'), parseNetwork('::')];
+
 function checkListen(config: Config, source: string, file: string): void {
   const seen: Array<{ network: Network; port: number }> = [];
   config.server.listen.forEach((listen, i) => {
     const { host, port } = parseListen(listen) as { host: string; port: number };
     const network = parseNetwork(host);
+    // RFC 2865 §3 / RELIABILITY R10: the reply leaves from the address the request came to, or
+    // the NAS drops it. A socket bound to 0.0.0.0 or :: cannot choose (Node has no IP_PKTINFO),
+    // and its audit server_ip would be the wildcard.
+    if (WILDCARDS.some((w) => sameNetwork(network, w))) {
+      const path = ['server', 'listen', i];
+      throw new ConfigError('invalid', file, formatKey(path), locateKey(source, path), `${listen}: a wildcard address cannot answer from the address each request came to: list each address of this host`);
+    }
     const same = port === 0 ? -1 : seen.findIndex((s) => s.port === port && sameNetwork(s.network, network));
     if (same >= 0) {
       const path = ['server', 'listen', i];

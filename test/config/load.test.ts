@@ -126,6 +126,13 @@ t.test('an empty client secret is refused with key and line', async (t) => {
   fails(t, '[[client]]\nname = "a"\naddress = "10.0.0.0/8"\nsecret = ""\n', { code: 'invalid', key: 'client[0].secret', line: 4 });
 });
 
+t.test('a wildcard listen address is refused: replies must leave from the address each request came to', async (t) => {
+  for (const [listen, line] of [['0.0.0.0:1812', 2], ['[::]:1812', 2], ['[0:0:0:0:0:0:0:0]:1812', 2]] as const) {
+    fails(t, `[server]\nlisten = ["${listen}"]\n`, { code: 'invalid', key: 'server.listen[0]', line, reason: /wildcard address .* list each address of this host/ });
+  }
+  t.equal(parseConfig('[server]\nlisten = ["10.0.0.1:1812"]\n', 'x.conf').server.listen[0], '10.0.0.1:1812');
+});
+
 t.test('a listen address given twice, however written, is refused with key and line', async (t) => {
   fails(t, '[server]\nlisten = ["127.0.0.1:1812", "127.0.0.1:1812"]\n', {
     code: 'invalid',
