@@ -49,6 +49,8 @@ export class LdapConfigError extends Error {
 export interface LdapDeps {
   /** Reads bind_password_file and ca_file (default: fs.readFileSync as UTF-8). */
   readFile?: (path: string) => string;
+  /** Each directory-unavailable answer, with what failed (never a password). */
+  onUnavailable?: (detail: string) => void;
 }
 
 type LdapConfig = Config['ldap'];
@@ -91,10 +93,13 @@ export class LdapAuthenticator implements PrimaryAuthenticator {
   private readonly live = new Set<Client>();
   private closed = false;
 
+  private readonly onUnavailable: (detail: string) => void;
+
   constructor(
     private readonly cfg: LdapConfig,
     deps: LdapDeps = {},
   ) {
+    this.onUnavailable = deps.onUnavailable ?? (() => {});
     const readFile = deps.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
     const read = (key: string, path: string): string => {
       try {
@@ -155,15 +160,21 @@ export class LdapAuthenticator implements PrimaryAuthenticator {
   async verify(user: string, password: string): Promise<LdapResult> {
     if (password === '') return fail('wrong-password', 'empty password (no bind attempted)');
     const found = await this.find(user);
-    if ('reason' in found) return found;
+    if ('reason' in found) return this.told(found);
     const bound = await this.bindUser(found.entry.dn, password, found.index);
-    return bound ?? this.known(user, found.entry);
+    return bound === null ? this.known(user, found.entry) : this.told(bound);
   }
 
   /** The entry user_filter finds, without a bind as the user (service identity only). */
   async lookup(user: string): Promise<LdapResult> {
     const found = await this.find(user);
-    return 'reason' in found ? found : this.known(user, found.entry);
+    return 'reason' in found ? this.told(found) : this.known(user, found.entry);
+  }
+
+  /** A directory that did not answer is reported with why (the decision only says directory-unavailable). */
+  private told(r: LdapResult & { ok: false }): LdapResult {
+    if (r.reason === 'directory-unavailable') this.onUnavailable(r.detail ?? '');
+    return r;
   }
 
   /** The one entry of `user`, and the server that found it. */
@@ -313,7 +324,7 @@ export class LdapAuthenticator implements PrimaryAuthenticator {
   }
 
   /** Bind as `dn`; null on success, else the failure. Starts with the server that found the entry. */
-  private async bindUser(dn: string, password: string, first: number): Promise<LdapResult | null> {
+  private async bindUser(dn: string, password: string, first: number): Promise<(LdapResult & { ok: false }) | null> {
     const order = [first, ...this.targets.keys()].filter((i, pos, all) => all.indexOf(i) === pos);
     const failures: string[] = [];
     for (const index of order) {

@@ -88,7 +88,10 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     closers.push(() => hasher.close());
     const primaries: { local: PrimaryAuthenticator; ldap?: LdapAuthenticator } = { local: new LocalPrimary(store.users, hasher) };
     if (config.ldap.urls.length > 0) {
-      const ldap = await newLdap(config, opts.configFile);
+      // Why the directory did not answer (refused, TLS, service bind) is the on-call engineer's
+      // first question: at warn, once a second at most (the decisions say directory-unavailable).
+      const unavailable = new RateLimitedLog<string>(1, (detail, suppressed) => logger.warn('directory unavailable', { detail, ...(suppressed > 0 ? { suppressed } : {}) }));
+      const ldap = await newLdap(config, opts.configFile, (detail) => unavailable.log(detail));
       primaries.ldap = ldap;
       closers.push(() => ldap.close());
     }
@@ -196,6 +199,12 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       metrics,
       metricsPort: metricsServer?.port ?? null,
       reload(next: Config) {
+        // [ldap] is applied at start only. A reload whose clients would use a changed one (say,
+        // primary switched to "ldap" with a new [ldap]) would reject everyone: it is refused whole.
+        const usesLdap = next.auth.primary === 'ldap' || next.client.some((c) => c.primary === 'ldap');
+        if (usesLdap && JSON.stringify(config.ldap) !== JSON.stringify(next.ldap)) {
+          throw configErrorAt(opts.configFile, ['ldap'], 'changed: restart to apply (primary "ldap" would use it, so the reload is refused)');
+        }
         const nextReplies = buildReplyAttributes(next, opts.configFile);
         clients = new ClientTable(next.client, clientDefaults(next), clients);
         store.clientMa.retain(next.server.name, clients.decided);
@@ -262,10 +271,10 @@ function warnConfig(config: Config, configFile: string, logger: winston.Logger):
 }
 
 /** Loaded only when [ldap] is configured: ldapts is not needed otherwise. */
-async function newLdap(config: Config, configFile: string): Promise<LdapAuthenticator> {
+async function newLdap(config: Config, configFile: string, onUnavailable: (detail: string) => void): Promise<LdapAuthenticator> {
   const { LdapAuthenticator, LdapConfigError } = await import('../auth/ldap.js');
   try {
-    return new LdapAuthenticator(config.ldap);
+    return new LdapAuthenticator(config.ldap, { onUnavailable });
   } catch (err) {
     /* c8 ignore next -- the constructor throws only LdapConfigError */
     if (!(err instanceof LdapConfigError)) throw err;

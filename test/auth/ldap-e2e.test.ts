@@ -129,6 +129,7 @@ t.test('directory down: Access-Reject with reason directory-unavailable, other c
   const r = await radclient(down.v4, SECRET, `User-Name = "alice", User-Password = "alice-pass-1", NAS-Identifier = "gw", ${MA}`, { timeout: 5 });
   t.equal(r.reply, 'Access-Reject');
   t.match(down.audit.at(-1), { result: 'reject', reason: 'directory-unavailable' });
+  t.ok(down.logs.some((l) => l.level === 'warn' && l.message === 'directory unavailable' && /ldap:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/.test(String(l.detail))), 'the log says why');
   const status = await radclient(down.v4, SECRET, MA, { command: 'status' });
   t.equal(status.reply, 'Access-Accept', 'the server keeps serving');
 });

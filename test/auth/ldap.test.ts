@@ -120,13 +120,18 @@ t.test('a refused service bind is directory-unavailable', async (t) => {
   t.notMatch(JSON.stringify(r), /alice-pass-1|not-the-service-password/);
 });
 
-t.test('all URLs down: directory-unavailable (fail closed)', async (t) => {
-  const a = authenticator({
-    urls: [`ldap://127.0.0.1:${await freePort()}`, `ldap://127.0.0.1:${await freePort()}`],
-    timeout: 0.5,
-  });
+t.test('all URLs down: directory-unavailable (fail closed), reported with why', async (t) => {
+  const told: string[] = [];
+  const a = new LdapAuthenticator(config({ urls: [`ldap://127.0.0.1:${await freePort()}`, `ldap://127.0.0.1:${await freePort()}`], timeout: 0.5 }), { onUnavailable: (d) => told.push(d) });
+  t.teardown(() => a.close());
   const r = await a.verify('alice', 'alice-pass-1');
   t.match(r, { ok: false, reason: 'directory-unavailable', detail: /ECONNREFUSED.*; .*ECONNREFUSED/ });
+  t.match(await a.lookup('alice'), { ok: false, reason: 'directory-unavailable' });
+  t.equal(told.length, 2, 'each unavailable answer is reported');
+  t.match(told[0], /ldap:\/\/127\.0\.0\.1:\d+: .*ECONNREFUSED/);
+  t.notMatch(told.join(), /alice-pass-1/);
+  t.match(await a.verify('alice', ''), { reason: 'wrong-password' });
+  t.equal(told.length, 2, 'other failures are not');
 });
 
 t.test('failover: first URL closed, second up', async (t) => {

@@ -89,6 +89,19 @@ t.test('reload: [auth] and [otp] apply to the next decisions; keys it cannot app
   t.equal(await ask(), 'Access-Reject', 'and back');
 });
 
+t.test('reload: a changed [ldap] that the new config would use is refused whole; one nobody uses is a restart warning', async (t) => {
+  const a = await startTestServer();
+  t.teardown(() => a.stop());
+  const ldap = '[ldap]\nurls = ["ldap://127.0.0.1:1"]\nbase_dn = "dc=x"\n';
+  t.throws(() => a.server.reload(parseConfig(testConfig(a.dir, `[auth]\nprimary = "ldap"\n${ldap}`), a.configFile)), { key: 'ldap', reason: /restart to apply .* the reload is refused/ });
+  await a.addUser('u', 'pw-u');
+  const r = await radclient(a.v4, SECRET, 'User-Name = "u", User-Password = "pw-u", NAS-Identifier = "n", Message-Authenticator = 0x00');
+  t.equal(r.reply, 'Access-Reject', 'still local: the running configuration stays (u has no token)');
+  t.match(a.audit.at(-1), { reason: 'no-token' });
+  a.server.reload(parseConfig(testConfig(a.dir, ldap), a.configFile));
+  t.ok(a.logs.some((l) => l.message === 'ldap changed: restart to apply'), 'unused: applied later, with a warning');
+});
+
 t.test('reload: new clients apply; invalid reply rules are refused and the old config stays', async (t) => {
   const a = await startTestServer();
   t.teardown(() => a.stop());
