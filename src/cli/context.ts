@@ -3,6 +3,7 @@ import { ConfigError } from '../config/errors.js';
 import { configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { openStore, openStoreReadOnly } from '../store/open.js';
+import type { SqliteStore } from '../store/sqlite/open.js';
 import type { Store } from '../store/types.js';
 import { CliError, shown, type GlobalArgs } from './io.js';
 
@@ -37,7 +38,7 @@ export function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store
 }
 
 /** The store read-only, creating nothing (store/open.ts openStoreReadOnly): undefined when there is none yet. */
-export function withStoreReadOnly<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: Store | undefined; file: string }) => Promise<T> | T): Promise<T> {
+export function withStoreReadOnly<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: SqliteStore | undefined; file: string }) => Promise<T> | T): Promise<T> {
   return inStore(argv, openStoreReadOnly, fn);
 }
 

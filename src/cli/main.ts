@@ -5,6 +5,7 @@
 import yargs from 'yargs';
 import { StoreError } from '../store/types.js';
 import { appPasswordCommands } from './app-passwords.js';
+import { backupCommand } from './backup.js';
 import { clientCommands } from './clients.js';
 import { enrollCommand } from './enroll.js';
 import { importCommands } from './import.js';
@@ -27,6 +28,7 @@ export async function runCli(args: readonly string[], io: Io, signals?: NodeJS.E
     .command(appPasswordCommands(io))
     .command(reportCommand(io))
     .command(clientCommands(io))
+    .command(backupCommand(io))
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .help('help', 'show this help')

@@ -110,6 +110,8 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     // RELIABILITY B8: auto decisions do not outlive the process; the rows only show the live ones.
     // (Before the pipeline turns group commits on: this write is committed when it returns.)
     store.clientMa.retain(config.server.name, []);
+    // And a clean stop forgets them (closers run in reverse: after the sockets, before the store).
+    closers.push(() => store.clientMa.retain(config.server.name, []));
     const pipeline = new Pipeline({
       users: store.users,
       tokens: store.tokens,

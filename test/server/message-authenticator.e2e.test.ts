@@ -64,11 +64,18 @@ t.test('auto: the first request decides; client list shows it', async (t) => {
   t.equal(rows.local6?.effective, 'no');
 });
 
-t.test('a restart forgets the decisions (B8: they do not persist)', async (t) => {
+t.test('a stop or a restart forgets the decisions (B8: they do not persist)', async (t) => {
   const s = await startTestServer({ extra: '[auth]\nusers_without_token = "password-only"\n', server: 'require_message_authenticator = "auto"' });
   await s.addUser('alice', 'pw');
   t.equal((await radclient(s.v4, SECRET, ask(''))).reply, 'Access-Accept');
   await s.stop();
+  const stopped = await cli(['client', 'list', '--json', '--config', s.configFile]);
+  t.match(JSON.parse(stopped.stdout), [{ name: 'local', effective: 'undecided' }], 'a clean stop clears them');
+  // A server killed (no clean stop) leaves its rows: the next start clears them.
+  const { openStore } = await import('../../src/store/open.js');
+  const store = openStore(parseConfig(testConfig(s.dir), s.configFile), () => {});
+  store.clientMa.record('test-server', 'local', 'no', 1);
+  store.close();
   const logger = winston.createLogger({ silent: true });
   const again = await startServer(parseConfig(testConfig(s.dir, '', ['127.0.0.1:0'], 'require_message_authenticator = "auto"'), s.configFile), { logger, configFile: s.configFile, audit: memoryAuditSink() });
   t.teardown(() => again.stop());
