@@ -18,7 +18,7 @@
  * byte, short → numbers. Attributes the server owns or that need per-packet encryption
  * (User-Password, Message-Authenticator, Tunnel-Password, MPPE keys …) are refused.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { isIPv4, isIPv6 } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -85,7 +85,16 @@ const attrs = new Map<string, AttrDef>();
 const enums = new Map<string, Map<string, number>>();
 /** vendor id → true when its VSAs use the RFC 2865 layout (format=1,1) */
 const vendorLayoutOk = new Map<number, boolean>();
-const loaded = new Set<string>();
+/** Loaded dictionary files, with the mtime and size they had: one changed since is read again (SIGHUP). */
+const loaded = new Map<string, string>();
+const stamp = (file: string): string => {
+  try {
+    const st = statSync(file);
+    return `${st.mtimeMs}:${st.size}`;
+  } catch {
+    return ''; // parseFile says why it cannot be read
+  }
+};
 const vendorIdByName = new Map<string, number>();
 
 interface Staged {
@@ -93,6 +102,9 @@ interface Staged {
   enums: [string, string, number][];
   vendors: Map<string, { id: number; ok: boolean }>;
 }
+
+const KEYWORD = /^(ATTRIBUTE|VALUE|VENDOR|BEGIN-VENDOR|END-VENDOR|\$INCLUDE)(?=\s|$)/;
+const WELL_FORMED = /^(?:VENDOR\s+\S+\s+\d+(?:\s+\S+)?|BEGIN-VENDOR\s+\S+(?:\s+\S+)?|END-VENDOR(?:\s+\S+)?|ATTRIBUTE\s+\S+\s+(?:[\d.]+|0x[0-9a-f]+)\s+\S+(?:\s+\S+)?|VALUE\s+\S+\s+\S+\s+(?:\d+|0x[0-9a-f]+)|\$INCLUDE\s+\S+)$/i;
 
 function parseFile(file: string, staged: Staged, seen: Set<string>, extra: boolean): void {
   if (seen.has(file)) return;
@@ -104,9 +116,14 @@ function parseFile(file: string, staged: Staged, seen: Set<string>, extra: boole
     throw new AttributeError('dictionary', file, `cannot read (${(err as NodeJS.ErrnoException).code})`);
   }
   let vendor = STANDARD;
-  for (const raw of text.split('\n')) {
+  for (const [index, raw] of text.split('\n').entries()) {
     // The subset the `radius` package reads (lib/radius.js _load_dictionary), same meaning.
     const line = raw.replace(/#.*/, '').trim();
+    // An administrator's file: a line of these keywords that does not parse is a mistake, said
+    // with its line, rather than an attribute silently missing.
+    if (extra && !WELL_FORMED.test(line) && KEYWORD.test(line)) {
+      throw new AttributeError('dictionary', file, `line ${index + 1}: "${line.slice(0, 60)}" is not a valid ${(KEYWORD.exec(line) as RegExpExecArray)[0]} line`);
+    }
     let m: RegExpExecArray | null;
     if ((m = /^VENDOR\s+(\S+)\s+(\d+)(?:\s+(\S+))?/.exec(line))) {
       const format = /format=(\d),(\d)/.exec(m[3] ?? '');
@@ -145,7 +162,7 @@ function parseFile(file: string, staged: Staged, seen: Set<string>, extra: boole
 }
 
 function load(files: readonly string[], extra: boolean): void {
-  const fresh = files.map((f) => resolve(f)).filter((f) => !loaded.has(f));
+  const fresh = files.map((f) => resolve(f)).filter((f) => loaded.get(f) !== stamp(f));
   if (fresh.length === 0) return;
   const staged: Staged = { attrs: new Map(), enums: [], vendors: new Map() };
   const seen = new Set<string>();
@@ -163,7 +180,7 @@ function load(files: readonly string[], extra: boolean): void {
   }
   lib.load_dictionaries();
   for (const f of fresh) {
-    loaded.add(f);
+    loaded.set(f, stamp(f));
     lib.add_dictionary(f);
     // add_dictionary alone is not enough once the package has loaded its set (it loads once).
     lib.load_dictionary(f);

@@ -195,4 +195,19 @@ $INCLUDE dictionary.included
   // A failed load changes nothing: User-Name is still attribute 1.
   t.equal(hex('User-Name', 'u'), `0103${str('u')}`);
   t.throws(() => encodeAttribute('Acme-Group', 'x'), { code: 'unknown-attribute' });
+
+  // An administrator's malformed line is refused with its line, not silently skipped.
+  const broken = await w('dictionary.broken', `# ok\nATTRIBUTE Fine-One 246 string\nATTRIBUTE\tBroken\n`);
+  t.throws(() => loadDictionaries([broken]), { code: 'dictionary', message: /dictionary\.broken: line 3: "ATTRIBUTE\s+Broken" is not a valid ATTRIBUTE line/ });
+  const tlv = await w('dictionary.tlv', `ATTRIBUTE Tlv-Part 247.1 string\nVALUE Fine-Two Hex 0x10\n`);
+  loadDictionaries([tlv]);
+  t.pass('dotted (TLV) numbers and hex values are well formed (and not used)');
+
+  // A file edited since it was loaded is read again (a SIGHUP after adding an attribute).
+  const grows = await w('dictionary.grows', `ATTRIBUTE Grows-One 248 string\n`);
+  loadDictionaries([grows]);
+  t.throws(() => encodeAttribute('Grows-Two', 'x'), { code: 'unknown-attribute' });
+  await w('dictionary.grows', `ATTRIBUTE Grows-One 248 string\nATTRIBUTE Grows-Two 249 string\n`);
+  loadDictionaries([grows]);
+  t.equal(hex('Grows-Two', 'x'), `f903${str('x')}`);
 });
