@@ -3,6 +3,7 @@
  * and gives back a running server that can reload (SIGHUP) and stop (SIGTERM/SIGINT).
  */
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import type winston from 'winston';
 import { checkAuditWritable, createAuditLog, type AuditLog } from '../audit/audit-log.js';
 import type { AuditSink, DropReason } from '../audit/event.js';
@@ -111,7 +112,13 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     // (Before the pipeline turns group commits on: this write is committed when it returns.)
     store.clientMa.retain(config.server.name, []);
     // And a clean stop forgets them (closers run in reverse: after the sockets, before the store).
-    closers.push(() => store.clientMa.retain(config.server.name, []));
+    closers.push(() => {
+      try {
+        store.clientMa.retain(config.server.name, []);
+      } catch {
+        // A store that failed (or is busy) keeps the rows: the next start clears them.
+      }
+    });
     const pipeline = new Pipeline({
       users: store.users,
       tokens: store.tokens,
@@ -270,6 +277,18 @@ function warnConfig(config: Config, configFile: string, logger: winston.Logger):
     const path = ['client', i, 'secret'];
     logger.warn('client secret shorter than 16 octets (RFC 2865 §3 prefers at least 16)', { client: client.name, setting: formatKey(path), file: configFile, line: lineOf(configFile, path) });
   });
+  // Files with secrets that others may read (the key file is refused outright, store/seal.ts):
+  // the config (client secrets, bind_password), the LDAP password file, the database (password
+  // hashes and sealed secrets; a restored copy may come back 0644).
+  const files: Array<[string, string]> = [
+    [configFile, 'the config file holds client secrets'],
+    [config.ldap.bind_password_file, 'ldap.bind_password_file'],
+    [config.store.path, 'the store holds password hashes and sealed token secrets'],
+  ];
+  for (const [file, what] of files) {
+    const mode = file === '' ? undefined : statSync(file, { throwIfNoEntry: false })?.mode;
+    if (mode !== undefined && (mode & 0o004) !== 0) logger.warn(`${file} is readable by every user (${what}): chmod o-r`, { file, mode: (mode & 0o777).toString(8) });
+  }
 }
 
 /** Loaded only when [ldap] is configured: ldapts is not needed otherwise. */

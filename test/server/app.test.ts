@@ -74,6 +74,27 @@ t.test('no client, or a secret shorter than 16 octets: a warning at start and on
   t.equal(none().length, 1);
 });
 
+t.test('files with secrets that every user may read: a warning naming the file, at start and on reload', async (t) => {
+  const { chmodSync, writeFileSync } = await import('node:fs');
+  const a = await startTestServer({ listen: ['127.0.0.1:0'] });
+  t.teardown(() => a.stop());
+  const readable = () => a.logs.filter((l) => l.level === 'warn' && /is readable by every user/.test(String(l.message))).map((l) => l.file);
+  chmodSync(a.configFile, 0o644);
+  chmodSync(join(a.dir, 'radius-otp.db'), 0o600);
+  const pw = join(a.dir, 'ldap.pw');
+  writeFileSync(pw, 'service-password\n', { mode: 0o644 });
+  chmodSync(pw, 0o644);
+  a.server.reload(parseConfig(testConfig(a.dir, `[ldap]\nurls = ["ldap://127.0.0.1:1"]\nbase_dn = "dc=x"\nbind_password_file = "${pw}"\n`, ['127.0.0.1:0']), a.configFile));
+  const seen = readable();
+  t.ok(seen.includes(a.configFile), 'the config file (client secrets)');
+  t.ok(seen.includes(pw), 'the LDAP password file');
+  t.notOk(seen.includes(join(a.dir, 'radius-otp.db')), 'the store, 0600: no warning');
+  chmodSync(join(a.dir, 'radius-otp.db'), 0o644);
+  a.server.reload(parseConfig(testConfig(a.dir, '', ['127.0.0.1:0']), a.configFile));
+  t.ok(readable().includes(join(a.dir, 'radius-otp.db')), 'a store restored 0644');
+  t.notOk(JSON.stringify(a.logs).includes('service-password'));
+});
+
 t.test('reload: [auth] and [otp] apply to the next decisions; keys it cannot apply are named', async (t) => {
   const a = await startTestServer();
   t.teardown(() => a.stop());
