@@ -30,6 +30,8 @@ export const POOL_SIZE = 4;
 
 /** A result, plus on failures a short reason for the audit log (never a password). */
 export type LdapResult = PrimaryResult & { detail?: string };
+/** A refusal, with what happened (for the log; never a password). */
+type LdapFailure = { ok: false; reason: PrimaryFailure; detail: string };
 
 export type LdapConfigErrorCode = 'ldap-config';
 
@@ -61,7 +63,7 @@ interface Target {
   secure: boolean;
 }
 
-function fail(reason: PrimaryFailure, detail: string): LdapResult & { ok: false } {
+function fail(reason: PrimaryFailure, detail: string): LdapFailure {
   return { ok: false, reason, detail };
 }
 
@@ -172,13 +174,13 @@ export class LdapAuthenticator implements PrimaryAuthenticator {
   }
 
   /** A directory that did not answer is reported with why (the decision only says directory-unavailable). */
-  private told(r: LdapResult & { ok: false }): LdapResult {
-    if (r.reason === 'directory-unavailable') this.onUnavailable(r.detail ?? '');
+  private told(r: LdapFailure): LdapResult {
+    if (r.reason === 'directory-unavailable') this.onUnavailable(r.detail);
     return r;
   }
 
   /** The one entry of `user`, and the server that found it. */
-  private async find(user: string): Promise<{ entry: Entry; index: number } | (LdapResult & { ok: false })> {
+  private async find(user: string): Promise<{ entry: Entry; index: number } | LdapFailure> {
     if (this.closed) return fail('directory-unavailable', 'authenticator closed');
     const problem = userNameProblem(user);
     if (problem !== null) return fail('unknown-user', problem);
@@ -324,7 +326,7 @@ export class LdapAuthenticator implements PrimaryAuthenticator {
   }
 
   /** Bind as `dn`; null on success, else the failure. Starts with the server that found the entry. */
-  private async bindUser(dn: string, password: string, first: number): Promise<(LdapResult & { ok: false }) | null> {
+  private async bindUser(dn: string, password: string, first: number): Promise<LdapFailure | null> {
     const order = [first, ...this.targets.keys()].filter((i, pos, all) => all.indexOf(i) === pos);
     const failures: string[] = [];
     for (const index of order) {

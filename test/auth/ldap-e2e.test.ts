@@ -130,6 +130,14 @@ t.test('directory down: Access-Reject with reason directory-unavailable, other c
   t.equal(r.reply, 'Access-Reject');
   t.match(down.audit.at(-1), { result: 'reject', reason: 'directory-unavailable' });
   t.ok(down.logs.some((l) => l.level === 'warn' && l.message === 'directory unavailable' && /ldap:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/.test(String(l.detail))), 'the log says why');
+  // Once a second at most; the next line says how many were left out.
+  const lines = () => down.logs.filter((l) => l.message === 'directory unavailable');
+  const before = lines().length;
+  await Promise.all(['x', 'y', 'z'].map((pw) => radclient(down.v4, SECRET, `User-Name = "bob", User-Password = "${pw}", NAS-Identifier = "gw", ${MA}`, { timeout: 5 })));
+  t.ok(lines().length <= before + 1, 'three at once: one line at most');
+  await new Promise((r) => setTimeout(r, 1100));
+  await radclient(down.v4, SECRET, `User-Name = "bob", User-Password = "w", NAS-Identifier = "gw", ${MA}`, { timeout: 5 });
+  t.ok(Number(lines().at(-1)?.suppressed) >= 2, 'the next says how many were left out');
   const status = await radclient(down.v4, SECRET, MA, { command: 'status' });
   t.equal(status.reply, 'Access-Accept', 'the server keeps serving');
 });
