@@ -12,7 +12,7 @@
  *   returns the reply, and the microtask that writes the batch is queued ahead of the send (the
  *   caller's reaction to that return). A kill -9 after an Access-Accept went out no longer loses
  *   its audit line (it did with a 5-ms batch timer).
- * - The file's writes are made on the event loop (SYNC_WRITES), as the store's commits are: one
+ * - The file's writes are made on the event loop (syncWrites), as the store's commits are: one
  *   write() of a batch (~20 KB at 16,700 decisions/s) takes ~15 µs. Handed to libuv's thread
  *   pool instead, each woke a pool thread on the server's core about 200 times a second, and
  *   each such wake-up preempted the event loop; Linux (EEVDF, since 6.6) then sometimes gave the
@@ -24,7 +24,7 @@
  * - close() resolves when every recorded line has been written to the file.
  * - retentionDays > 0: dated files older than that are deleted when a new day's file is opened.
  */
-import { close, closeSync, fstat, mkdirSync, open, openSync, statSync, writeSync, type Stats } from 'node:fs';
+import { close, closeSync, fstat, fstatSync, mkdirSync, open, openSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
@@ -69,32 +69,58 @@ const FIELD_ORDER: Record<AuditEvent['event'], readonly string[]> = {
   ],
   drop: ['event', 'time', 'server', 'server_ip', 'client', 'client_ip', 'reason'],
 };
+/** Whether the file ends in part of a line (a write cut short, a crash): its last byte is not "\n". */
+function endsMidLine(fd: number): boolean {
+  const { size } = fstatSync(fd);
+  const last = Buffer.alloc(1);
+  return size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+}
+
 /**
  * The file stream's system calls (fs.createWriteStream's `fs` option): open and close as usual,
  * on the thread pool, once per file; write() on the calling thread (see the top of this file).
- * An error goes to the stream as an asynchronous write's would.
+ *
+ * - A short write (the disk filled up in the middle of a batch) is continued here until the system
+ *   says why it cannot go on (ENOSPC). Left to Node's retry, which reads the buffer from the
+ *   callback, it threw a TypeError that took the server down.
+ * - A record never starts after part of a line, whether a fault cut the last write short or the
+ *   file was opened that way (written by a process that died, or before the disk filled up): the
+ *   first write after it starts with "\n", so the fragment is one malformed line that `report`
+ *   counts and skips, and the record stays intact. Known per descriptor from its first write.
+ * - An error goes to the stream as an asynchronous write's would.
  */
-const SYNC_WRITES = {
-  open,
-  close,
-  write(
-    fd: number,
-    buffer: Buffer,
-    offset: number,
-    length: number,
-    position: number | null,
-    callback: (err: NodeJS.ErrnoException | null, written?: number) => void,
-  ): void {
-    let written: number;
-    try {
-      written = writeSync(fd, buffer, offset, length, position);
-    } catch (err) {
-      callback(err as NodeJS.ErrnoException);
-      return;
-    }
-    callback(null, written);
-  },
-};
+function syncWrites() {
+  /** Per open descriptor: true when its file ends in part of a line. */
+  const midLine = new Map<number, boolean>();
+  return {
+    open,
+    close(fd: number, callback: (err: NodeJS.ErrnoException | null) => void): void {
+      midLine.delete(fd);
+      close(fd, callback);
+    },
+    write(
+      fd: number,
+      buffer: Buffer,
+      offset: number,
+      length: number,
+      _position: number | null,
+      callback: (err: NodeJS.ErrnoException | null, written?: number, buffer?: Buffer) => void,
+    ): void {
+      let done = 0;
+      try {
+        if (midLine.get(fd) ?? endsMidLine(fd)) writeSync(fd, '\n');
+        midLine.set(fd, false);
+        // Appending (flags "a+"): each write goes to the end, whatever the stream's position.
+        for (let n = -1; n !== 0 && done < length; done += n) n = writeSync(fd, buffer, offset + done, length - done);
+      } catch (err) {
+        if (done > 0) midLine.set(fd, buffer[offset + done - 1] !== 0x0a);
+        callback(err as NodeJS.ErrnoException);
+        return;
+      }
+      callback(null, done, buffer);
+    },
+  };
+}
 /** winston's key for the formatted line (triple-beam MESSAGE). */
 const MESSAGE = Symbol.for('message');
 const NOT_FIELDS = new Set(['level', 'message']);
@@ -271,7 +297,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       auditFile: names.rotationFile,
       createSymlink: true,
       symlinkName: names.base,
-      options: { flags: 'a', mode: 0o640, fs: SYNC_WRITES },
+      // a+: appends, and reads the file's last byte (endsMidLine).
+      options: { flags: 'a+', mode: 0o640, fs: syncWrites() },
     });
     const stream = (transport as unknown as { logStream: RotatingStream }).logStream;
     let done!: () => void;
@@ -315,7 +342,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
 
   /** The batch's lines, newline-separated, in order of record(); '' when empty. */
   let pending = '';
-  /** Hands the batch to winston (which writes it at once: SYNC_WRITES). */
+  /** Hands the batch to winston (which writes it at once: syncWrites). */
   const flush = (): void => {
     const lines = pending;
     pending = '';

@@ -8,6 +8,7 @@ import { auditLine, checkAuditWritable, createAuditLog, decisionLine, eventLine,
 import type { DecisionEvent, DropEvent } from '../../src/audit/event.js';
 import { auditFileNames } from '../../src/audit/files.js';
 import { isSecretKey, redactObject } from '../../src/audit/redact.js';
+import { buildReport } from '../../src/audit/report/run.js';
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -51,6 +52,33 @@ async function noticed(sink: { checkFile(): Promise<boolean> }): Promise<boolean
 
 function lines(file: string): string[] {
   return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What `report` makes of the log (every line written so far). */
+const reportOf = (file: string) => buildReport({ file, since: new Date('2000-01-01'), until: new Date(Date.now() + 86_400_000), by: 'result' });
+
+/**
+ * Lowers this process's file size limit (RLIMIT_FSIZE, with prlimit) until the returned function
+ * or the test's end: a write that reaches `bytes` is cut short there and the next one fails
+ * (EFBIG), as on a disk that fills up in the middle of a write. Node ignores the SIGXFSZ that
+ * comes with it, but tap's exit handler (signal-exit) would die of it unless someone listens.
+ */
+function limitFileSize(t: Tap.Test, bytes: number): () => void {
+  const ignore = () => {};
+  process.on('SIGXFSZ', ignore);
+  t.teardown(() => void process.off('SIGXFSZ', ignore));
+  const pid = String(process.pid);
+  const before = execFileSync('prlimit', ['--pid', pid, '--fsize', '--raw', '--noheadings', '--output=SOFT'], { encoding: 'utf8' }).trim();
+  execFileSync('prlimit', ['--pid', pid, `--fsize=${bytes}:`]);
+  let restored = false;
+  const restore = () => {
+    if (!restored) execFileSync('prlimit', ['--pid', pid, `--fsize=${before}:`]);
+    restored = true;
+  };
+  t.teardown(restore);
+  return restore;
 }
 
 t.test('N events → N lines, fields in event.ts order, flushed when close() resolves', async (t) => {
@@ -377,6 +405,55 @@ t.test('a failing write (ENOSPC) is reported, and the lines after it are still t
   sink.record(decision(2));
   await sink.close();
   t.ok(errors.every((e) => /ENOSPC/.test(e)));
+});
+
+t.test('a write cut short (the disk filled up mid-batch) is no crash, and the next record starts on a line of its own', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const dated = auditFileNames(file).forDate(today());
+  const errors: string[] = [];
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000, onError: (e) => errors.push(e.message) });
+  sink.record(decision(0));
+  while (!(existsSync(dated) && lines(dated).length === 1)) await sleep(5);
+  const size = statSync(dated).size;
+  const restore = limitFileSize(t, size + 100);
+  // One batch of five lines; the file takes its first 100 bytes, then refuses the rest.
+  for (let i = 1; i <= 5; i++) sink.record(decision(i));
+  while (errors.length === 0) await sleep(5);
+  t.match(errors[0], /EFBIG/);
+  t.equal(statSync(dated).size, size + 100, 'the batch was cut short after 100 bytes');
+  restore();
+  t.ok(await noticed(sink), 'the faulty handle is replaced');
+  sink.record(decision(6));
+  await sink.close();
+  const got = readFileSync(dated, 'utf8').split('\n');
+  t.equal(got.length, 4, 'a whole line, the fragment, the next record, and the final newline');
+  t.same(JSON.parse(got[0]!), decision(0));
+  t.equal(got[1], eventLine(decision(1)).slice(0, 100), 'the fragment is a line of its own');
+  t.same(JSON.parse(got[2]!), decision(6), 'the next record is intact');
+  t.equal(got[3], '');
+  const report = await reportOf(file);
+  t.same([report.decisions, report.malformed], [2, 1], 'report: both decisions written in full, the fragment one malformed line');
+});
+
+t.test('a file left ending in part of a line (a crash, a full disk): the first record written to it starts on a new line', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const dated = auditFileNames(file).forDate(today());
+  const fragment = eventLine(decision(1)).slice(0, 50);
+  writeFileSync(dated, `${eventLine(decision(0))}\n${fragment}`);
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000 });
+  sink.record(decision(2));
+  sink.record(decision(3));
+  await sink.close();
+  t.same(readFileSync(dated, 'utf8').split('\n'), [eventLine(decision(0)), fragment, eventLine(decision(2)), eventLine(decision(3)), '']);
+  const report = await reportOf(file);
+  t.same([report.decisions, report.malformed], [3, 1]);
+  // A file that ends in a whole line gets no empty line.
+  const again = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000 });
+  again.record(decision(4));
+  await again.close();
+  t.same(readFileSync(dated, 'utf8').split('\n').slice(-3), [eventLine(decision(3)), eventLine(decision(4)), '']);
 });
 
 t.test('checkAuditWritable: makes the directory and today\'s file, or throws the reason it cannot', async (t) => {
