@@ -27,14 +27,15 @@
  *   notices within checkIntervalMs (or at once on reopen(), e.g. on SIGHUP) and the next lines go
  *   to a new file of the same name. Lines already queued go to the old one.
  * - close() resolves when every recorded line has been written to the file.
- * - retentionDays > 0: dated files older than that are deleted when a new day's file is opened.
+ * - retentionDays > 0: dated files more than that many days older than the file being opened are
+ *   deleted by name (pruneAuditFiles, files.ts), at start and when a new day's file is opened.
  */
 import { close, closeSync, fstat, fstatSync, mkdirSync, open, openSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import type { AuditEvent, AuditSink } from './event.js';
-import { auditFileNames } from './files.js';
+import { auditFileNames, pruneAuditFiles } from './files.js';
 import { redactObject, scrub, setOwn } from './redact.js';
 
 export interface AuditLogOptions {
@@ -334,6 +335,12 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     reportDue();
   };
 
+  /** Retention, from the day of the file being opened; close() waits for it. */
+  let pruned = Promise.resolve();
+  const prune = (day: string): void => {
+    if (opts.retentionDays > 0) pruned = pruned.then(() => pruneAuditFiles(opts.file, opts.retentionDays, day, onError)).catch(onError);
+  };
+
   let generation = 0;
   const open = (): Handle => {
     const gen = ++generation;
@@ -341,8 +348,6 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       filename: join(names.dir, names.pattern),
       datePattern: 'YYYY-MM-DD',
       utc: true,
-      maxFiles: opts.retentionDays > 0 ? `${opts.retentionDays}d` : undefined,
-      auditFile: names.rotationFile,
       createSymlink: true,
       symlinkName: names.base,
       // a+: appends, and reads the file's last byte (endsMidLine).
@@ -381,6 +386,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       h.file = file;
       h.ino = h.dev = undefined;
       h.open = false;
+      prune(names.dateOf(basename(file)) as string);
     });
     stream.on('open', (fd) => {
       h.open = true;
@@ -476,7 +482,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
           logger.end();
         });
         current.close();
-        await Promise.all([current.flushed, ...retired]);
+        await Promise.all([current.flushed, ...retired, pruned]);
         report();
       })();
       return closing;

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, open as openAsync, openSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditLine, checkAuditWritable, createAuditLog, decisionLine, eventLine, memoryAuditSink, nullAuditSink, plainLine } from '../../src/audit/audit-log.js';
@@ -276,39 +275,82 @@ t.test('write faults go to stderr by default', async (t) => {
   t.equal(line.lines_lost, 1, 'the line recorded while the file was opening');
 });
 
-function seedRotation(file: string, oldFile: string, ageDays: number): void {
-  const date = Date.now() - ageDays * 86_400_000;
-  const names = auditFileNames(file);
-  writeFileSync(oldFile, '{"event":"decision"}\n');
-  const hash = createHash('sha256').update(oldFile + 'LOG_FILE' + date).digest('hex');
-  writeFileSync(
-    names.rotationFile,
-    JSON.stringify({ keep: { days: true, amount: 1 }, auditLog: names.rotationFile, files: [{ date, name: oldFile, hash }], hashType: 'sha256' }),
-  );
-}
+/** The UTC day `n` days from today. */
+const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
 
-t.test('retentionDays is passed through: dated files older than that are deleted', async (t) => {
+t.test('retention goes by file name: dated files more than retentionDays old are deleted at start, whoever wrote them; nothing else', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'audit.log');
-  const old = auditFileNames(file).forDate('2020-01-01');
-  seedRotation(file, old, 40);
-  const sink = createAuditLog({ file, retentionDays: 30 });
+  const names = auditFileNames(file);
+  // Restored or inherited dated files, and no bookkeeping of winston-daily-rotate-file at all.
+  const old = [names.forDate(day(-31)), names.forDate(day(-400)), names.forDate('2020-01-01')];
+  const kept = [names.forDate(day(-30)), names.forDate(day(-1))];
+  const others = ['audit-2020-01-01.log.gz', 'audit-2020-01-01.txt', 'other-2020-01-01.log', 'audit-20200101.log', '.audit.log-rotation.json', 'notes'].map((n) => join(dir, n));
+  for (const f of [...old, ...kept, ...others]) writeFileSync(f, '{"event":"decision"}\n');
+  const errors: string[] = [];
+  const sink = createAuditLog({ file, retentionDays: 30, checkIntervalMs: 3_600_000, onError: (e) => errors.push(e.message) });
   sink.record(decision(1));
   await sink.close();
-  t.notOk(existsSync(old), 'the 40-day-old file is gone');
-  const rotation = JSON.parse(readFileSync(auditFileNames(file).rotationFile, 'utf8'));
-  t.same(rotation.keep, { days: true, amount: 30 });
-  t.same(rotation.files.map((f: { name: string }) => f.name), [auditFileNames(file).forDate(today())]);
+  for (const f of old) t.notOk(existsSync(f), `${f} deleted`);
+  for (const f of [...kept, ...others, names.forDate(today())]) t.ok(existsSync(f), `${f} kept`);
+  t.same(errors, []);
 });
 
-t.test('retentionDays 0 keeps every file', async (t) => {
+t.test('retention: when the day turns, the new day\'s file prunes the files it makes too old', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'audit.log');
-  const old = auditFileNames(file).forDate('2020-01-01');
-  seedRotation(file, old, 4000);
-  const sink = createAuditLog({ file, retentionDays: 0 });
+  const names = auditFileNames(file);
+  const edge = names.forDate(day(-7));
+  writeFileSync(edge, '{"event":"decision"}\n');
+  const sink = createAuditLog({ file, retentionDays: 7, checkIntervalMs: 3_600_000 });
+  sink.record(decision(1));
+  while (!existsSync(names.forDate(today()))) await sleep(5);
+  t.ok(existsSync(edge), '7 days old: kept today');
+  // The rotation reads the clock through moment (Date.now): make it tomorrow for the next write.
+  const now = Date.now;
+  Date.now = () => now() + 86_400_000;
+  try {
+    sink.record(decision(2));
+    await sleep(0);
+  } finally {
+    Date.now = now;
+  }
+  await sink.close();
+  t.notOk(existsSync(edge), 'pruned when tomorrow\'s file was opened');
+  t.same(lines(names.forDate(day(1))).map((l) => JSON.parse(l).user), ['user2'], 'the line went to tomorrow\'s file');
+  t.same(lines(names.forDate(today())).map((l) => JSON.parse(l).user), ['user1']);
+});
+
+t.test('retention: a configured path that is a regular file (a log from before rotation) is never deleted', async (t) => {
+  const dir = t.testdir({ 'audit.log': '{"event":"decision"}\n' });
+  const file = join(dir, 'audit.log');
+  const sink = createAuditLog({ file, retentionDays: 1, checkIntervalMs: 3_600_000 });
   sink.record(decision(1));
   await sink.close();
+  t.equal(readFileSync(file, 'utf8'), '{"event":"decision"}\n');
+});
+
+t.test('retention: a directory that cannot be listed is reported; retentionDays 0 keeps every file', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'logs', 'audit.log');
+  const errors: string[] = [];
+  const sink = createAuditLog({ file, retentionDays: 30, checkIntervalMs: 3_600_000, onError: (e) => errors.push(e.message) });
+  sink.record(decision(1));
+  while (!existsSync(auditFileNames(file).forDate(today()))) await sleep(5);
+  // A file where the directory was: the reopen's pruning cannot list it (nor can the file be opened).
+  rmSync(join(dir, 'logs'), { recursive: true });
+  writeFileSync(join(dir, 'logs'), '');
+  sink.reopen();
+  await sink.close();
+  t.ok(errors.some((e) => /^ENOTDIR: not a directory, scandir '.*logs'$/.test(e)), 'the listing failure reported');
+
+  const keep = join(dir, 'keep');
+  mkdirSync(keep);
+  const old = auditFileNames(join(keep, 'audit.log')).forDate('2020-01-01');
+  writeFileSync(old, '');
+  const all = createAuditLog({ file: join(keep, 'audit.log'), retentionDays: 0 });
+  all.record(decision(1));
+  await all.close();
   t.ok(existsSync(old));
 });
 
