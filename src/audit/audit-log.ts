@@ -320,19 +320,22 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
   // saying how many since the last: a full disk fails every batch, thousands a second.
   let unreported: { err: Error; lines: number } | undefined;
   let reportedAt = -Infinity;
+  /** The report held back until a second after the last one. */
+  let held: NodeJS.Timeout | undefined;
   const report = (): void => {
+    clearTimeout(held);
+    held = undefined;
     if (unreported === undefined) return;
     onError(unreported.err, unreported.lines);
     unreported = undefined;
     reportedAt = Date.now();
   };
-  const reportDue = (): void => {
-    if (Date.now() - reportedAt >= REPORT_MS) report();
-  };
   const lost = (err: Error, lines: number): void => {
     onLost(lines);
     unreported = { err, lines: (unreported?.lines ?? 0) + lines };
-    reportDue();
+    const wait = reportedAt + REPORT_MS - Date.now();
+    if (wait <= 0) report();
+    else held ??= setTimeout(report, wait).unref();
   };
 
   /** Retention, from the day of the file being opened; close() waits for it. */
@@ -453,10 +456,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     return false;
   };
 
-  const timer = setInterval(() => {
-    reportDue();
-    void checkFile();
-  }, opts.checkIntervalMs ?? 1000);
+  const timer = setInterval(() => void checkFile(), opts.checkIntervalMs ?? 1000);
   timer.unref();
 
   return {
