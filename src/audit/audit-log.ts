@@ -11,8 +11,13 @@
  * - The line is in the file before the reply leaves: the handler records a decision before it
  *   returns the reply, and the microtask that writes the batch is queued ahead of the send (the
  *   caller's reaction to that return). A kill -9 after an Access-Accept went out no longer loses
- *   its audit line (it did with a 5-ms batch timer).
- * - The file's writes are made on the event loop (SYNC_WRITES), as the store's commits are: one
+ *   its audit line (it did with a 5-ms batch timer). While a file is being opened (at start, on
+ *   reopen, at UTC midnight) lines wait in the file stream, and are written once it is open.
+ * - A file that cannot be written (disk full, a write fault, an open that fails) does not stop the
+ *   server: an audit fault must not become a VPN outage. The reply still leaves; its line is lost,
+ *   counted (onLost: radius_audit_lines_lost_total) and reported at most once a second with the
+ *   count since the last report. The next batch is tried again, so lines land once there is room.
+ * - The file's writes are made on the event loop (syncWrites), as the store's commits are: one
  *   write() of a batch (~20 KB at 16,700 decisions/s) takes ~15 µs. Handed to libuv's thread
  *   pool instead, each woke a pool thread on the server's core about 200 times a second, and
  *   each such wake-up preempted the event loop; Linux (EEVDF, since 6.6) then sometimes gave the
@@ -22,14 +27,15 @@
  *   notices within checkIntervalMs (or at once on reopen(), e.g. on SIGHUP) and the next lines go
  *   to a new file of the same name. Lines already queued go to the old one.
  * - close() resolves when every recorded line has been written to the file.
- * - retentionDays > 0: dated files older than that are deleted when a new day's file is opened.
+ * - retentionDays > 0: dated files more than that many days older than the file being opened are
+ *   deleted by name (pruneAuditFiles, files.ts), at start and when a new day's file is opened.
  */
-import { close, closeSync, fstat, mkdirSync, open, openSync, statSync, writeSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { close, closeSync, fstat, fstatSync, mkdirSync, open, openSync, readSync, statSync, writeSync, type Stats } from 'node:fs';
+import { basename, join } from 'node:path';
 import winston from 'winston';
 import DailyRotateFile from 'winston-daily-rotate-file';
 import type { AuditEvent, AuditSink } from './event.js';
-import { auditFileNames } from './files.js';
+import { auditFileNames, pruneAuditFiles } from './files.js';
 import { redactObject, scrub, setOwn } from './redact.js';
 
 export interface AuditLogOptions {
@@ -39,8 +45,14 @@ export interface AuditLogOptions {
   retentionDays: number;
   /** How often to check that the current file still exists (ms). Default 1000. */
   checkIntervalMs?: number;
-  /** Where write faults go; default: one JSON line on stderr. */
-  onError?: (err: Error) => void;
+  /**
+   * Where faults go; default: one JSON line on stderr. A fault that loses lines (a write, or the
+   * file's open) is reported at most once a second, with linesLost: how many since the last
+   * report (field lines_lost; not in the message, where scrub() would mask 6 to 8 digits).
+   */
+  onError?: (err: Error, linesLost?: number) => void;
+  /** Lines that could not be written (disk full, a write fault, a file that cannot be opened): the metric. */
+  onLost?: (lines: number) => void;
 }
 
 export interface AuditLog extends AuditSink {
@@ -69,32 +81,67 @@ const FIELD_ORDER: Record<AuditEvent['event'], readonly string[]> = {
   ],
   drop: ['event', 'time', 'server', 'server_ip', 'client', 'client_ip', 'reason'],
 };
+/** The lines in a piece of the batch (each ends in "\n"). */
+function countLines(text: Buffer): number {
+  let n = 0;
+  for (let i = text.indexOf(0x0a); i !== -1; i = text.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
+/** Whether the file ends in part of a line (a write cut short, a crash): its last byte is not "\n". */
+function endsMidLine(fd: number): boolean {
+  const { size } = fstatSync(fd);
+  const last = Buffer.alloc(1);
+  return size > 0 && readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a;
+}
+
 /**
  * The file stream's system calls (fs.createWriteStream's `fs` option): open and close as usual,
  * on the thread pool, once per file; write() on the calling thread (see the top of this file).
- * An error goes to the stream as an asynchronous write's would.
+ *
+ * - A short write (the disk filled up in the middle of a batch) is continued here until the system
+ *   says why it cannot go on (ENOSPC). Left to Node's retry, which reads the buffer from the
+ *   callback, it threw a TypeError that took the server down.
+ * - A record never starts after part of a line, whether a fault cut the last write short or the
+ *   file was opened that way (written by a process that died, or before the disk filled up): the
+ *   first write after it starts with "\n", so the fragment is one malformed line that `report`
+ *   counts and skips, and the record stays intact. Known per descriptor from its first write.
+ * - A write that fails is not the stream's error: the stream would be destroyed and every line
+ *   after it dropped unseen. `lost` is told the error and how many lines were not written (the
+ *   cut line included), and the next batch is tried again: once the disk has room, lines land.
  */
-const SYNC_WRITES = {
-  open,
-  close,
-  write(
-    fd: number,
-    buffer: Buffer,
-    offset: number,
-    length: number,
-    position: number | null,
-    callback: (err: NodeJS.ErrnoException | null, written?: number) => void,
-  ): void {
-    let written: number;
-    try {
-      written = writeSync(fd, buffer, offset, length, position);
-    } catch (err) {
-      callback(err as NodeJS.ErrnoException);
-      return;
-    }
-    callback(null, written);
-  },
-};
+function syncWrites(lost: (err: Error, lines: number) => void) {
+  /** Per open descriptor: true when its file ends in part of a line. */
+  const midLine = new Map<number, boolean>();
+  return {
+    open,
+    close(fd: number, callback: (err: NodeJS.ErrnoException | null) => void): void {
+      midLine.delete(fd);
+      close(fd, callback);
+    },
+    write(
+      fd: number,
+      buffer: Buffer,
+      offset: number,
+      length: number,
+      _position: number | null,
+      callback: (err: NodeJS.ErrnoException | null, written?: number, buffer?: Buffer) => void,
+    ): void {
+      let done = 0;
+      try {
+        if (midLine.get(fd) ?? endsMidLine(fd)) writeSync(fd, '\n');
+        midLine.set(fd, false);
+        // Appending (flags "a+"): each write goes to the end, whatever the stream's position.
+        for (let n = -1; n !== 0 && done < length; done += n) n = writeSync(fd, buffer, offset + done, length - done);
+      } catch (err) {
+        if (done > 0) midLine.set(fd, buffer[offset + done - 1] !== 0x0a);
+        lost(err as Error, countLines(buffer.subarray(offset + done, offset + length)));
+        done = length;
+      }
+      callback(null, done, buffer);
+    },
+  };
+}
 /** winston's key for the formatted line (triple-beam MESSAGE). */
 const MESSAGE = Symbol.for('message');
 const NOT_FIELDS = new Set(['level', 'message']);
@@ -208,6 +255,11 @@ interface Handle {
   ino: number | undefined;
   dev: number | undefined;
   broken: boolean;
+  /** The stream's own error (the file could not be opened): it takes no more lines. */
+  failed: Error | undefined;
+  /** Whether the file being written is open; lines handed over before are waiting in the stream. */
+  open: boolean;
+  waiting: number;
   /** Resolves when the file stream has finished (every line written). */
   flushed: Promise<void>;
   close(): void;
@@ -228,8 +280,11 @@ function statOrUndefined(file: string): Stats | undefined {
   }
 }
 
-function defaultOnError(err: Error): void {
-  process.stderr.write(`${JSON.stringify({ level: 'error', message: scrub(`audit log: ${err.message}`), timestamp: new Date().toISOString() })}\n`);
+/** At most one report of lost lines a second. */
+const REPORT_MS = 1000;
+
+function defaultOnError(err: Error, linesLost?: number): void {
+  process.stderr.write(`${JSON.stringify({ level: 'error', message: scrub(`audit log: ${err.message}`), lines_lost: linesLost, timestamp: new Date().toISOString() })}\n`);
 }
 
 /**
@@ -259,6 +314,35 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
     exitOnError: false,
   });
   logger.on('error', (err: Error) => onError(err));
+  const onLost = opts.onLost ?? (() => {});
+
+  // Lost lines are counted at once (onLost) and reported at most once a second, each report
+  // saying how many since the last: a full disk fails every batch, thousands a second.
+  let unreported: { err: Error; lines: number } | undefined;
+  let reportedAt = -Infinity;
+  /** The report held back until a second after the last one. */
+  let held: NodeJS.Timeout | undefined;
+  const report = (): void => {
+    clearTimeout(held);
+    held = undefined;
+    if (unreported === undefined) return;
+    onError(unreported.err, unreported.lines);
+    unreported = undefined;
+    reportedAt = Date.now();
+  };
+  const lost = (err: Error, lines: number): void => {
+    onLost(lines);
+    unreported = { err, lines: (unreported?.lines ?? 0) + lines };
+    const wait = reportedAt + REPORT_MS - Date.now();
+    if (wait <= 0) report();
+    else held ??= setTimeout(report, wait).unref();
+  };
+
+  /** Retention, from the day of the file being opened; close() waits for it. */
+  let pruned = Promise.resolve();
+  const prune = (day: string): void => {
+    if (opts.retentionDays > 0) pruned = pruned.then(() => pruneAuditFiles(opts.file, opts.retentionDays, day, onError)).catch(onError);
+  };
 
   let generation = 0;
   const open = (): Handle => {
@@ -267,11 +351,16 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       filename: join(names.dir, names.pattern),
       datePattern: 'YYYY-MM-DD',
       utc: true,
-      maxFiles: opts.retentionDays > 0 ? `${opts.retentionDays}d` : undefined,
-      auditFile: names.rotationFile,
       createSymlink: true,
       symlinkName: names.base,
-      options: { flags: 'a', mode: 0o640, fs: SYNC_WRITES },
+      // a+: appends, and reads the file's last byte (endsMidLine).
+      options: {
+        flags: 'a+',
+        mode: 0o640,
+        // Not broken: reopening gives a full disk no room (and on one, the symlink could not be
+        // made again); a file deleted or replaced underneath is still noticed by checkFile.
+        fs: syncWrites((err, lines) => lost(new Error(`${err.message} '${h.file}'`), lines)),
+      },
     });
     const stream = (transport as unknown as { logStream: RotatingStream }).logStream;
     let done!: () => void;
@@ -282,6 +371,9 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       ino: undefined,
       dev: undefined,
       broken: false,
+      failed: undefined,
+      open: false,
+      waiting: 0,
       flushed: new Promise<void>((resolve) => (done = resolve)),
       // winston calls close() when the transport is removed or the logger ends; end the file
       // stream once, and let flushed resolve when it has written everything.
@@ -292,18 +384,27 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       },
     };
     transport.close = h.close;
+    // 'new': the transport starts (or, at UTC midnight, rotates to) a file it has still to open.
     transport.on('new', (file: string) => {
       h.file = file;
       h.ino = h.dev = undefined;
+      h.open = false;
+      prune(names.dateOf(basename(file)) as string);
     });
-    stream.on('open', (fd) =>
+    stream.on('open', (fd) => {
+      h.open = true;
+      h.waiting = 0;
       fstat(fd, (err, st) => {
         if (err === null && gen === generation) ({ ino: h.ino, dev: h.dev } = st);
-      }),
-    );
+      });
+    });
+    // The file could not be opened (a write's fault goes to lost() instead): the lines waiting
+    // for it are lost, and so are those recorded until the next check reopens it.
     stream.on('error', (err) => {
       h.broken = true;
-      onError(err);
+      h.failed = err;
+      lost(err, h.waiting);
+      h.waiting = 0;
     });
     return h;
   };
@@ -315,11 +416,21 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
 
   /** The batch's lines, newline-separated, in order of record(); '' when empty. */
   let pending = '';
-  /** Hands the batch to winston (which writes it at once: SYNC_WRITES). */
+  let pendingLines = 0;
+  /** Hands the batch to winston (which writes it at once: syncWrites). */
   const flush = (): void => {
     const lines = pending;
+    const n = pendingLines;
     pending = '';
-    if (lines !== '') logger.log({ level: 'info', message: '', lines } satisfies BatchInfo);
+    pendingLines = 0;
+    if (n === 0) return;
+    const h = current;
+    if (h.failed !== undefined) {
+      lost(h.failed, n);
+      return;
+    }
+    logger.log({ level: 'info', message: '', lines } satisfies BatchInfo);
+    if (!h.open) h.waiting += n;
   };
 
   const reopen = (): void => {
@@ -353,7 +464,7 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
       if (closing !== undefined) return;
       const line = eventLine(event);
       // The first line of a batch queues its write; reopen() and close() may write it sooner.
-      if (pending === '') {
+      if (pendingLines++ === 0) {
         pending = line;
         queueMicrotask(flush);
       } else {
@@ -371,7 +482,8 @@ export function createAuditLog(opts: AuditLogOptions): AuditLog {
           logger.end();
         });
         current.close();
-        await Promise.all([current.flushed, ...retired]);
+        await Promise.all([current.flushed, ...retired, pruned]);
+        report();
       })();
       return closing;
     },

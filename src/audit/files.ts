@@ -6,14 +6,17 @@
  *     data/audit-2026-11-22.log   one file per UTC day (the audit `time` field is UTC too);
  *     data/audit-2026-11-21.log   rotated at UTC midnight, kept for audit_retention_days
  *     data/audit.log              a symbolic link to today's file (for `tail -F`)
- *     data/.audit.log-rotation.json   the rotation bookkeeping of winston-daily-rotate-file
+ *
+ * Retention goes by these names (pruneAuditFiles), not by winston-daily-rotate-file's bookkeeping
+ * (data/.audit.log-rotation.json, which an older install wrote and nothing reads now): that list
+ * knew only the files it had made itself, and lost it, pruned nothing at all.
  *
  * The stem and extension come from the configured name: "audit.log" → "audit-DATE.log",
  * "audit" → "audit-DATE", "x.jsonl" → "x-DATE.jsonl". The report reads every dated file and, when
  * the configured path is a regular file rather than the link (a log written before rotation
  * existed, or copied in), that file too.
  */
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 
 export interface AuditFileNames {
@@ -22,8 +25,6 @@ export interface AuditFileNames {
   base: string;
   /** The winston-daily-rotate-file filename pattern, e.g. "audit-%DATE%.log". */
   pattern: string;
-  /** The rotation bookkeeping file (which dated files exist, for retention). */
-  rotationFile: string;
   /** The dated file for a UTC day "YYYY-MM-DD". */
   forDate(day: string): string;
   /** "YYYY-MM-DD" when name is a dated file of this log, else null. */
@@ -45,7 +46,6 @@ export function auditFileNames(file: string): AuditFileNames {
     dir,
     base,
     pattern: `${stem}-%DATE%${suffix}`,
-    rotationFile: join(dir, `.${base}-rotation.json`),
     forDate: (day) => join(dir, `${stem}-${day}${suffix}`),
     dateOf: (name) => re.exec(name)?.[1] ?? null,
   };
@@ -85,4 +85,18 @@ export async function listAuditFiles(file: string): Promise<AuditFile[]> {
   }
   const dateKey = (f: AuditFile): string => f.date ?? '';
   return out.sort((a, b) => (dateKey(a) < dateKey(b) ? -1 : 1));
+}
+
+/**
+ * Retention: deletes the dated files of the log (listAuditFiles) whose day is more than `days`
+ * days before `today` ("YYYY-MM-DD"), so that every line is kept at least that long, whoever
+ * wrote them (an older install, a restore). Nothing else is touched: not the undated file, nor
+ * any name that is not this log's. A file that cannot be deleted goes to onError, and the others
+ * are still deleted.
+ */
+export async function pruneAuditFiles(file: string, days: number, today: string, onError: (err: Error) => void): Promise<void> {
+  const oldest = new Date(Date.parse(today) - days * 86_400_000).toISOString().slice(0, 10);
+  for (const f of await listAuditFiles(file)) {
+    if (f.date !== null && f.date < oldest) await unlink(f.path).catch(onError);
+  }
 }

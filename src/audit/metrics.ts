@@ -79,6 +79,7 @@ export class Metrics {
   );
   private readonly dropCounts = new CountArray(DROP_REASONS.length, (i) => [DROP_REASONS[i] as DropReason], () => true);
   private pendingNow = 0;
+  private readonly auditLost: Counter;
   private mirror: () => TokenMirrorStats | null = () => null;
 
   constructor(opts: MetricsOptions = {}) {
@@ -159,6 +160,14 @@ export class Metrics {
         dropsReported = drops;
       },
     });
+    // Audit lines the file did not take (audit-log.ts: disk full, a write fault, a file that
+    // cannot be opened): the server answered those requests, but their record is gone. Alert on
+    // any increase. No labels: inc() is cheap, and called on faults only.
+    this.auditLost = new Counter({
+      name: 'radius_audit_lines_lost_total',
+      help: 'Audit lines that could not be written to the audit file (disk full, write fault, file that cannot be opened)',
+      registers,
+    });
     if (opts.processMetrics === true) collectProcessMetrics(this.registry);
   }
 
@@ -183,6 +192,11 @@ export class Metrics {
 
   drop(reason: DropReason): void {
     (this.dropCounts.counts[DROP_INDEX.get(reason) as number] as number)++;
+  }
+
+  /** Audit lines that could not be written. */
+  auditLinesLost(lines: number): void {
+    this.auditLost.inc(lines);
   }
 
   /** Requests being decided at this moment. */

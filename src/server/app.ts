@@ -96,7 +96,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       primaries.ldap = ldap;
       closers.push(() => ldap.close());
     }
-    const auditLog: AuditLog | null = opts.audit ? null : openAuditLog(config, opts.configFile);
+    const auditLog: AuditLog | null = opts.audit ? null : openAuditLog(config, opts.configFile, metrics);
     const audit: AuditSink = opts.audit ?? (auditLog as AuditLog);
     closers.push(() => audit.close());
     // Each decision is also one line of the operational log on stderr, at info (level = "warn"
@@ -244,14 +244,15 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
  * The audit log, once its directory and today's file are known to be writable: a server that
  * cannot keep its audit trail does not start (rather than report the fault once a second).
  */
-function openAuditLog(config: Config, configFile: string): AuditLog {
+function openAuditLog(config: Config, configFile: string, metrics: Metrics): AuditLog {
   try {
     checkAuditWritable(config.log.audit);
   } catch (err) {
     throw configErrorAt(configFile, ['log', 'audit'], `${config.log.audit} cannot be written (${(err as NodeJS.ErrnoException).code})`);
   }
-  // A later write fault is reported as one JSON line on stderr by the audit log itself.
-  return createAuditLog({ file: config.log.audit, retentionDays: config.log.audit_retention_days });
+  // A later write fault is reported as one JSON line on stderr by the audit log itself (at most
+  // one a second, with the lines lost since the last), and the lines it lost are counted.
+  return createAuditLog({ file: config.log.audit, retentionDays: config.log.audit_retention_days, onLost: (lines) => metrics.auditLinesLost(lines) });
 }
 
 const BIND_REASONS: Readonly<Record<string, string>> = {

@@ -1,13 +1,14 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, mkdirSync, open as openAsync, openSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditLine, checkAuditWritable, createAuditLog, decisionLine, eventLine, memoryAuditSink, nullAuditSink, plainLine } from '../../src/audit/audit-log.js';
 import type { DecisionEvent, DropEvent } from '../../src/audit/event.js';
 import { auditFileNames } from '../../src/audit/files.js';
 import { isSecretKey, redactObject } from '../../src/audit/redact.js';
+import { buildReport } from '../../src/audit/report/run.js';
+import { limitFileSize } from '../helpers/fsize.js';
 
 const today = () => new Date().toISOString().slice(0, 10);
 
@@ -52,6 +53,11 @@ async function noticed(sink: { checkFile(): Promise<boolean> }): Promise<boolean
 function lines(file: string): string[] {
   return readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What `report` makes of the log (every line written so far). */
+const reportOf = (file: string) => buildReport({ file, since: new Date('2000-01-01'), until: new Date(Date.now() + 86_400_000), by: 'result' });
 
 t.test('N events → N lines, fields in event.ts order, flushed when close() resolves', async (t) => {
   const dir = t.testdir();
@@ -261,45 +267,90 @@ t.test('write faults go to stderr by default', async (t) => {
   sink.record(decision(1));
   await sink.close();
   process.stderr.write = orig;
-  t.ok(written.length > 0);
+  t.equal(written.length, 1);
   const line = JSON.parse(written[0]!);
+  t.same(Object.keys(line), ['level', 'message', 'lines_lost', 'timestamp']);
   t.equal(line.level, 'error');
-  t.match(line.message, /^audit log: /);
+  t.match(line.message, /^audit log: ENOTDIR: not a directory, open '.*audit-.*\.log'$/);
+  t.equal(line.lines_lost, 1, 'the line recorded while the file was opening');
 });
 
-function seedRotation(file: string, oldFile: string, ageDays: number): void {
-  const date = Date.now() - ageDays * 86_400_000;
+/** The UTC day `n` days from today. */
+const day = (n: number) => new Date(Date.now() + n * 86_400_000).toISOString().slice(0, 10);
+
+t.test('retention goes by file name: dated files more than retentionDays old are deleted at start, whoever wrote them; nothing else', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
   const names = auditFileNames(file);
-  writeFileSync(oldFile, '{"event":"decision"}\n');
-  const hash = createHash('sha256').update(oldFile + 'LOG_FILE' + date).digest('hex');
-  writeFileSync(
-    names.rotationFile,
-    JSON.stringify({ keep: { days: true, amount: 1 }, auditLog: names.rotationFile, files: [{ date, name: oldFile, hash }], hashType: 'sha256' }),
-  );
-}
-
-t.test('retentionDays is passed through: dated files older than that are deleted', async (t) => {
-  const dir = t.testdir();
-  const file = join(dir, 'audit.log');
-  const old = auditFileNames(file).forDate('2020-01-01');
-  seedRotation(file, old, 40);
-  const sink = createAuditLog({ file, retentionDays: 30 });
+  // Restored or inherited dated files, and no bookkeeping of winston-daily-rotate-file at all.
+  const old = [names.forDate(day(-31)), names.forDate(day(-400)), names.forDate('2020-01-01')];
+  const kept = [names.forDate(day(-30)), names.forDate(day(-1))];
+  const others = ['audit-2020-01-01.log.gz', 'audit-2020-01-01.txt', 'other-2020-01-01.log', 'audit-20200101.log', '.audit.log-rotation.json', 'notes'].map((n) => join(dir, n));
+  for (const f of [...old, ...kept, ...others]) writeFileSync(f, '{"event":"decision"}\n');
+  const errors: string[] = [];
+  const sink = createAuditLog({ file, retentionDays: 30, checkIntervalMs: 3_600_000, onError: (e) => errors.push(e.message) });
   sink.record(decision(1));
   await sink.close();
-  t.notOk(existsSync(old), 'the 40-day-old file is gone');
-  const rotation = JSON.parse(readFileSync(auditFileNames(file).rotationFile, 'utf8'));
-  t.same(rotation.keep, { days: true, amount: 30 });
-  t.same(rotation.files.map((f: { name: string }) => f.name), [auditFileNames(file).forDate(today())]);
+  for (const f of old) t.notOk(existsSync(f), `${f} deleted`);
+  for (const f of [...kept, ...others, names.forDate(today())]) t.ok(existsSync(f), `${f} kept`);
+  t.same(errors, []);
 });
 
-t.test('retentionDays 0 keeps every file', async (t) => {
+t.test('retention: when the day turns, the new day\'s file prunes the files it makes too old', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'audit.log');
-  const old = auditFileNames(file).forDate('2020-01-01');
-  seedRotation(file, old, 4000);
-  const sink = createAuditLog({ file, retentionDays: 0 });
+  const names = auditFileNames(file);
+  const edge = names.forDate(day(-7));
+  writeFileSync(edge, '{"event":"decision"}\n');
+  const sink = createAuditLog({ file, retentionDays: 7, checkIntervalMs: 3_600_000 });
+  sink.record(decision(1));
+  while (!existsSync(names.forDate(today()))) await sleep(5);
+  t.ok(existsSync(edge), '7 days old: kept today');
+  // The rotation reads the clock through moment (Date.now): make it tomorrow for the next write.
+  const now = Date.now;
+  Date.now = () => now() + 86_400_000;
+  try {
+    sink.record(decision(2));
+    await sleep(0);
+  } finally {
+    Date.now = now;
+  }
+  await sink.close();
+  t.notOk(existsSync(edge), 'pruned when tomorrow\'s file was opened');
+  t.same(lines(names.forDate(day(1))).map((l) => JSON.parse(l).user), ['user2'], 'the line went to tomorrow\'s file');
+  t.same(lines(names.forDate(today())).map((l) => JSON.parse(l).user), ['user1']);
+});
+
+t.test('retention: a configured path that is a regular file (a log from before rotation) is never deleted', async (t) => {
+  const dir = t.testdir({ 'audit.log': '{"event":"decision"}\n' });
+  const file = join(dir, 'audit.log');
+  const sink = createAuditLog({ file, retentionDays: 1, checkIntervalMs: 3_600_000 });
   sink.record(decision(1));
   await sink.close();
+  t.equal(readFileSync(file, 'utf8'), '{"event":"decision"}\n');
+});
+
+t.test('retention: a directory that cannot be listed is reported; retentionDays 0 keeps every file', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'logs', 'audit.log');
+  const errors: string[] = [];
+  const sink = createAuditLog({ file, retentionDays: 30, checkIntervalMs: 3_600_000, onError: (e) => errors.push(e.message) });
+  sink.record(decision(1));
+  while (!existsSync(auditFileNames(file).forDate(today()))) await sleep(5);
+  // A file where the directory was: the reopen's pruning cannot list it (nor can the file be opened).
+  rmSync(join(dir, 'logs'), { recursive: true });
+  writeFileSync(join(dir, 'logs'), '');
+  sink.reopen();
+  await sink.close();
+  t.ok(errors.some((e) => /^ENOTDIR: not a directory, scandir '.*logs'$/.test(e)), 'the listing failure reported');
+
+  const keep = join(dir, 'keep');
+  mkdirSync(keep);
+  const old = auditFileNames(join(keep, 'audit.log')).forDate('2020-01-01');
+  writeFileSync(old, '');
+  const all = createAuditLog({ file: join(keep, 'audit.log'), retentionDays: 0 });
+  all.record(decision(1));
+  await all.close();
   t.ok(existsSync(old));
 });
 
@@ -364,19 +415,117 @@ t.test('the file is written on the event loop: with every thread-pool thread stu
   t.equal(lines(dated).length, 2);
 });
 
-t.test('a failing write (ENOSPC) is reported, and the lines after it are still taken', async (t) => {
+t.test('a full disk (ENOSPC): every line lost is counted, and reported at most once a second with the count since the last report', async (t) => {
   const dir = t.testdir();
   const file = join(dir, 'audit.log');
   // Today's file is /dev/full: every write() fails with ENOSPC.
+  const dated = auditFileNames(file).forDate(today());
+  symlinkSync('/dev/full', dated);
+  const errors: string[] = [];
+  const counts: number[] = [];
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000, onError: (e, n) => errors.push(`${e.message} [${n}]`), onLost: (n) => counts.push(n) });
+  sink.record(decision(1));
+  while (errors.length === 0) await sleep(5);
+  t.same(errors, [`ENOSPC: no space left on device, write '${dated}' [1]`]);
+  // Three more batches within the second: counted at once, said later.
+  for (let i = 2; i <= 7; i++) {
+    sink.record(decision(i));
+    if (i % 2 === 1) await sleep(0);
+  }
+  await sleep(0);
+  t.same(counts, [1, 2, 2, 2], 'each batch counted as it fails');
+  t.equal(errors.length, 1, 'not reported again within the second');
+  await sink.close();
+  t.same(errors.slice(1), [`ENOSPC: no space left on device, write '${dated}' [6]`], 'the rest said on close');
+});
+
+t.test('lost lines held back are reported a second after the last report', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
   symlinkSync('/dev/full', auditFileNames(file).forDate(today()));
   const errors: string[] = [];
-  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000, onError: (e) => errors.push(e.message) });
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000, onError: (e, n) => errors.push(`${e.message} [${n}]`) });
   sink.record(decision(1));
-  while (errors.length === 0) await new Promise((r) => setTimeout(r, 5));
-  t.match(errors[0], /ENOSPC/);
+  while (errors.length === 0) await sleep(5);
+  const first = Date.now();
   sink.record(decision(2));
+  while (errors.length === 1) await sleep(5);
+  t.ok(Date.now() - first >= 900, 'a second later, not before');
+  t.match(errors[1], /^ENOSPC: .* \[1\]$/);
   await sink.close();
-  t.ok(errors.every((e) => /ENOSPC/.test(e)));
+  t.equal(errors.length, 2);
+});
+
+t.test('a file that cannot be opened: the lines waiting for it and those recorded until it can are counted as lost', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  // A directory where today's file should be: opening it fails (EISDIR), for root too.
+  mkdirSync(auditFileNames(file).forDate(today()));
+  const errors: string[] = [];
+  let lost = 0;
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000, onError: (e, n) => errors.push(`${e.message} [${n}]`), onLost: (n) => (lost += n) });
+  // Recorded at once: handed to the file stream while it is still opening.
+  sink.record(decision(1));
+  sink.record(decision(2));
+  sink.record(decision(3));
+  while (errors.length === 0) await sleep(5);
+  t.match(errors[0], /^EISDIR: .*open '.*' \[3\]$/);
+  sink.record(decision(4));
+  await sleep(0);
+  t.equal(lost, 4, 'the three waiting, and the one after');
+  await sink.close();
+  t.same(errors.slice(1), [`EISDIR: illegal operation on a directory, open '${auditFileNames(file).forDate(today())}' [1]`]);
+});
+
+t.test('a write cut short (the disk filled up mid-batch) is no crash, and the next record starts on a line of its own', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const dated = auditFileNames(file).forDate(today());
+  const errors: string[] = [];
+  let lost = 0;
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000, onError: (e, n) => errors.push(`${e.message} [${n}]`), onLost: (n) => (lost += n) });
+  sink.record(decision(0));
+  while (!(existsSync(dated) && lines(dated).length === 1)) await sleep(5);
+  const size = statSync(dated).size;
+  const restore = limitFileSize(t, size + 100);
+  // One batch of five lines; the file takes its first 100 bytes, then refuses the rest.
+  for (let i = 1; i <= 5; i++) sink.record(decision(i));
+  await sleep(0);
+  t.same(errors, [`EFBIG: file too large, write '${dated}' [5]`], 'reported at once, the cut line counted');
+  t.equal(lost, 5);
+  t.equal(statSync(dated).size, size + 100, 'the batch was cut short after 100 bytes');
+  restore();
+  sink.record(decision(6));
+  await sink.close();
+  t.equal(errors.length, 1, 'nothing more lost, nothing more to say');
+  const got = readFileSync(dated, 'utf8').split('\n');
+  t.equal(got.length, 4, 'a whole line, the fragment, the next record, and the final newline');
+  t.same(JSON.parse(got[0]!), decision(0));
+  t.equal(got[1], eventLine(decision(1)).slice(0, 100), 'the fragment is a line of its own');
+  t.same(JSON.parse(got[2]!), decision(6), 'the next record is intact');
+  t.equal(got[3], '');
+  const report = await reportOf(file);
+  t.same([report.decisions, report.malformed], [2, 1], 'report: both decisions written in full, the fragment one malformed line');
+});
+
+t.test('a file left ending in part of a line (a crash, a full disk): the first record written to it starts on a new line', async (t) => {
+  const dir = t.testdir();
+  const file = join(dir, 'audit.log');
+  const dated = auditFileNames(file).forDate(today());
+  const fragment = eventLine(decision(1)).slice(0, 50);
+  writeFileSync(dated, `${eventLine(decision(0))}\n${fragment}`);
+  const sink = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000 });
+  sink.record(decision(2));
+  sink.record(decision(3));
+  await sink.close();
+  t.same(readFileSync(dated, 'utf8').split('\n'), [eventLine(decision(0)), fragment, eventLine(decision(2)), eventLine(decision(3)), '']);
+  const report = await reportOf(file);
+  t.same([report.decisions, report.malformed], [3, 1]);
+  // A file that ends in a whole line gets no empty line.
+  const again = createAuditLog({ file, retentionDays: 0, checkIntervalMs: 3_600_000 });
+  again.record(decision(4));
+  await again.close();
+  t.same(readFileSync(dated, 'utf8').split('\n').slice(-3), [eventLine(decision(3)), eventLine(decision(4)), '']);
 });
 
 t.test('checkAuditWritable: makes the directory and today\'s file, or throws the reason it cannot', async (t) => {

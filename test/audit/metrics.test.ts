@@ -46,6 +46,15 @@ t.test('counters, histogram and gauge appear in text()', async (t) => {
   t.match(await new Metrics().text(), /radius_requests_total\{code="1"\} 0\n/);
 });
 
+t.test('audit lines lost: a counter from 0, for an alert on any increase', async (t) => {
+  const m = new Metrics();
+  t.match(await m.text(), /# TYPE radius_audit_lines_lost_total counter\nradius_audit_lines_lost_total 0\n/);
+  m.auditLinesLost(3);
+  m.auditLinesLost(0);
+  m.auditLinesLost(2);
+  t.match(await m.text(), /\nradius_audit_lines_lost_total 5\n/);
+});
+
 t.test('process metrics on request: prom-client\'s defaults without the per-GC observer', async (t) => {
   const m = new Metrics({ processMetrics: true });
   const text = await m.text();
