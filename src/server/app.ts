@@ -38,6 +38,8 @@ export interface ServerOptions {
   random?: (n: number) => Buffer;
   /** The checkpoint thread puts itself under SCHED_IDLE (sched/idle-policy.ts): `serve` asks for it. */
   idlePolicy?: boolean;
+  /** How long stop() waits for decisions under way (tests; default DRAIN_MS). */
+  drainMs?: number;
 }
 
 export interface RunningServer {
@@ -166,10 +168,14 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       throw bindError(opts.configFile, ['server', 'listen', err.index], err.listen, err.error);
     });
     closers.push(async () => {
-      // Decisions already under way finish, are answered and audited before the store and log close.
+      // Decisions already under way finish, are answered and audited before the store and log close;
+      // those still under way after the drain are dropped, unanswered and unaudited, as one line.
       udp.stopReceiving();
-      const deadline = Date.now() + DRAIN_MS;
+      const drainMs = opts.drainMs ?? DRAIN_MS;
+      const deadline = Date.now() + drainMs;
       while (handler.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const dropped = handler.abandon();
+      if (dropped > 0) logger.warn('stopping: requests still being decided were dropped, unanswered', { dropped, drain_ms: drainMs });
       await udp.close();
     });
 

@@ -163,6 +163,36 @@ t.test('stop waits for decisions under way, and they are audited', async (t) => 
   t.equal((await reply)?.[0], 2, 'and its Access-Accept went out');
 });
 
+t.test('stop under load: requests still being decided after the drain are dropped, as one warning', async (t) => {
+  const a = await startTestServer({ extra: '[auth]\nusers_without_token = "password-only"\n', server: 'hash_threads = 1', drainMs: 100 });
+  await a.addUser('alice', 'pw');
+  const { encodeAccessRequest } = await import('../../src/radius/request-encode.js');
+  const { randomBytes } = await import('node:crypto');
+  const { createSocket } = await import('node:dgram');
+  const c = createSocket('udp4');
+  await new Promise<void>((r) => c.bind(0, '127.0.0.1', r));
+  t.teardown(() => c.close());
+  let replies = 0;
+  c.on('message', () => replies++);
+  const sent = 60; // one hash thread takes well over 100 ms for these
+  for (let i = 0; i < sent; i++) {
+    const packet = encodeAccessRequest({ identifier: i, authenticator: randomBytes(16), secret: Buffer.from('testing123'), userName: 'alice', password: 'pw', nasIdentifier: 'n' });
+    await new Promise((r) => c.send(packet, a.v4.port, a.v4.host, r));
+  }
+  // Stopped once hashing is under way (the first decision made).
+  while (!a.logs.some((l) => l.message === 'decision')) await new Promise((r) => setTimeout(r, 5));
+  await a.stop();
+  await new Promise((r) => setTimeout(r, 50)); // the last replies arrive
+  const stopping = a.logs.filter((l) => l.message === 'stopping: requests still being decided were dropped, unanswered');
+  t.match(stopping, [{ level: 'warn', drain_ms: 100 }], 'one line');
+  const dropped = stopping[0]?.dropped as number;
+  t.ok(dropped > 0, 'some were dropped');
+  t.equal(a.audit.length + dropped, sent, 'each request is either audited or counted as dropped');
+  t.equal(replies, a.audit.length, 'and each audited decision was answered');
+  t.notOk(a.audit.some((e) => e.event === 'decision' && e.reason === 'internal-error'), 'none decided as internal-error');
+  t.same(a.logs.filter((l) => l.level === 'error' || l.message === 'socket error'), [], 'no error line, no socket error');
+});
+
 function captureLogger(into: Array<Record<string, unknown>>): winston.Logger {
   const { Writable } = require('node:stream') as typeof import('node:stream');
   return winston.createLogger({

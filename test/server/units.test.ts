@@ -188,6 +188,24 @@ t.test('handler: a decider that throws before returning a promise is answered th
   t.equal(handler.pendingCount, 0);
 });
 
+t.test('handler: decisions that end after abandon() are dropped: no reply, no audit line, no error line', async (t) => {
+  const gates: Array<{ resolve: (d: Decision) => void; reject: (e: Error) => void }> = [];
+  const { handler, errors, audit } = handlerWith({ decide: () => new Promise<Decision>((resolve, reject) => gates.push({ resolve, reject })) });
+  const accept: Decision = { result: 'accept', mode: 'password', user: 'u', tokenSerial: '', groups: [] };
+  const replies = [1, 2, 3].map((id) => handler.handle(packet(id), peer));
+  await new Promise((r) => setImmediate(r));
+  gates[0]!.resolve(accept);
+  t.equal((await replies[0])?.[0], Code.AccessAccept, 'ended before: answered');
+  t.equal(handler.abandon(), 2, 'two still under way');
+  gates[1]!.resolve(accept);
+  gates[2]!.reject(new Error('password hashing is stopped'));
+  t.equal(await replies[1], null, 'ended after: no reply');
+  t.equal(await replies[2], null, 'failed after: no reply');
+  t.same(errors, [], 'and no error line');
+  t.equal(audit.events.length, 1, 'only the answered one is audited');
+  t.equal(handler.pendingCount, 0);
+});
+
 t.test('handler: over the pending limits, requests are dropped (and can be retried)', async (t) => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
