@@ -128,23 +128,49 @@ t.test('a reply that cannot be sent is reported, and the server goes on', async 
   t.same(errors, ['EMSGSIZE']);
 });
 
-t.test('drop log lines are rate limited and say how many were left out', async (t) => {
+t.test('drop log lines are rate limited per source, and their stderr and audit lines add up to every drop', async (t) => {
   const a = await startTestServer({ extra: '' });
   t.teardown(() => a.stop());
-  const text = testConfig(a.dir, '', ['127.0.0.1:0']).replace('drop_log_per_second = 1000', 'drop_log_per_second = 1');
-  const b = await startServer(parseConfig(text, a.configFile), { logger: a.logs.length >= 0 ? captureLogger(a.logs) : quiet(), configFile: a.configFile, audit: memoryAuditSink() });
-  t.teardown(() => b.stop());
+  const text = testConfig(a.dir, '', ['127.0.0.1:0']).replace('drop_log_per_second = 1000', 'drop_log_per_second = 2');
+  const sink = memoryAuditSink();
+  const logs: Array<Record<string, unknown>> = [];
+  const b = await startServer(parseConfig(text, a.configFile), { logger: captureLogger(logs), configFile: a.configFile, audit: sink });
+  let stopped = false;
+  t.teardown(() => (stopped ? undefined : b.stop()));
   const { UdpClient } = await import('../helpers/udp-client.js');
-  const c = await UdpClient.open();
-  t.teardown(() => c.close());
+  const { encodeAccessRequest } = await import('../../src/radius/request-encode.js');
+  const { randomBytes } = await import('node:crypto');
+  const stranger = await UdpClient.open('udp4', '127.0.0.2'); // no client of this server
+  const nas = await UdpClient.open();
+  t.teardown(() => (stranger.close(), nas.close()));
   const target = { host: '127.0.0.1', port: b.sockets[0]!.port };
-  for (let i = 0; i < 4; i++) await c.send(Buffer.from('short'), target);
-  await new Promise((r) => setTimeout(r, 1100));
-  await c.send(Buffer.from('short'), target);
-  await new Promise((r) => setTimeout(r, 100));
-  const drops = a.logs.filter((l) => l.message === 'dropped packet' && l.reason === 'short-packet');
-  t.equal(drops.length, 2, 'one line in the first second, one after');
-  t.equal(drops[1]?.suppressed, 3);
+  // A flood from an unknown address, and inside it a few forged requests from a configured client.
+  for (let i = 0; i < 300; i++) {
+    await stranger.send(Buffer.from('short'), target);
+    if (i % 30 === 0) {
+      const forged = encodeAccessRequest({ identifier: i / 30, authenticator: randomBytes(16), secret: Buffer.from('wrong'), userName: 'u', password: 'p', nasIdentifier: 'n' });
+      await nas.send(forged, target);
+    }
+  }
+  const drops = (client: string) => logs.filter((l) => l.message === 'dropped packet' && l.client === client);
+  const audited = (client: string) => sink.events.filter((e) => e.event === 'drop' && e.client === client);
+  const sum = (lines: ReadonlyArray<{ suppressed?: unknown }>): number => lines.reduce((n, l) => n + 1 + ((l.suppressed as number | undefined) ?? 0), 0);
+  for (let i = 0; i < 300 && sum(drops('')) < 300; i++) await new Promise((r) => setTimeout(r, 10));
+  t.ok(drops('local').length >= 2, "the client's drops are logged through the flood");
+  t.match(drops('local'), [{ level: 'warn', reason: 'ma-invalid', client_ip: '127.0.0.1' }]);
+  // Once the flood is over, the last second's left-out drops are written without a stop.
+  t.equal(sum(drops('')), 300, 'stderr: every drop from the unknown address');
+  t.equal(sum(audited('')), 300, 'audit: the same');
+  t.ok(drops('').length < 300, 'in fewer lines');
+  await b.stop();
+  stopped = true;
+  t.equal(sum(drops('local')), 10, 'stderr: every drop from the client');
+  t.equal(sum(audited('local')), 10, 'audit: the same');
+  const lines = (l: { client?: unknown; reason?: unknown; client_ip?: unknown; suppressed?: unknown }) => [l.client, l.reason, l.client_ip, l.suppressed];
+  t.same(sink.events.map(lines), logs.filter((l) => l.message === 'dropped packet').map(lines), 'the audit lines are the stderr lines, suppressed counts included');
+  const metric = await b.metrics.registry.getSingleMetricAsString('radius_drops_total');
+  t.match(metric, /radius_drops_total\{reason="unknown-client"\} 300\n/);
+  t.match(metric, /radius_drops_total\{reason="ma-invalid"\} 10\n/);
 });
 
 t.test('stop waits for decisions under way, and they are audited', async (t) => {

@@ -64,23 +64,44 @@ t.test('client table: a reload keeps an auto decision only for the same client, 
   t.same(fixed.decided, []);
 });
 
-t.test('rate-limited drop log: at most N a second, then says how many were left out', async (t) => {
+t.test('rate-limited drop log: at most N a second per source; the lines count what was left out, by kind', async (t) => {
   let now = 0;
   const lines: Array<[string, number]> = [];
   const log = new RateLimitedLog<string>(2, (item, suppressed) => lines.push([item, suppressed]), () => now);
-  for (const x of ['a', 'b', 'c', 'd']) log.log(x);
+  for (const x of ['a1', 'a2', 'a3', 'a4']) log.log('a', 'x', x);
+  log.log('a', 'y', 'a5');
+  log.log('b', 'x', 'b1'); // another source is not held back by a's flood
+  log.log('', 'x', 'u1');
   now = 1000;
-  log.log('e');
+  log.log('a', 'x', 'a6');
   t.same(lines, [
-    ['a', 0],
-    ['b', 0],
-    ['e', 2],
-  ]);
+    ['a1', 0],
+    ['a2', 0],
+    ['b1', 0],
+    ['u1', 0],
+    ['a6', 2],
+  ], 'the next line of a kind carries its count');
+  log.flush();
+  t.same(lines.slice(5), [], "a's second is not over");
+  now = 2000;
+  log.flush();
+  t.same(lines.slice(5), [['a5', 0]], 'once it is, the last one left out of each kind is written, with the count of the others');
+  log.flush();
+  t.equal(lines.length, 6, 'written once');
+  for (const x of ['c1', 'c2', 'c3', 'c4', 'c5']) log.log('c', 'x', x);
+  log.flush(true);
+  t.same(lines.slice(6), [
+    ['c1', 0],
+    ['c2', 0],
+    ['c5', 2],
+  ], 'all of it at stop');
+  const total = lines.reduce((n, [, suppressed]) => n + 1 + suppressed, 0);
+  t.equal(total, 13, 'the lines add up to every item');
   log.setRate(0);
-  log.log('f');
-  t.equal(lines.length, 3);
+  log.log('d', 'x', 'd1');
+  t.equal(lines.length, 9);
   const real = new RateLimitedLog<string>(1, () => {});
-  real.log('x');
+  real.log('s', 'k', 'x');
   t.pass('the default clock works');
 });
 
