@@ -22,6 +22,10 @@ t.test('local primary', async (t) => {
   t.same(await local.verify('nopass', ''), { ok: false, reason: 'wrong-password' }, 'a user without a password cannot log in with one');
   t.same(await local.verify('off', 'right'), { ok: false, reason: 'disabled-user' });
   t.same(await local.verify('off', 'wrong'), { ok: false, reason: 'wrong-password' }, 'a wrong password says nothing about the account');
+  // lookup (an app password stands in for the password, not for the account): exists and enabled.
+  t.same(await local.lookup('alice'), { ok: true, user: 'alice', groups: ['vpn'] });
+  t.same(await local.lookup('nobody'), { ok: false, reason: 'unknown-user' });
+  t.same(await local.lookup('off'), { ok: false, reason: 'disabled-user' });
   await local.close();
 });
 
