@@ -181,7 +181,12 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       const deadline = Date.now() + drainMs;
       while (handler.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const dropped = handler.abandon();
-      if (dropped > 0) logger.warn('stopping: requests still being decided were dropped, unanswered', { dropped, drain_ms: drainMs });
+      if (dropped > 0) {
+        logger.warn('stopping: requests still being decided were dropped, unanswered', { dropped, drain_ms: drainMs });
+        // Their password checks stop here, before the audit log closes: none ends later and goes on
+        // to use a code or count a failure for a request that is neither answered nor audited.
+        await hasher.close();
+      }
       await udp.close();
       // What the drop logs left out, before the audit log closes.
       dropLog.flush(true);

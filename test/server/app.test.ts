@@ -189,9 +189,8 @@ t.test('stop waits for decisions under way, and they are audited', async (t) => 
   t.equal((await reply)?.[0], 2, 'and its Access-Accept went out');
 });
 
-t.test('stop under load: requests still being decided after the drain are dropped, as one warning', async (t) => {
-  const a = await startTestServer({ extra: '[auth]\nusers_without_token = "password-only"\n', server: 'hash_threads = 1', drainMs: 100 });
-  await a.addUser('alice', 'pw');
+/** Sends `n` Access-Requests of alice at once from 127.0.0.1; returns the count of replies so far. */
+async function burst(t: Tap.Test, port: number, n: number, password: string): Promise<() => number> {
   const { encodeAccessRequest } = await import('../../src/radius/request-encode.js');
   const { randomBytes } = await import('node:crypto');
   const { createSocket } = await import('node:dgram');
@@ -200,11 +199,18 @@ t.test('stop under load: requests still being decided after the drain are droppe
   t.teardown(() => c.close());
   let replies = 0;
   c.on('message', () => replies++);
-  const sent = 60; // one hash thread takes well over 100 ms for these
-  for (let i = 0; i < sent; i++) {
-    const packet = encodeAccessRequest({ identifier: i, authenticator: randomBytes(16), secret: Buffer.from('testing123'), userName: 'alice', password: 'pw', nasIdentifier: 'n' });
-    await new Promise((r) => c.send(packet, a.v4.port, a.v4.host, r));
+  for (let i = 0; i < n; i++) {
+    const packet = encodeAccessRequest({ identifier: i, authenticator: randomBytes(16), secret: Buffer.from('testing123'), userName: 'alice', password, nasIdentifier: 'n' });
+    await new Promise((r) => c.send(packet, port, '127.0.0.1', r));
   }
+  return () => replies;
+}
+
+t.test('stop under load: requests still being decided after the drain are dropped, as one warning', async (t) => {
+  const a = await startTestServer({ extra: '[auth]\nusers_without_token = "password-only"\n', server: 'hash_threads = 1', drainMs: 100 });
+  await a.addUser('alice', 'pw');
+  const sent = 60; // one hash thread takes well over 100 ms for these
+  const replies = await burst(t, a.v4.port, sent, 'pw');
   // Stopped once hashing is under way (the first decision made).
   while (!a.logs.some((l) => l.message === 'decision')) await new Promise((r) => setTimeout(r, 5));
   await a.stop();
@@ -214,9 +220,33 @@ t.test('stop under load: requests still being decided after the drain are droppe
   const dropped = stopping[0]?.dropped as number;
   t.ok(dropped > 0, 'some were dropped');
   t.equal(a.audit.length + dropped, sent, 'each request is either audited or counted as dropped');
-  t.equal(replies, a.audit.length, 'and each audited decision was answered');
+  t.equal(replies(), a.audit.length, 'and each audited decision was answered');
   t.notOk(a.audit.some((e) => e.event === 'decision' && e.reason === 'internal-error'), 'none decided as internal-error');
   t.same(a.logs.filter((l) => l.level === 'error' || l.message === 'socket error'), [], 'no error line, no socket error');
+});
+
+t.test('stop under load: a request dropped at stop uses no code and counts no failure', async (t) => {
+  const a = await startTestServer({ listen: ['127.0.0.1:0'] });
+  await a.addUser('alice', 'pw');
+  const { totpRecord } = await import('../helpers/store.js');
+  a.server.store.tokens.importMany([totpRecord('S-1', { user: 'alice' })], { replace: false, createUsers: false });
+  await a.stop();
+  const text = testConfig(a.dir, '[otp]\nmax_failures = 1000\n', ['127.0.0.1:0'], 'hash_threads = 1');
+  const sink = memoryAuditSink();
+  // An audit log slow to close: password checks that would end meanwhile must not go on to decide.
+  const audit = { record: sink.record, close: () => new Promise<void>((r) => setTimeout(r, 1000)) };
+  const config = parseConfig(text, a.configFile);
+  // At t = 59 s the codes of steps 0-2 are 755224, 287082 and 359152 (RFC 4226 Appendix D): 000000 is wrong.
+  const b = await startServer(config, { logger: quiet(), configFile: a.configFile, audit, drainMs: 100, now: () => 59 });
+  await burst(t, b.sockets[0]!.port, 100, 'pw000000');
+  while (sink.events.length === 0) await new Promise((r) => setTimeout(r, 5)); // hashing under way
+  await b.stop();
+  const { openStore } = await import('../../src/store/open.js');
+  const store = openStore(config, () => {});
+  t.teardown(() => store.close());
+  const audited = sink.events.filter((e) => e.event === 'decision' && e.reason === 'wrong-code').length;
+  t.ok(audited > 0 && audited < 100, `some answered (${audited}), some dropped`);
+  t.equal(store.tokens.get('S-1')?.failures, audited, 'a failure counted for each audited wrong code, and no other');
 });
 
 function captureLogger(into: Array<Record<string, unknown>>): winston.Logger {
