@@ -73,6 +73,11 @@ export interface DropEvent {
   client: string;
   client_ip: string;
   reason: DropReason;
+  /**
+   * Drops of this source and reason left out of the log before this one ([log]
+   * drop_log_per_second): the line stands for 1 + suppressed. Absent when 0.
+   */
+  suppressed?: number;
 }
 
 export type AuditEvent = DecisionEvent | DropEvent;

@@ -39,6 +39,8 @@ export interface ServerOptions {
   random?: (n: number) => Buffer;
   /** The checkpoint thread puts itself under SCHED_IDLE (sched/idle-policy.ts): `serve` asks for it. */
   idlePolicy?: boolean;
+  /** How long stop() waits for decisions under way (tests; default DRAIN_MS). */
+  drainMs?: number;
 }
 
 export interface RunningServer {
@@ -131,16 +133,22 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     });
     let clients = new ClientTable(config.client, clientDefaults(config));
     const dedup = new DuplicateCache(config.server.duplicate_cache_seconds * 1000);
-    const dropLog = new RateLimitedLog<{ reason: DropReason; peer: Peer; client: string }>(config.log.drop_log_per_second, (d, suppressed) => {
-      logger.warn('dropped packet', { reason: d.reason, client_ip: d.peer.address, client: d.client, ...(suppressed > 0 ? { suppressed } : {}) });
+    // Rate-limited per source (drop-log.ts): a client name, or '' for unknown addresses, so the
+    // sources come from the config, and quiet ones are forgotten each second (nothing to do on a
+    // reload). The audit line carries the same `suppressed` count as the stderr line: the audit
+    // file adds up to every drop the metrics count.
+    const dropLog = new RateLimitedLog<{ reason: DropReason; peer: Peer; client: string; time: number }>(config.log.drop_log_per_second, (d, suppressed) => {
+      const left = suppressed > 0 ? { suppressed } : {};
+      logger.warn('dropped packet', { reason: d.reason, client_ip: d.peer.address, client: d.client, ...left });
       audit.record({
         event: 'drop',
-        time: new Date(now() * 1000).toISOString(),
+        time: new Date(d.time * 1000).toISOString(),
         server: config.server.name,
         server_ip: d.peer.localAddress,
         client: d.client,
         client_ip: d.peer.address,
         reason: d.reason,
+        ...left,
       });
     });
     // A request rejected as malformed is decided (audit reason bad-request); this line says what
@@ -155,8 +163,8 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       replyAttributes: (user, groups) => replies.for(user, groups),
       audit: decisions,
       metrics,
-      onDrop: (reason, peer, client) => dropLog.log({ reason, peer, client }),
-      onBadRequest: (problem, peer, client) => badRequestLog.log({ problem, peer, client }),
+      onDrop: (reason, peer, client) => dropLog.log(client, reason, { reason, peer, client, time: now() }),
+      onBadRequest: (problem, peer, client) => badRequestLog.log(client, problem, { problem, peer, client }),
       onMaDecided: (client, peer) => {
         const ma = client.ma as 'yes' | 'no';
         store.clientMa.record(config.server.name, client.name, ma, Math.floor(now()));
@@ -178,11 +186,23 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       throw bindError(opts.configFile, ['server', 'listen', err.index], err.listen, err.error);
     });
     closers.push(async () => {
-      // Decisions already under way finish, are answered and audited before the store and log close.
+      // Decisions already under way finish, are answered and audited before the store and log close;
+      // those still under way after the drain are dropped, unanswered and unaudited, as one line.
       udp.stopReceiving();
-      const deadline = Date.now() + DRAIN_MS;
+      const drainMs = opts.drainMs ?? DRAIN_MS;
+      const deadline = Date.now() + drainMs;
       while (handler.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const dropped = handler.abandon();
+      if (dropped > 0) {
+        logger.warn('stopping: requests still being decided were dropped, unanswered', { dropped, drain_ms: drainMs });
+        // Their password checks stop here, before the audit log closes: none ends later and goes on
+        // to use a code or count a failure for a request that is neither answered nor audited.
+        await hasher.close();
+      }
       await udp.close();
+      // What the drop logs left out, before the audit log closes.
+      dropLog.flush(true);
+      badRequestLog.flush(true);
     });
 
     let metricsServer: MetricsServer | null = null;
@@ -195,6 +215,10 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
 
     const timers = [
       setInterval(() => dedup.sweep(), 1000),
+      setInterval(() => {
+        dropLog.flush();
+        badRequestLog.flush();
+      }, 1000),
       setInterval(() => store.challenges.purgeExpired(Math.floor(now())), 60_000),
     ];
     for (const t of timers) t.unref();

@@ -1,12 +1,27 @@
 /**
- * Dropped datagrams are logged at most `perSecond` times a second (a flood must not become a
- * disk-filling log); metrics count every one. The first line after a quiet spell says how
- * many were left out.
+ * Dropped datagrams are logged at most `perSecond` times a second per source (a client name, or
+ * '' for unknown addresses): a flood must not become a disk-filling log, nor hide another
+ * source's drops. Metrics count every one. What is left out is counted by source and kind (a
+ * drop's reason), and the count goes on a line of that source and kind as `suppressed`: the next
+ * one logged, or the last one left out, written by flush() once its second is over. So a line
+ * stands for 1 + suppressed items, and the lines add up to all of them.
  */
+interface Left<T> {
+  count: number;
+  /** The last one left out (the one flush() writes). */
+  last: T | null;
+}
+
+interface Source<T> {
+  windowStart: number;
+  inWindow: number;
+  /** By kind. Entries go back to 0 rather than away (kinds are a closed set). */
+  left: Map<string, Left<T>>;
+}
+
 export class RateLimitedLog<T> {
-  private windowStart = 0;
-  private inWindow = 0;
-  private suppressed = 0;
+  /** Sources seen in the last second or so: flush() forgets the quiet ones. */
+  private readonly sources = new Map<string, Source<T>>();
 
   constructor(
     private perSecond: number,
@@ -18,19 +33,50 @@ export class RateLimitedLog<T> {
     this.perSecond = perSecond;
   }
 
-  log(item: T): void {
+  log(source: string, kind: string, item: T): void {
     const now = this.now();
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.inWindow = 0;
+    let s = this.sources.get(source);
+    if (s === undefined) this.sources.set(source, (s = { windowStart: now, inWindow: 0, left: new Map() }));
+    else if (now - s.windowStart >= 1000) {
+      s.windowStart = now;
+      s.inWindow = 0;
     }
-    if (this.inWindow >= this.perSecond) {
-      this.suppressed++;
+    const left = s.left.get(kind);
+    if (s.inWindow >= this.perSecond) {
+      if (left === undefined) s.left.set(kind, { count: 1, last: item });
+      else {
+        left.count++;
+        left.last = item;
+      }
       return;
     }
-    this.inWindow++;
-    const before = this.suppressed;
-    this.suppressed = 0;
+    s.inWindow++;
+    let before = 0;
+    if (left !== undefined) {
+      before = left.count;
+      left.count = 0;
+      left.last = null;
+    }
     this.write(item, before);
+  }
+
+  /**
+   * Writes what each source left out once its second is over (a flood that stops is still
+   * counted), and forgets sources with nothing left; `all` writes everything now (at stop).
+   */
+  flush(all = false): void {
+    const now = this.now();
+    for (const [source, s] of this.sources) {
+      if (!all && now - s.windowStart < 1000) continue;
+      for (const left of s.left.values()) {
+        if (left.count === 0) continue;
+        const n = left.count;
+        const last = left.last as T;
+        left.count = 0;
+        left.last = null;
+        this.write(last, n - 1);
+      }
+      this.sources.delete(source);
+    }
   }
 }

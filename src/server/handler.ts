@@ -79,6 +79,8 @@ export class RequestHandler {
    * clients, so the Map stays small.
    */
   private readonly pendingByClient = new Map<string, number>();
+  /** Set by abandon(): decisions that end from now on are dropped. */
+  private abandoned = false;
   /** The last audit time written, by whole millisecond: a burst of decisions shares one string. */
   private isoMs = Number.NaN;
   private iso = '';
@@ -86,6 +88,16 @@ export class RequestHandler {
   constructor(private readonly deps: HandlerDeps) {}
 
   get pendingCount(): number {
+    return this.pending;
+  }
+
+  /**
+   * The server stops without waiting any longer: each decision still under way is dropped when it
+   * ends (hashing stopped or not), with no reply, audit line or error line; the NAS retries, on
+   * another server if it has one (RFC 2865 §2.4). Returns how many are dropped so.
+   */
+  abandon(): number {
+    this.abandoned = true;
     return this.pending;
   }
 
@@ -133,6 +145,7 @@ export class RequestHandler {
         this.pendingByClient.set(client.name, (this.pendingByClient.get(client.name) as number) - 1);
         d.metrics.pending(this.pending);
       }
+      if (this.abandoned) return null;
       reply = this.encode(REPLY_CODE[decision.result], req, client, this.attributesOf(decision));
       const reason = decision.result === 'reject' ? decision.reason : undefined;
       d.metrics.decision(decision.result, reason, decision.mode, (performance.now() - started) / 1e3);
@@ -188,7 +201,7 @@ export class RequestHandler {
     }
     // Not an async function (fewer allocations per request, as in auth/pipeline.ts decide).
     return decided.catch((err: unknown) => {
-      this.deps.onError(err);
+      if (!this.abandoned) this.deps.onError(err);
       return { result: 'reject', mode: 'unknown', user, tokenSerial: '', reason: 'internal-error' };
     });
   }

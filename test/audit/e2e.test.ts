@@ -126,3 +126,45 @@ t.test('scripted series → audit lines → report; no secret anywhere', async (
   }
   t.notOk(db.includes(TOKEN), 'nor the raw token secret');
 });
+
+t.test('a flood of drops: the audit lines and their suppressed counts add up, and report counts every drop', async (t) => {
+  const dir = tempDir('radius-otp-audit-');
+  const config = join(dir, 'radius.conf');
+  writeFileSync(
+    config,
+    `[server]\nlisten = ["127.0.0.1:0"]\n[log]\nlevel = "warn"\naudit = "logs/audit.log"\ndrop_log_per_second = 10\n` +
+      `[[client]]\nname = "vpn1"\naddress = "127.0.0.1"\nsecret = "${NAS_SECRET}"\n`,
+  );
+  const s = await serve(config);
+  t.teardown(() => s.child.kill('SIGKILL'));
+  const { UdpClient } = await import('../helpers/udp-client.js');
+  const { encodeAccessRequest } = await import('../../src/radius/request-encode.js');
+  const c = await UdpClient.open();
+  t.teardown(() => c.close());
+  // 500 requests with a bad Message-Authenticator (another secret), as fast as they go.
+  for (let i = 0; i < 500; i++) {
+    await c.send(encodeAccessRequest({ identifier: i & 0xff, authenticator: randomBytes(16), secret: Buffer.from('wrong-secret'), userName: 'u', password: 'p', nasIdentifier: 'n' }), { host: '127.0.0.1', port: s.port });
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  s.child.kill('SIGTERM');
+  t.equal(await s.exited, 0);
+  const logDir = join(dir, 'logs');
+  const events = readdirSync(logDir)
+    .filter((f) => /^audit-\d{4}-\d{2}-\d{2}\.log$/.test(f))
+    .flatMap((f) => readFileSync(join(logDir, f), 'utf8').split('\n').filter(Boolean))
+    .map((l) => JSON.parse(l) as { event: string; reason: string; suppressed?: number });
+  const stderr = s
+    .stderr()
+    .split('\n')
+    .filter((l) => l.includes('"dropped packet"'))
+    .map((l) => JSON.parse(l) as { suppressed?: number });
+  t.ok(events.length < 500, `fewer lines (${events.length}) than drops`);
+  t.ok(events.every((e) => e.event === 'drop' && e.reason === 'ma-invalid'));
+  t.same(events.map((e) => e.suppressed ?? 0), stderr.map((l) => l.suppressed ?? 0), 'each audit line carries the count of its stderr line');
+  t.equal(events.reduce((n, e) => n + 1 + (e.suppressed ?? 0), 0), 500, 'and they add up to every drop');
+  const report = await run(['report', '--format', 'json', '--since', '1d', '--config', config]);
+  t.equal(report.code, 0, report.stderr);
+  const r = JSON.parse(report.stdout) as { drops: number; dropReasons: Array<{ reason: string; count: number }> };
+  t.equal(r.drops, 500);
+  t.same(r.dropReasons, [{ reason: 'ma-invalid', count: 500 }]);
+});

@@ -302,6 +302,23 @@ t.test('names from the network cannot inject into a terminal or a spreadsheet', 
   t.match(table, /\+T {6}x /);
 });
 
+t.test('a drop line counts for itself and the drops it says were suppressed before it', async (t) => {
+  const b = new ReportBuilder(SINCE, NOW, 'user');
+  b.line(j(drop('2026-11-21T10:00:00.000Z', 'ma-invalid', 'gw')));
+  b.line(j({ ...drop('2026-11-21T10:00:01.000Z', 'ma-invalid', 'gw'), suppressed: 489 }));
+  b.line(j({ ...drop('2026-11-21T10:00:02.000Z', 'unknown-client'), suppressed: 12 }));
+  b.line(j({ ...drop('2026-11-19T10:00:00.000Z', 'unknown-client'), suppressed: 7 })); // before the period
+  for (const bad of [-1, 1.5, '3', null, 2 ** 53]) b.line(j({ ...drop('2026-11-21T10:00:03.000Z', 'ma-invalid'), suppressed: bad }));
+  const r = b.result(1);
+  t.equal(r.drops, 504, '1 + (1 + 489) + (1 + 12)');
+  t.same(r.dropReasons, [
+    { reason: 'ma-invalid', count: 491 },
+    { reason: 'unknown-client', count: 13 },
+  ]);
+  t.equal(r.malformed, 5, 'a suppressed count that is not a count makes the line malformed');
+  t.match(renderTable(r), /504 drop\(s\) in the period/);
+});
+
 t.test('builder: later lines move "last" forward, earlier ones do not', async (t) => {
   const b = new ReportBuilder(SINCE, NOW, 'user', [
     { serial: 'B', user: 'b', lastUsedAt: null },

@@ -52,7 +52,7 @@ secret = "${SECRET}"
 }
 
 export async function startTestServer(
-  opts: { extra?: string; server?: string; clients?: string; now?: () => number; listen?: string[] } = {},
+  opts: { extra?: string; server?: string; clients?: string; now?: () => number; listen?: string[]; drainMs?: number } = {},
 ): Promise<TestServer> {
   const dir = tempDir('radius-otp-e2e-');
   const configFile = join(dir, 'radius.conf');
@@ -75,7 +75,7 @@ export async function startTestServer(
     ],
   });
   const sink = memoryAuditSink();
-  const server = await startServer(config, { logger, configFile, audit: sink, now: opts.now });
+  const server = await startServer(config, { logger, configFile, audit: sink, now: opts.now, drainMs: opts.drainMs });
   const v4 = server.sockets.find((s) => !s.address.includes(':')) as { address: string; port: number };
   const v6 = server.sockets.find((s) => s.address.includes(':')) ?? null;
   const hasher = await createArgon2Hasher(1);

@@ -162,23 +162,49 @@ t.test('a reply that cannot be sent is reported, and the server goes on', async 
   t.same(errors, ['EMSGSIZE']);
 });
 
-t.test('drop log lines are rate limited and say how many were left out', async (t) => {
+t.test('drop log lines are rate limited per source, and their stderr and audit lines add up to every drop', async (t) => {
   const a = await startTestServer({ extra: '' });
   t.teardown(() => a.stop());
-  const text = testConfig(a.dir, '', ['127.0.0.1:0']).replace('drop_log_per_second = 1000', 'drop_log_per_second = 1');
-  const b = await startServer(parseConfig(text, a.configFile), { logger: a.logs.length >= 0 ? captureLogger(a.logs) : quiet(), configFile: a.configFile, audit: memoryAuditSink() });
-  t.teardown(() => b.stop());
+  const text = testConfig(a.dir, '', ['127.0.0.1:0']).replace('drop_log_per_second = 1000', 'drop_log_per_second = 2');
+  const sink = memoryAuditSink();
+  const logs: Array<Record<string, unknown>> = [];
+  const b = await startServer(parseConfig(text, a.configFile), { logger: captureLogger(logs), configFile: a.configFile, audit: sink });
+  let stopped = false;
+  t.teardown(() => (stopped ? undefined : b.stop()));
   const { UdpClient } = await import('../helpers/udp-client.js');
-  const c = await UdpClient.open();
-  t.teardown(() => c.close());
+  const { encodeAccessRequest } = await import('../../src/radius/request-encode.js');
+  const { randomBytes } = await import('node:crypto');
+  const stranger = await UdpClient.open('udp4', '127.0.0.2'); // no client of this server
+  const nas = await UdpClient.open();
+  t.teardown(() => (stranger.close(), nas.close()));
   const target = { host: '127.0.0.1', port: b.sockets[0]!.port };
-  for (let i = 0; i < 4; i++) await c.send(Buffer.from('short'), target);
-  await new Promise((r) => setTimeout(r, 1100));
-  await c.send(Buffer.from('short'), target);
-  await new Promise((r) => setTimeout(r, 100));
-  const drops = a.logs.filter((l) => l.message === 'dropped packet' && l.reason === 'short-packet');
-  t.equal(drops.length, 2, 'one line in the first second, one after');
-  t.equal(drops[1]?.suppressed, 3);
+  // A flood from an unknown address, and inside it a few forged requests from a configured client.
+  for (let i = 0; i < 300; i++) {
+    await stranger.send(Buffer.from('short'), target);
+    if (i % 30 === 0) {
+      const forged = encodeAccessRequest({ identifier: i / 30, authenticator: randomBytes(16), secret: Buffer.from('wrong'), userName: 'u', password: 'p', nasIdentifier: 'n' });
+      await nas.send(forged, target);
+    }
+  }
+  const drops = (client: string) => logs.filter((l) => l.message === 'dropped packet' && l.client === client);
+  const audited = (client: string) => sink.events.filter((e) => e.event === 'drop' && e.client === client);
+  const sum = (lines: ReadonlyArray<{ suppressed?: unknown }>): number => lines.reduce((n, l) => n + 1 + ((l.suppressed as number | undefined) ?? 0), 0);
+  for (let i = 0; i < 300 && sum(drops('')) < 300; i++) await new Promise((r) => setTimeout(r, 10));
+  t.ok(drops('local').length >= 2, "the client's drops are logged through the flood");
+  t.match(drops('local'), [{ level: 'warn', reason: 'ma-invalid', client_ip: '127.0.0.1' }]);
+  // Once the flood is over, the last second's left-out drops are written without a stop.
+  t.equal(sum(drops('')), 300, 'stderr: every drop from the unknown address');
+  t.equal(sum(audited('')), 300, 'audit: the same');
+  t.ok(drops('').length < 300, 'in fewer lines');
+  await b.stop();
+  stopped = true;
+  t.equal(sum(drops('local')), 10, 'stderr: every drop from the client');
+  t.equal(sum(audited('local')), 10, 'audit: the same');
+  const lines = (l: { client?: unknown; reason?: unknown; client_ip?: unknown; suppressed?: unknown }) => [l.client, l.reason, l.client_ip, l.suppressed];
+  t.same(sink.events.map(lines), logs.filter((l) => l.message === 'dropped packet').map(lines), 'the audit lines are the stderr lines, suppressed counts included');
+  const metric = await b.metrics.registry.getSingleMetricAsString('radius_drops_total');
+  t.match(metric, /radius_drops_total\{reason="unknown-client"\} 300\n/);
+  t.match(metric, /radius_drops_total\{reason="ma-invalid"\} 10\n/);
 });
 
 t.test('stop waits for decisions under way, and they are audited', async (t) => {
@@ -195,6 +221,66 @@ t.test('stop waits for decisions under way, and they are audited', async (t) => 
   await a.stop();
   t.match(a.audit.at(-1), { result: 'accept', user: 'alice' }, 'the decision finished before the store closed');
   t.equal((await reply)?.[0], 2, 'and its Access-Accept went out');
+});
+
+/** Sends `n` Access-Requests of alice at once from 127.0.0.1; returns the count of replies so far. */
+async function burst(t: Tap.Test, port: number, n: number, password: string): Promise<() => number> {
+  const { encodeAccessRequest } = await import('../../src/radius/request-encode.js');
+  const { randomBytes } = await import('node:crypto');
+  const { createSocket } = await import('node:dgram');
+  const c = createSocket('udp4');
+  await new Promise<void>((r) => c.bind(0, '127.0.0.1', r));
+  t.teardown(() => c.close());
+  let replies = 0;
+  c.on('message', () => replies++);
+  for (let i = 0; i < n; i++) {
+    const packet = encodeAccessRequest({ identifier: i, authenticator: randomBytes(16), secret: Buffer.from('testing123'), userName: 'alice', password, nasIdentifier: 'n' });
+    await new Promise((r) => c.send(packet, port, '127.0.0.1', r));
+  }
+  return () => replies;
+}
+
+t.test('stop under load: requests still being decided after the drain are dropped, as one warning', async (t) => {
+  const a = await startTestServer({ extra: '[auth]\nusers_without_token = "password-only"\n', server: 'hash_threads = 1', drainMs: 100 });
+  await a.addUser('alice', 'pw');
+  const sent = 60; // one hash thread takes well over 100 ms for these
+  const replies = await burst(t, a.v4.port, sent, 'pw');
+  // Stopped once hashing is under way (the first decision made).
+  while (!a.logs.some((l) => l.message === 'decision')) await new Promise((r) => setTimeout(r, 5));
+  await a.stop();
+  await new Promise((r) => setTimeout(r, 50)); // the last replies arrive
+  const stopping = a.logs.filter((l) => l.message === 'stopping: requests still being decided were dropped, unanswered');
+  t.match(stopping, [{ level: 'warn', drain_ms: 100 }], 'one line');
+  const dropped = stopping[0]?.dropped as number;
+  t.ok(dropped > 0, 'some were dropped');
+  t.equal(a.audit.length + dropped, sent, 'each request is either audited or counted as dropped');
+  t.equal(replies(), a.audit.length, 'and each audited decision was answered');
+  t.notOk(a.audit.some((e) => e.event === 'decision' && e.reason === 'internal-error'), 'none decided as internal-error');
+  t.same(a.logs.filter((l) => l.level === 'error' || l.message === 'socket error'), [], 'no error line, no socket error');
+});
+
+t.test('stop under load: a request dropped at stop uses no code and counts no failure', async (t) => {
+  const a = await startTestServer({ listen: ['127.0.0.1:0'] });
+  await a.addUser('alice', 'pw');
+  const { totpRecord } = await import('../helpers/store.js');
+  a.server.store.tokens.importMany([totpRecord('S-1', { user: 'alice' })], { replace: false, createUsers: false });
+  await a.stop();
+  const text = testConfig(a.dir, '[otp]\nmax_failures = 1000\n', ['127.0.0.1:0'], 'hash_threads = 1');
+  const sink = memoryAuditSink();
+  // An audit log slow to close: password checks that would end meanwhile must not go on to decide.
+  const audit = { record: sink.record, close: () => new Promise<void>((r) => setTimeout(r, 1000)) };
+  const config = parseConfig(text, a.configFile);
+  // At t = 59 s the codes of steps 0-2 are 755224, 287082 and 359152 (RFC 4226 Appendix D): 000000 is wrong.
+  const b = await startServer(config, { logger: quiet(), configFile: a.configFile, audit, drainMs: 100, now: () => 59 });
+  await burst(t, b.sockets[0]!.port, 100, 'pw000000');
+  while (sink.events.length === 0) await new Promise((r) => setTimeout(r, 5)); // hashing under way
+  await b.stop();
+  const { openStore } = await import('../../src/store/open.js');
+  const store = openStore(config, () => {});
+  t.teardown(() => store.close());
+  const audited = sink.events.filter((e) => e.event === 'decision' && e.reason === 'wrong-code').length;
+  t.ok(audited > 0 && audited < 100, `some answered (${audited}), some dropped`);
+  t.equal(store.tokens.get('S-1')?.failures, audited, 'a failure counted for each audited wrong code, and no other');
 });
 
 function captureLogger(into: Array<Record<string, unknown>>): winston.Logger {

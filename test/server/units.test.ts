@@ -64,23 +64,44 @@ t.test('client table: a reload keeps an auto decision only for the same client, 
   t.same(fixed.decided, []);
 });
 
-t.test('rate-limited drop log: at most N a second, then says how many were left out', async (t) => {
+t.test('rate-limited drop log: at most N a second per source; the lines count what was left out, by kind', async (t) => {
   let now = 0;
   const lines: Array<[string, number]> = [];
   const log = new RateLimitedLog<string>(2, (item, suppressed) => lines.push([item, suppressed]), () => now);
-  for (const x of ['a', 'b', 'c', 'd']) log.log(x);
+  for (const x of ['a1', 'a2', 'a3', 'a4']) log.log('a', 'x', x);
+  log.log('a', 'y', 'a5');
+  log.log('b', 'x', 'b1'); // another source is not held back by a's flood
+  log.log('', 'x', 'u1');
   now = 1000;
-  log.log('e');
+  log.log('a', 'x', 'a6');
   t.same(lines, [
-    ['a', 0],
-    ['b', 0],
-    ['e', 2],
-  ]);
+    ['a1', 0],
+    ['a2', 0],
+    ['b1', 0],
+    ['u1', 0],
+    ['a6', 2],
+  ], 'the next line of a kind carries its count');
+  log.flush();
+  t.same(lines.slice(5), [], "a's second is not over");
+  now = 2000;
+  log.flush();
+  t.same(lines.slice(5), [['a5', 0]], 'once it is, the last one left out of each kind is written, with the count of the others');
+  log.flush();
+  t.equal(lines.length, 6, 'written once');
+  for (const x of ['c1', 'c2', 'c3', 'c4', 'c5']) log.log('c', 'x', x);
+  log.flush(true);
+  t.same(lines.slice(6), [
+    ['c1', 0],
+    ['c2', 0],
+    ['c5', 2],
+  ], 'all of it at stop');
+  const total = lines.reduce((n, [, suppressed]) => n + 1 + suppressed, 0);
+  t.equal(total, 13, 'the lines add up to every item');
   log.setRate(0);
-  log.log('f');
-  t.equal(lines.length, 3);
+  log.log('d', 'x', 'd1');
+  t.equal(lines.length, 9);
   const real = new RateLimitedLog<string>(1, () => {});
-  real.log('x');
+  real.log('s', 'k', 'x');
   t.pass('the default clock works');
 });
 
@@ -185,6 +206,24 @@ t.test('handler: a decider that throws before returning a promise is answered th
   t.equal((await handler.handle(packet(1), peer))?.[0], Code.AccessReject);
   t.equal((errors[0] as Error).message, 'bug');
   t.match(audit.events[0], { result: 'reject', reason: 'internal-error', user: 'u' });
+  t.equal(handler.pendingCount, 0);
+});
+
+t.test('handler: decisions that end after abandon() are dropped: no reply, no audit line, no error line', async (t) => {
+  const gates: Array<{ resolve: (d: Decision) => void; reject: (e: Error) => void }> = [];
+  const { handler, errors, audit } = handlerWith({ decide: () => new Promise<Decision>((resolve, reject) => gates.push({ resolve, reject })) });
+  const accept: Decision = { result: 'accept', mode: 'password', user: 'u', tokenSerial: '', groups: [] };
+  const replies = [1, 2, 3].map((id) => handler.handle(packet(id), peer));
+  await new Promise((r) => setImmediate(r));
+  gates[0]!.resolve(accept);
+  t.equal((await replies[0])?.[0], Code.AccessAccept, 'ended before: answered');
+  t.equal(handler.abandon(), 2, 'two still under way');
+  gates[1]!.resolve(accept);
+  gates[2]!.reject(new Error('password hashing is stopped'));
+  t.equal(await replies[1], null, 'ended after: no reply');
+  t.equal(await replies[2], null, 'failed after: no reply');
+  t.same(errors, [], 'and no error line');
+  t.equal(audit.events.length, 1, 'only the answered one is audited');
   t.equal(handler.pendingCount, 0);
 });
 

@@ -29,7 +29,7 @@ export interface Report {
   lines: number;
   /** Lines that are not audit events (bad JSON, missing fields, too long): skipped. */
   malformed: number;
-  /** Decisions and drops inside the period. */
+  /** Decisions and dropped packets inside the period (a drop line counts 1 + its `suppressed`). */
   decisions: number;
   drops: number;
   groups: Array<{ key: string } & Counts>;
@@ -61,9 +61,11 @@ function bump(c: Counts, result: DecisionResult): void {
   c.total++;
 }
 
-function inc(map: Map<string, number>, key: string): void {
-  map.set(key, (map.get(key) ?? 0) + 1);
+function inc(map: Map<string, number>, key: string, n = 1): void {
+  map.set(key, (map.get(key) ?? 0) + n);
 }
+
+const isCount = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /** The ISO form Date#toISOString writes, which compares as text in time order. */
 const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -129,10 +131,13 @@ export class ReportBuilder {
     const inside = time >= this.sinceIso && time < this.untilIso;
     if (ev.event === 'decision' && typeof ev.result === 'string' && RESULTS.has(ev.result)) {
       if (inside) this.decision(ev, ev.result as DecisionResult, time);
-    } else if (ev.event === 'drop' && typeof ev.reason === 'string') {
+    } else if (ev.event === 'drop' && typeof ev.reason === 'string' && (ev.suppressed === undefined || isCount(ev.suppressed))) {
       if (inside) {
-        this.dropCount++;
-        inc(this.drops, ev.reason);
+        // A line stands for itself and the drops of its source and reason the server left out of
+        // the log before it (`suppressed`, server/drop-log.ts): the totals match the metrics.
+        const n = 1 + ((ev.suppressed as number | undefined) ?? 0);
+        this.dropCount += n;
+        inc(this.drops, ev.reason, n);
       }
     } else {
       this.malformed++;
