@@ -94,7 +94,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       // Why the directory did not answer (refused, TLS, service bind) is the on-call engineer's
       // first question: at warn, once a second at most (the decisions say directory-unavailable).
       const unavailable = new RateLimitedLog<string>(1, (detail, suppressed) => logger.warn('directory unavailable', { detail, ...(suppressed > 0 ? { suppressed } : {}) }));
-      const ldap = await newLdap(config, opts.configFile, (detail) => unavailable.log(detail));
+      const ldap = await newLdap(config, opts.configFile, (detail) => unavailable.log('', 'unavailable', detail));
       primaries.ldap = ldap;
       closers.push(() => ldap.close());
     }
