@@ -15,13 +15,13 @@ t.test('local primary', async (t) => {
   store.users.setEnabled('off', false);
   store.users.addToGroup('alice', 'vpn');
   const local = new LocalPrimary(store.users, hasher);
-  t.same(await local.verify('alice', 'right'), { ok: true, user: 'alice', groups: ['vpn'] });
-  t.same(await local.verify('alice', 'wrong'), { ok: false, reason: 'wrong-password' });
-  t.same(await local.verify('alice', ''), { ok: false, reason: 'wrong-password' }, 'an empty password never matches');
-  t.same(await local.verify('nobody', 'right'), { ok: false, reason: 'unknown-user' });
-  t.same(await local.verify('nopass', ''), { ok: false, reason: 'wrong-password' }, 'a user without a password cannot log in with one');
-  t.same(await local.verify('off', 'right'), { ok: false, reason: 'disabled-user' });
-  t.same(await local.verify('off', 'wrong'), { ok: false, reason: 'wrong-password' }, 'a wrong password says nothing about the account');
+  t.same(await local.verify('alice', 'right', 'nas'), { ok: true, user: 'alice', groups: ['vpn'] });
+  t.same(await local.verify('alice', 'wrong', 'nas'), { ok: false, reason: 'wrong-password' });
+  t.same(await local.verify('alice', '', 'nas'), { ok: false, reason: 'wrong-password' }, 'an empty password never matches');
+  t.same(await local.verify('nobody', 'right', 'nas'), { ok: false, reason: 'unknown-user' });
+  t.same(await local.verify('nopass', '', 'nas'), { ok: false, reason: 'wrong-password' }, 'a user without a password cannot log in with one');
+  t.same(await local.verify('off', 'right', 'nas'), { ok: false, reason: 'disabled-user' });
+  t.same(await local.verify('off', 'wrong', 'nas'), { ok: false, reason: 'wrong-password' }, 'a wrong password says nothing about the account');
   await local.close();
 });
 
@@ -29,27 +29,44 @@ t.test('hashing: at most `threads` at once, the rest queue; a malformed hash is 
   const hasher = await createArgon2Hasher(1);
   const h = await hasher.hash('pw');
   t.match(h, /^\$argon2id\$/);
-  const results = await Promise.all([hasher.verify(h, 'pw'), hasher.verify(h, 'no'), hasher.verify(h, 'pw'), hasher.verifyDummy('pw')]);
+  const results = await Promise.all([hasher.verify(h, 'pw', 'nas'), hasher.verify(h, 'no', 'nas'), hasher.verify(h, 'pw', 'nas'), hasher.verifyDummy('pw', 'nas')]);
   t.same(results, [true, false, true, false]);
-  t.equal(await hasher.verify('not-a-hash', 'pw'), false);
+  t.equal(await hasher.verify('not-a-hash', 'pw', 'nas'), false);
   const defaults = await createArgon2Hasher();
-  t.equal(await defaults.verify(h, 'pw'), true, 'one thread per core by default');
+  t.equal(await defaults.verify(h, 'pw', 'nas'), true, 'one thread per core by default');
   await t.rejects(hasher.hash(123 as never), 'a thread that dies fails its job');
-  t.equal(await hasher.verify(h, 'pw'), true, 'and the next job gets a new thread');
+  t.equal(await hasher.verify(h, 'pw', 'nas'), true, 'and the next job gets a new thread');
   await hasher.close();
-  await t.rejects(hasher.verify(h, 'pw'), /stopped/);
+  await t.rejects(hasher.verify(h, 'pw', 'nas'), /stopped/);
   await defaults.close();
 });
 
 t.test('hashing threads run at low priority; close refuses queued work', async (t) => {
   const hasher = await createArgon2Hasher(2);
   const h = await hasher.hash('pw');
-  await Promise.all([hasher.verify(h, 'pw'), hasher.verify(h, 'pw')]);
+  await Promise.all([hasher.verify(h, 'pw', 'nas'), hasher.verify(h, 'pw', 'nas')]);
   const nice = threadsOf().map((th) => th.nice);
   t.ok(nice.filter((n) => n === 19).length >= 2, 'two threads at nice 19');
   t.ok(nice.includes(0), 'the event loop keeps its priority');
-  const queued = Promise.allSettled([hasher.verify(h, 'a'), hasher.verify(h, 'b'), hasher.verify(h, 'c')]);
+  const queued = Promise.allSettled([hasher.verify(h, 'a', 'nas'), hasher.verify(h, 'b', 'nas'), hasher.verify(h, 'c', 'nas')]);
   await hasher.close();
   const settled = await queued;
   t.same(settled.map((r) => r.status), ['rejected', 'rejected', 'rejected'], 'work under way or queued at close is refused');
+});
+
+t.test('hashing is shared fairly: a flooding client waits behind its own queue (RELIABILITY R10)', async (t) => {
+  const hasher = await createArgon2Hasher(1);
+  const h = await hasher.hash('pw');
+  const done: string[] = [];
+  const track = (name: string, p: Promise<unknown>): Promise<unknown> => p.then(() => done.push(name)).catch(() => {});
+  const flood = Array.from({ length: 100 }, () => track('flood', hasher.verify(h, 'guess', 'flood')));
+  // The next check of the same request (the whole password after the split one) is queued when the first ends.
+  const nas = track('nas', hasher.verify(h, 'pw123456', 'nas')).then(() => track('nas again', hasher.verifyDummy('pw', 'nas')));
+  const cli = track('cli', hasher.hash('new password')); // user add: no client, a queue of its own
+  await Promise.all([nas, cli]);
+  t.same(done.slice(0, 3), ['flood', 'nas', 'cli'], 'the other clients are next after the one hash under way');
+  t.ok(done.indexOf('nas again') <= 4, `the request's next check waits for at most one of the flood's: ${done.slice(0, 6).join(', ')}`);
+  await hasher.close();
+  await Promise.all(flood);
+  t.ok(done.filter((d) => d === 'flood').length <= 3, 'the rest of the flood was still queued, and is refused at close');
 });
