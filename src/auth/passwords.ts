@@ -5,19 +5,28 @@
  *
  * One NAS must not starve the others (RELIABILITY R10): each client's work waits in a queue of its
  * own and the queues take turns, so a flood of wrong passwords waits behind itself while another
- * client's request is next.
+ * client's request is next. Work that waited MAX_HASH_WAIT_MS for a thread is dropped unstarted.
  */
 import { hashSync } from '@node-rs/argon2';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { HashQueueTimeout } from './decision.js';
 import { ARGON2_PARAMS, type HashTask } from './hash-task.js';
+
+/**
+ * How long a hash may wait for a thread before it is dropped (HashQueueTimeout). NASes wait 3-5 s
+ * for an answer (a retransmission meanwhile is a duplicate, dropped while the request is queued):
+ * work that waited longer mostly answers a NAS that has given up, and under a backlog dropping it
+ * leaves the threads to requests that can still be answered in time.
+ */
+export const MAX_HASH_WAIT_MS = 3000;
 
 export interface PasswordHasher {
   /** The CLI's (no client): in a queue of its own. */
   hash(password: string | Buffer): Promise<string>;
   /**
    * Constant-time comparison inside argon2's verify; a malformed hash is a mismatch. `client`
-   * names the queue.
+   * names the queue. Rejects with HashQueueTimeout after MAX_HASH_WAIT_MS without a thread.
    */
   verify(hashed: string, password: string | Buffer, client: string): Promise<boolean>;
   /** Spend the time of one verification without any user (unknown users take as long as known ones). */
@@ -28,6 +37,8 @@ export interface PasswordHasher {
 
 interface Job {
   task: HashTask;
+  /** When it was queued (the pool's clock, ms). */
+  queued: number;
   resolve: (value: string | boolean) => void;
   reject: (err: Error) => void;
 }
@@ -51,12 +62,15 @@ class HashPool {
   private served = new Map<QueueKey, Job[]>();
   private closed = false;
 
-  constructor(private readonly size: number) {}
+  constructor(
+    private readonly size: number,
+    private readonly now: () => number,
+  ) {}
 
   run(task: HashTask, client: QueueKey): Promise<string | boolean> {
     if (this.closed) return Promise.reject(new Error('password hashing is stopped'));
     return new Promise((resolve, reject) => {
-      const job = { task, resolve, reject };
+      const job = { task, queued: this.now(), resolve, reject };
       const queue = this.served.get(client) ?? this.turn.get(client);
       if (queue === undefined) this.turn.set(client, [job]);
       else queue.push(job);
@@ -64,8 +78,9 @@ class HashPool {
     });
   }
 
-  /** The next client's next job. */
+  /** The next client's next job; work that waited too long is dropped on the way. */
   private take(): Job | undefined {
+    const oldest = this.now() - MAX_HASH_WAIT_MS;
     for (;;) {
       if (this.turn.size === 0) {
         if (this.served.size === 0) return undefined;
@@ -73,6 +88,7 @@ class HashPool {
       }
       const [client, queue] = this.turn.entries().next().value as [QueueKey, Job[]];
       this.turn.delete(client);
+      while (queue.length > 0 && (queue[0] as Job).queued < oldest) (queue.shift() as Job).reject(new HashQueueTimeout());
       const job = queue.shift();
       if (job === undefined) continue; // nothing new since its last turn: out of the rotation
       this.served.set(client, queue);
@@ -126,8 +142,9 @@ class HashPool {
   }
 }
 
-export async function createArgon2Hasher(threads = 0): Promise<PasswordHasher> {
-  const pool = new HashPool(threads > 0 ? threads : availableParallelism());
+/** `now`: a monotonic clock in ms (tests pass their own). */
+export async function createArgon2Hasher(threads = 0, now: () => number = () => performance.now()): Promise<PasswordHasher> {
+  const pool = new HashPool(threads > 0 ? threads : availableParallelism(), now);
   const dummy = hashSync('radius-otp dummy password', ARGON2_PARAMS);
   const verify = async (hashed: string, password: string | Buffer, client: string): Promise<boolean> =>
     (await pool.run({ op: 'verify', hash: hashed, password }, client)) as boolean;

@@ -1,7 +1,8 @@
 /** Local users' passwords: argon2id off the event loop, same work for unknown users. */
 import t from 'tap';
 import { LocalPrimary } from '../../src/auth/local.js';
-import { createArgon2Hasher } from '../../src/auth/passwords.js';
+import { HashQueueTimeout } from '../../src/auth/decision.js';
+import { createArgon2Hasher, MAX_HASH_WAIT_MS } from '../../src/auth/passwords.js';
 import { tempStore } from '../helpers/store.js';
 import { threadsOf } from '../../src/sched/idle-policy.js';
 
@@ -25,8 +26,11 @@ t.test('local primary', async (t) => {
   await local.close();
 });
 
+/** A clock that stands still: queued work never waits too long (a loaded test machine hashes slowly). */
+const still = (): number => 0;
+
 t.test('hashing: at most `threads` at once, the rest queue; a malformed hash is a mismatch', async (t) => {
-  const hasher = await createArgon2Hasher(1);
+  const hasher = await createArgon2Hasher(1, still);
   const h = await hasher.hash('pw');
   t.match(h, /^\$argon2id\$/);
   const results = await Promise.all([hasher.verify(h, 'pw', 'nas'), hasher.verify(h, 'no', 'nas'), hasher.verify(h, 'pw', 'nas'), hasher.verifyDummy('pw', 'nas')]);
@@ -42,7 +46,7 @@ t.test('hashing: at most `threads` at once, the rest queue; a malformed hash is 
 });
 
 t.test('hashing threads run at low priority; close refuses queued work', async (t) => {
-  const hasher = await createArgon2Hasher(2);
+  const hasher = await createArgon2Hasher(2, still);
   const h = await hasher.hash('pw');
   await Promise.all([hasher.verify(h, 'pw', 'nas'), hasher.verify(h, 'pw', 'nas')]);
   const nice = threadsOf().map((th) => th.nice);
@@ -55,7 +59,7 @@ t.test('hashing threads run at low priority; close refuses queued work', async (
 });
 
 t.test('hashing is shared fairly: a flooding client waits behind its own queue (RELIABILITY R10)', async (t) => {
-  const hasher = await createArgon2Hasher(1);
+  const hasher = await createArgon2Hasher(1, still);
   const h = await hasher.hash('pw');
   const done: string[] = [];
   const track = (name: string, p: Promise<unknown>): Promise<unknown> => p.then(() => done.push(name)).catch(() => {});
@@ -69,4 +73,21 @@ t.test('hashing is shared fairly: a flooding client waits behind its own queue (
   await hasher.close();
   await Promise.all(flood);
   t.ok(done.filter((d) => d === 'flood').length <= 3, 'the rest of the flood was still queued, and is refused at close');
+});
+
+t.test('hashing: work that waited MAX_HASH_WAIT_MS for a thread is dropped unstarted', async (t) => {
+  let now = 0;
+  const hasher = await createArgon2Hasher(1, () => now);
+  t.teardown(() => hasher.close());
+  const h = await hasher.hash('pw');
+  const running = hasher.verify(h, 'pw', 'flood');
+  const stale = Promise.allSettled([hasher.verify(h, 'pw', 'flood'), hasher.verifyDummy('pw', 'nas'), hasher.verify(h, 'pw', 'nas')]);
+  now = MAX_HASH_WAIT_MS;
+  const inTime = hasher.verify(h, 'pw', 'nas');
+  now = MAX_HASH_WAIT_MS + 0.5;
+  t.equal(await running, true, 'work under way finishes');
+  for (const r of await stale) {
+    t.ok(r.status === 'rejected' && r.reason instanceof HashQueueTimeout && r.reason.code === 'hash-queue-timeout', 'queued longer than MAX_HASH_WAIT_MS: not started');
+  }
+  t.equal(await inTime, true, 'the work queued since is done');
 });

@@ -13,7 +13,7 @@ import { UdpClient } from '../helpers/udp-client.js';
 const FLOOD = 40;
 const FLOOD_SECRET = Buffer.from('flood-secret');
 
-t.test('a flood from one client: the other client is answered next, the flood after', async (t) => {
+t.test('a flood from one client: the other client is answered next, the flood is answered or dropped', async (t) => {
   const s = await startTestServer({
     server: 'hash_threads = 1',
     extra: '[auth]\nusers_without_token = "password-only"\n',
@@ -48,8 +48,11 @@ t.test('a flood from one client: the other client is answered next, the flood af
   const meanwhile = floodReplies.length - before;
   t.ok(meanwhile <= 2, `after at most the flood's check under way (and one more sent as the login left): ${meanwhile} of ${FLOOD - before} left`);
 
-  // Each flood request ends answered (Access-Reject), after the others.
-  while (floodReplies.length < FLOOD) await new Promise((r) => setTimeout(r, 50));
+  // Each flood request ends answered (Access-Reject) or, if it waited too long for the hashing
+  // thread on a slow machine, dropped and audited as such; none is left hanging.
+  const dropped = (): number => s.audit.filter((e) => e.event === 'drop' && e.client === 'flood' && e.reason === 'hash-queue-timeout').length;
+  while (floodReplies.length + dropped() < FLOOD) await new Promise((r) => setTimeout(r, 50));
+  t.equal(floodReplies.length + dropped(), FLOOD);
   t.ok(floodReplies.every((code) => code === Code.AccessReject), 'every flood reply is an Access-Reject');
   const rejects = s.audit.filter((e) => e.event === 'decision' && e.client === 'flood');
   t.equal(rejects.length, floodReplies.length, 'one audited decision per answer');
