@@ -23,6 +23,10 @@ t.test('local primary', async (t) => {
   t.same(await local.verify('nopass', '', 'nas'), { ok: false, reason: 'wrong-password' }, 'a user without a password cannot log in with one');
   t.same(await local.verify('off', 'right', 'nas'), { ok: false, reason: 'disabled-user' });
   t.same(await local.verify('off', 'wrong', 'nas'), { ok: false, reason: 'wrong-password' }, 'a wrong password says nothing about the account');
+  // Without a password (an app password stands in for it): the user must exist and be enabled.
+  t.same(await local.lookup('alice'), { ok: true, user: 'alice', groups: ['vpn'] });
+  t.same(await local.lookup('nobody'), { ok: false, reason: 'unknown-user' });
+  t.same(await local.lookup('off'), { ok: false, reason: 'disabled-user' });
   await local.close();
 });
 
