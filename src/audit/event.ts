@@ -39,6 +39,7 @@ export const DROP_REASONS = [
   'proxy-state-without-ma',
   'duplicate-in-progress',
   'overload',
+  'hash-queue-timeout',
 ] as const;
 export type DropReason = (typeof DROP_REASONS)[number];
 

@@ -29,3 +29,15 @@ export const reject = (user: string, mode: AuthMode, reason: DenialReason, token
   replyMessage === undefined
     ? { result: 'reject', mode, user, tokenSerial, reason }
     : { result: 'reject', mode, user, tokenSerial, reason, replyMessage };
+
+/**
+ * The request's password check waited too long for a hashing thread (auth/passwords.ts
+ * MAX_HASH_WAIT_MS): it is not answered, so that the NAS retransmits it or fails over to another
+ * server. A Reject would tell it, and the user, that the password was wrong.
+ */
+export class HashQueueTimeout extends Error {
+  readonly code = 'hash-queue-timeout';
+  constructor() {
+    super('the password check waited too long for a hashing thread');
+  }
+}

@@ -9,11 +9,11 @@ export class LocalPrimary implements PrimaryAuthenticator {
     private readonly hasher: PasswordHasher,
   ) {}
 
-  async verify(user: string, password: string): Promise<PrimaryResult> {
+  async verify(user: string, password: string, client: string): Promise<PrimaryResult> {
     const found = this.users.get(user);
     const hashed = found ? this.users.passwordHash(user) : null;
     // Same work whether or not the user exists or has a password (RELIABILITY O10).
-    const ok = hashed !== null && password !== '' ? await this.hasher.verify(hashed, password) : await this.hasher.verifyDummy(password);
+    const ok = hashed !== null && password !== '' ? await this.hasher.verify(hashed, password, client) : await this.hasher.verifyDummy(password, client);
     if (!found) return { ok: false, reason: 'unknown-user' };
     if (!ok) return { ok: false, reason: 'wrong-password' };
     if (!found.enabled) return { ok: false, reason: 'disabled-user' };

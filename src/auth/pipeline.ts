@@ -77,7 +77,7 @@ export class Pipeline {
       return this.answerChallenge(req.state, user, req.client, password, now);
     }
     if (req.primary === 'none') return this.codeOnly(user, password, now);
-    if (this.deps.users.isDisabled(user)) return this.disabled(user, password);
+    if (this.deps.users.isDisabled(user)) return this.disabled(user, req.client, password);
     return this.withPrimary({ ...req, primary: req.primary }, password, now, respelled);
   }
 
@@ -137,7 +137,7 @@ export class Pipeline {
     for (const digits of lengths) {
       const split = splitCode(password, digits);
       if (split === null) continue;
-      const r = await primary.verify(user, split.password);
+      const r = await primary.verify(user, split.password, req.client);
       if (!r.ok && (r.reason === 'directory-unavailable' || r.reason === 'disabled-user')) return reject(user, 'password+otp', r.reason);
       if (!r.ok) continue;
       if (r.user !== user) return again(r);
@@ -153,7 +153,7 @@ export class Pipeline {
         : reject(user, 'password+otp', code.reason, code.serial);
     }
 
-    const r = await primary.verify(user, password);
+    const r = await primary.verify(user, password, req.client);
     // The password before a code was right, but there is no active token to check the code with.
     if (!r.ok && rightPasswordNoToken) return reject(user, 'password+otp', inactiveReason(owned));
     if (!r.ok) return reject(user, 'password+otp', r.reason);
@@ -170,11 +170,11 @@ export class Pipeline {
    * 6-digit split, then the whole), their results ignored: the Reject takes as long as a wrong
    * password's, so its timing does not say that the account exists (RELIABILITY O10).
    */
-  private async disabled(user: string, password: string): Promise<Decision> {
+  private async disabled(user: string, client: string, password: string): Promise<Decision> {
     const local = this.deps.primaries.local;
     const split = splitCode(password, 6);
-    if (split !== null) await local.verify(user, split.password);
-    await local.verify(user, password);
+    if (split !== null) await local.verify(user, split.password, client);
+    await local.verify(user, password, client);
     return reject(user, 'unknown', 'disabled-user');
   }
 

@@ -9,7 +9,11 @@ export type PrimaryResult =
   | { ok: false; reason: PrimaryFailure };
 
 export interface PrimaryAuthenticator {
-  verify(user: string, password: string): Promise<PrimaryResult>;
+  /**
+   * `client`: the NAS the request came from (local passwords are hashed in its own queue,
+   * passwords.ts). Rejects with HashQueueTimeout when the check waited too long to start.
+   */
+  verify(user: string, password: string, client: string): Promise<PrimaryResult>;
   /**
    * The user as the primary knows them, without a password: for an app password, which stands in
    * for the password but not for the account (a user removed from the directory is refused).

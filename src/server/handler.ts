@@ -4,7 +4,7 @@
  * Sockets are not touched here (server.ts sends), so every path is testable with plain buffers.
  */
 import type { AuditSink, DecisionResult, DenialReason, DropReason, AuthMode } from '../audit/event.js';
-import type { Decision, AuthMethod } from '../auth/decision.js';
+import { HashQueueTimeout, type Decision, type AuthMethod } from '../auth/decision.js';
 import { Attr, Code } from '../radius/codes.js';
 import { checkMessageAuthenticator, precheck, type PacketView } from '../radius/precheck.js';
 import { attribute, encodeReply, replyMessage } from '../radius/reply.js';
@@ -136,7 +136,7 @@ export class RequestHandler {
       this.pending++;
       this.pendingByClient.set(client.name, perClient + 1);
       d.metrics.pending(this.pending);
-      let decision: Decision;
+      let decision: Decision | null;
       try {
         decision = await this.decide(req, client, peer);
         if (req.password !== undefined) req.password.fill(0);
@@ -146,6 +146,11 @@ export class RequestHandler {
         d.metrics.pending(this.pending);
       }
       if (this.abandoned) return null;
+      if (decision === null) {
+        // Not answered, and forgotten so that a retransmission is decided afresh (as for overload).
+        d.dedup.abandon(peer, view.identifier, authenticator);
+        return this.drop('hash-queue-timeout', peer, client.name);
+      }
       reply = this.encode(REPLY_CODE[decision.result], req, client, this.attributesOf(decision));
       const reason = decision.result === 'reject' ? decision.reason : undefined;
       d.metrics.decision(decision.result, reason, decision.mode, (performance.now() - started) / 1e3);
@@ -178,8 +183,11 @@ export class RequestHandler {
     return this.iso;
   }
 
-  /** Never rejects: a fault inside the decision is reported and answered with an Access-Reject. */
-  private decide(req: AccessRequest, client: Client, peer: Peer): Promise<Decision> {
+  /**
+   * Never rejects: a fault inside the decision is reported and answered with an Access-Reject.
+   * Null when the password check waited too long for hashing (HashQueueTimeout): no answer.
+   */
+  private decide(req: AccessRequest, client: Client, peer: Peer): Promise<Decision | null> {
     const user = req.userName ?? '';
     if (req.problem !== undefined) {
       this.deps.onBadRequest(req.problem, peer, client.name);
@@ -200,7 +208,8 @@ export class RequestHandler {
       decided = Promise.reject(err as Error);
     }
     // Not an async function (fewer allocations per request, as in auth/pipeline.ts decide).
-    return decided.catch((err: unknown) => {
+    return decided.catch((err: unknown): Decision | null => {
+      if (err instanceof HashQueueTimeout) return null;
       if (!this.abandoned) this.deps.onError(err);
       return { result: 'reject', mode: 'unknown', user, tokenSerial: '', reason: 'internal-error' };
     });

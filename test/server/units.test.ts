@@ -2,7 +2,7 @@
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { memoryAuditSink } from '../../src/audit/audit-log.js';
-import type { Decision } from '../../src/auth/decision.js';
+import { HashQueueTimeout, type Decision } from '../../src/auth/decision.js';
 import { ClientTable } from '../../src/server/clients.js';
 import { normalizeAddress } from '../../src/config/networks.js';
 import { DuplicateCache } from '../../src/server/dedup.js';
@@ -246,6 +246,20 @@ t.test('handler: over the pending limits, requests are dropped (and can be retri
   void global.handler.handle(packet(1), peer);
   t.equal(await global.handler.handle(packet(2), { ...peer, port: 6000 }), null, 'global limit');
   t.same(global.drops, ['overload']);
+});
+
+t.test('handler: a request that waited too long for password hashing is dropped unanswered (and can be retried)', async (t) => {
+  let late = true;
+  const accept: Decision = { result: 'accept', mode: 'password', user: 'u', tokenSerial: '', groups: [] };
+  const { handler, drops, errors, audit } = handlerWith({ decide: async () => (late ? Promise.reject(new HashQueueTimeout()) : accept) });
+  const p = packet(1);
+  t.equal(await handler.handle(p, peer), null, 'no Reject: the password was not found wrong');
+  t.same(drops, ['hash-queue-timeout']);
+  t.same(errors, [], 'not a fault');
+  t.same(audit.events, [], 'no decision audited');
+  t.equal(handler.pendingCount, 0);
+  late = false;
+  t.equal((await handler.handle(p, peer))?.[0], Code.AccessAccept, 'the retransmission is decided');
 });
 
 t.test('handler: a duplicate while the first is being decided is dropped', async (t) => {
