@@ -1,5 +1,5 @@
 /** Opens the configured store: the master key file (created 0600 when missing) and SQLite. */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { Sealer } from './seal.js';
 import { openSqliteStore, type SqliteStore } from './sqlite/open.js';
@@ -14,6 +14,12 @@ import { StoreError } from './types.js';
 export function openStore(config: Pick<Config, 'store'>, onSealError: (serial: string, err: Error) => void): SqliteStore {
   const { key_file: keyFile, path } = config.store;
   const created = !existsSync(keyFile);
+  // SQLite takes an empty file for a new database: after a failed copy or restore, every user
+  // would then be unknown and every token gone, without a word. A store is made in one step
+  // (file and schema together), so an empty one beside an existing key file is such a copy.
+  if (!created && statSync(path, { throwIfNoEntry: false })?.size === 0) {
+    throw new StoreError('database', `${path} is empty (0 bytes) while its key file ${keyFile} exists: a failed copy or restore? Restore the database (radius-otp backup makes copies); an empty file is not taken for a new store`);
+  }
   const sealer = Sealer.fromKeyFile(keyFile, { create: true });
   const store = openSqliteStore({ path, sealer, onSealError });
   if (created) {

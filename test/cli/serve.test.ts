@@ -138,6 +138,16 @@ t.test('a master key that cannot open the store: the server does not start; a lo
 
   writeFileSync(join(w.dir, 'data-key'), original, { mode: 0o600 });
   t.match((await run(['token', 'list', '--config', w.config])).stdout, /K1/, 'the right key opens it again');
+
+  // A failed restore left an empty database beside the key: not taken for a new, empty store.
+  const db = join(w.dir, 'data', 'radius-otp.db');
+  writeFileSync(db, '');
+  for (const args of [['token', 'list'], ['serve']]) {
+    const empty = await run([...args, '--config', w.config]);
+    t.equal(empty.code, 1, args[0]);
+    t.match(empty.stderr, /radius-otp\.db is empty \(0 bytes\) while its key file .*data-key exists: a failed copy or restore\?/);
+  }
+  t.equal(readFileSync(db).length, 0, 'left as it was');
 });
 
 t.test('SIGHUP reloads clients without dropping a packet; SIGTERM stops cleanly', async (t) => {
