@@ -234,8 +234,9 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       reload(next: Config) {
         // [ldap] is applied at start only. A reload whose clients would use a changed one (say,
         // primary switched to "ldap" with a new [ldap]) would reject everyone: it is refused whole.
+        const restart = restartOnly(config, next);
         const usesLdap = next.auth.primary === 'ldap' || next.client.some((c) => c.primary === 'ldap');
-        if (usesLdap && JSON.stringify(config.ldap) !== JSON.stringify(next.ldap)) {
+        if (usesLdap && restart.includes('ldap')) {
           throw configErrorAt(opts.configFile, ['ldap'], 'changed: restart to apply (primary "ldap" would use it, so the reload is refused)');
         }
         const nextReplies = buildReplyAttributes(next, opts.configFile);
@@ -247,7 +248,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
         dropLog.setRate(next.log.drop_log_per_second);
         badRequestLog.setRate(next.log.drop_log_per_second);
         pipeline.setPolicy(policyOf(next));
-        for (const key of restartOnly(config, next)) logger.warn(`${key} changed: restart to apply`);
+        for (const key of restart) logger.warn(`${key} changed: restart to apply`);
         warnConfig(next, opts.configFile, logger);
         config = next;
         logger.info('reloaded', { clients: clients.size });
