@@ -7,7 +7,19 @@ import type { AuthMode, DenialReason } from '../audit/event.js';
 
 export type Decision =
   | { result: 'accept'; mode: AuthMode; user: string; tokenSerial: string; groups: readonly string[] }
-  | { result: 'reject'; mode: AuthMode; user: string; tokenSerial: string; reason: DenialReason; replyMessage?: string }
+  | {
+      result: 'reject';
+      mode: AuthMode;
+      user: string;
+      tokenSerial: string;
+      reason: DenialReason;
+      replyMessage?: string;
+      /**
+       * Decided (and audited) now, answered once this settles (it never rejects): work spent so
+       * that this Reject takes as long as others that say less (RELIABILITY O10).
+       */
+      answerAfter?: Promise<void>;
+    }
   | { result: 'challenge'; mode: 'challenge'; user: string; tokenSerial: string; state: Buffer; replyMessage: string };
 
 export type AuthMethod = 'pap' | 'chap' | 'mschap' | 'eap' | 'none';

@@ -1,5 +1,5 @@
 /** `npm run bench -- [--only a,b] [--seconds N] …`; each flag also as BENCH_<NAME> in the environment. */
-export const SCENARIOS = ['pap', 'probes', 'code-only', 'inproc', 'password+code', 'memory', 'import', 'report'] as const;
+export const SCENARIOS = ['pap', 'probes', 'code-only', 'inproc', 'password+code', 'reject-timing', 'memory', 'import', 'report'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {

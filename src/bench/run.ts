@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BENCH_PASSWORD, codeFor, median, openLoopSeconds, pairRatios, PERIOD, stepNow, TARGET_RPS, TARGET_SHARE_OF_FREERADIUS, tokenUser } from './common.js';
+import { BENCH_PASSWORD, codeFor, median, openLoopSeconds, pairRatios, papUser, percentiles, PERIOD, stepNow, TARGET_RPS, TARGET_SHARE_OF_FREERADIUS, tokenUser } from './common.js';
 import { describe, SLEEP_MS, type CoreStalls } from './core-stalls.js';
 import { FREERADIUS, freeradiusInstalled, writeFreeradiusConfig, type FreeradiusThreads } from './freeradius.js';
 import { benchImport } from './import-bench.js';
@@ -16,6 +16,7 @@ import { buildTemplate, CLIENT_SECRET, instance, type ServerSetup, type Template
 import type { LoadJob, LoadResult } from './loadgen.js';
 import { parseOptions, USAGE, type BenchOptions } from './options.js';
 import { placement, UNPINNED, type Placement } from './placement.js';
+import { describeReplies, spread, timeCauses, type Cause } from './reject-timing.js';
 import { freeTcpPort, freeUdpPort, runCoreProbe, runLoadgen, runRadclient, scrapeRequests, startFloorProcess, startFreeradiusProcess, startServerProcess, writeRadclientDictionary, writeRadclientFile, type ServerProcess } from './procs.js';
 
 interface Row {
@@ -562,6 +563,42 @@ async function scenarioPasswordCode(t: Template, opts: BenchOptions): Promise<vo
   });
 }
 
+/** Rounds of the reject-timing scenario: 5 requests each, one argon2id or two apiece. */
+const TIMING_ROUNDS = 60;
+
+/**
+ * RELIABILITY O10: the time of each kind of Reject of password+code (and of an Accept, for
+ * reference), one request at a time, the causes in turn (reject-timing.ts). Rows give the p50 and
+ * p99 of each; a note gives how far apart the Rejects' p50s are.
+ */
+async function scenarioRejectTiming(t: Template, opts: BenchOptions): Promise<void> {
+  const label = '3 Reject timing (RELIABILITY O10), password+code, one at a time';
+  log(label);
+  const rounds = Math.min(TIMING_ROUNDS, Math.floor(t.tokens / 3), t.papUsers);
+  // Users u0… get wrong passwords, u(rounds)… wrong codes, u(2·rounds)… right ones; p0… have no token.
+  const wrongCode = (i: number): string => codeFor(i, stepNow() - 10);
+  const causes: Cause[] = [
+    { name: 'unknown user', request: (r) => ({ user: `nobody${r}`, password: `${BENCH_PASSWORD}${codeFor(r, stepNow())}` }) },
+    { name: 'wrong password', request: (r) => ({ user: tokenUser(r), password: `wrong-pw${codeFor(r, stepNow())}` }) },
+    { name: 'right password, no token', request: (r) => ({ user: papUser(r), password: `${BENCH_PASSWORD}${codeFor(r, stepNow())}` }) },
+    { name: 'right password, wrong code', request: (r) => ({ user: tokenUser(rounds + r), password: `${BENCH_PASSWORD}${wrongCode(rounds + r)}` }) },
+    { name: 'right password and code (Accept)', request: (r) => ({ user: tokenUser(2 * rounds + r), password: `${BENCH_PASSWORD}${codeFor(2 * rounds + r, stepNow())}` }) },
+  ];
+  await withServer(t, opts, 'reject-timing', { primary: 'local', audit: true, hashThreads: opts.hashThreads }, async (server) => {
+    const timed = await timeCauses(server.port, CLIENT_SECRET, causes, rounds);
+    const p50s: number[] = [];
+    for (const x of timed) {
+      const [p50, p99] = percentiles(x.ms, [50, 99]) as [number, number];
+      if (!x.name.includes('Accept')) p50s.push(p50);
+      rows.push({ scenario: label, generator: `${x.name}, ×${rounds}`, rps: null, p50, p99, outcome: describeReplies(x.replies), serverCpu: null, cpuPerReq: null, target: '', met: null });
+    }
+    notes.push(
+      `Reject timing (O10): the four Rejects' p50s ${p50s.map((m) => m.toFixed(1)).join(' / ')} ms, ${(spread(p50s) * 100).toFixed(0)} % apart ` +
+        '(each a wrong password\'s two argon2id checks; the Accept does one).',
+    );
+  });
+}
+
 /** The code-only path in this process, no sockets: CPU per request, best and median of batches. */
 async function scenarioInproc(t: Template): Promise<void> {
   log('code-only request path in-process (no sockets)');
@@ -685,7 +722,7 @@ async function main(): Promise<void> {
     return;
   }
   const load0 = loadavg();
-  const needsStore = ['pap', 'probes', 'code-only', 'inproc', 'password+code', 'memory'].some((s) => opts.only.has(s as never));
+  const needsStore = ['pap', 'probes', 'code-only', 'inproc', 'password+code', 'reject-timing', 'memory'].some((s) => opts.only.has(s as never));
   let template: Template | null = null;
   try {
     if (needsStore) {
@@ -700,6 +737,7 @@ async function main(): Promise<void> {
       if (opts.only.has('inproc')) await guarded('in-process', () => scenarioInproc(tp));
       if (opts.only.has('memory')) await guarded('memory', () => scenarioMemory(tp, opts));
       if (opts.only.has('password+code')) await guarded('password+code', () => scenarioPasswordCode(tp, opts));
+      if (opts.only.has('reject-timing')) await guarded('reject-timing', () => scenarioRejectTiming(tp, opts));
     }
     const scratch = template?.root ?? mkdtempSync(join(tmpdir(), 'radius-otp-bench-'));
     if (opts.only.has('import')) await guarded('import', () => scenarioImport(scratch, opts));

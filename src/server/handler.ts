@@ -79,6 +79,8 @@ export class RequestHandler {
    * clients, so the Map stays small.
    */
   private readonly pendingByClient = new Map<string, number>();
+  /** Of `pending`, those decided and audited whose answer waits (Decision answerAfter). */
+  private waiting = 0;
   /** Set by abandon(): decisions that end from now on are dropped. */
   private abandoned = false;
   /** The last audit time written, by whole millisecond: a burst of decisions shares one string. */
@@ -98,7 +100,7 @@ export class RequestHandler {
    */
   abandon(): number {
     this.abandoned = true;
-    return this.pending;
+    return this.pending - this.waiting;
   }
 
   /** Returns the reply to send, or null when the datagram is dropped. */
@@ -136,41 +138,55 @@ export class RequestHandler {
       this.pending++;
       this.pendingByClient.set(client.name, perClient + 1);
       d.metrics.pending(this.pending);
-      let decision: Decision | null;
+      let answer: Buffer;
       try {
-        decision = await this.decide(req, client, peer);
+        const decision = await this.decide(req, client, peer);
         if (req.password !== undefined) req.password.fill(0);
+        if (this.abandoned) return null;
+        if (decision === null) {
+          // Not answered, and forgotten so that a retransmission is decided afresh (as for overload).
+          d.dedup.abandon(peer, view.identifier, authenticator);
+          return this.drop('hash-queue-timeout', peer, client.name);
+        }
+        answer = this.record(decision, req, client, peer, started);
+        if (decision.result === 'reject' && decision.answerAfter !== undefined) {
+          // Decided and audited: answered after the wait even if the server stops meanwhile.
+          this.waiting++;
+          await decision.answerAfter;
+          this.waiting--;
+        }
       } finally {
         this.pending--;
         this.pendingByClient.set(client.name, (this.pendingByClient.get(client.name) as number) - 1);
         d.metrics.pending(this.pending);
       }
-      if (this.abandoned) return null;
-      if (decision === null) {
-        // Not answered, and forgotten so that a retransmission is decided afresh (as for overload).
-        d.dedup.abandon(peer, view.identifier, authenticator);
-        return this.drop('hash-queue-timeout', peer, client.name);
-      }
-      reply = this.encode(REPLY_CODE[decision.result], req, client, this.attributesOf(decision));
-      const reason = decision.result === 'reject' ? decision.reason : undefined;
-      d.metrics.decision(decision.result, reason, decision.mode, (performance.now() - started) / 1e3);
-      d.audit.record({
-        event: 'decision',
-        time: this.isoNow(),
-        server: d.server.name,
-        server_ip: peer.localAddress,
-        client: client.name,
-        client_ip: peer.address,
-        user: decision.user,
-        calling_station_id: req.callingStationId ?? '',
-        nas_identifier: req.nasIdentifier ?? '',
-        mode: decision.mode,
-        token_serial: decision.tokenSerial,
-        result: decision.result,
-        ...(reason === undefined ? {} : { reason }),
-      });
+      reply = answer;
     }
     d.dedup.finish(peer, view.identifier, authenticator, reply);
+    return reply;
+  }
+
+  /** The reply to a decision, its metrics and its audit line. */
+  private record(decision: Decision, req: AccessRequest, client: Client, peer: Peer, started: number): Buffer {
+    const d = this.deps;
+    const reply = this.encode(REPLY_CODE[decision.result], req, client, this.attributesOf(decision));
+    const reason = decision.result === 'reject' ? decision.reason : undefined;
+    d.metrics.decision(decision.result, reason, decision.mode, (performance.now() - started) / 1e3);
+    d.audit.record({
+      event: 'decision',
+      time: this.isoNow(),
+      server: d.server.name,
+      server_ip: peer.localAddress,
+      client: client.name,
+      client_ip: peer.address,
+      user: decision.user,
+      calling_station_id: req.callingStationId ?? '',
+      nas_identifier: req.nasIdentifier ?? '',
+      mode: decision.mode,
+      token_serial: decision.tokenSerial,
+      result: decision.result,
+      ...(reason === undefined ? {} : { reason }),
+    });
     return reply;
   }
 

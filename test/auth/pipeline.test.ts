@@ -202,6 +202,90 @@ t.test('unknown users cost the same primary checks as known ones (RELIABILITY O1
   s.store.users.setEnabled('alice', false);
   t.match(await s.decide('alice', 'wrong123456'), { result: 'reject', reason: 'disabled-user' });
   t.equal(s.primary.calls.length, known, 'a disabled user too: the Reject takes as long');
+  s.store.users.setEnabled('alice', true);
+  s.primary.calls.length = 0;
+  t.match(await s.decide('alice', 'pw000000'), { result: 'reject', reason: 'wrong-code' });
+  t.equal(s.primary.calls.length, known, 'a right password with a wrong code too: it does not say the password was right');
+  t.same(s.primary.calls.at(-1), ['alice', 'pw000000'], 'the second check is of the whole User-Password');
+  s.primary.calls.length = 0;
+  t.match(await s.decide('bob', 'pw000000'), { result: 'reject', reason: 'no-token' });
+  t.equal(s.primary.calls.length, known, 'a right password and no token');
+});
+
+t.test('with a directory, the wrong code’s second check is a local hash, not a second bind (RELIABILITY O10)', async (t) => {
+  const directory = new FakePrimary({ alice: 'pw' });
+  const local = new FakePrimary({});
+  const { store } = tempStore({ now: () => T * PERIOD + 5 });
+  store.tokens.importMany([totpRecord('K', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  const pipeline = new Pipeline({
+    users: store.users,
+    tokens: store.tokens,
+    challenges: store.challenges,
+    appPasswords: store.appPasswords,
+    primaries: { local, ldap: directory },
+    policy: { usersWithoutToken: 'reject', challengeTimeout: 300, challengeMessage: 'Code?', otp: { window: 1, hotpLookAhead: 10, maxFailures: 3, unlockAfter: 0 } },
+    now: () => T * PERIOD + 5,
+    random: (bytes) => Buffer.alloc(bytes, 1),
+  });
+  const d = await pipeline.decide({ userName: 'alice', password: Buffer.from('pw000000'), state: undefined, method: 'pap', client: 'gw', primary: 'ldap' });
+  t.match(d, { result: 'reject', reason: 'wrong-code' });
+  t.same(directory.calls, [['alice', 'pw']], 'one bind, with the right password');
+  t.same(local.calls, [['alice', 'pw000000']], 'and one local check');
+  t.equal(store.tokens.get('K')?.failures, 1);
+  local.verify = () => Promise.reject(new Error('password hashing is stopped'));
+  const failed = await pipeline.decide({ userName: 'alice', password: Buffer.from('pw111111'), state: undefined, method: 'pap', client: 'gw', primary: 'ldap' });
+  t.match(failed, { result: 'reject', reason: 'wrong-code' }, 'a second check that cannot run does not change the decision');
+  await t.resolves((failed as { answerAfter: Promise<void> }).answerAfter, 'and ends the wait');
+  t.equal(store.tokens.get('K')?.failures, 2, 'both wrong codes counted');
+  directory.calls.length = 0;
+  local.calls.length = 0;
+  t.match(
+    await pipeline.decide({ userName: 'alice', password: Buffer.from(`pw${code(T)}`), state: undefined, method: 'pap', client: 'gw', primary: 'ldap' }),
+    { result: 'accept' },
+    'a code that is accepted has no second check',
+  );
+  t.same(local.calls, []);
+});
+
+t.test('a wrong code is counted at once; its answer waits for the second check (RELIABILITY O6, O10)', async (t) => {
+  const primary = new FakePrimary({ alice: 'pw' });
+  const s = setup({ primary });
+  s.store.tokens.importMany([totpRecord('K', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  let release = (): void => {};
+  const held = new Promise<void>((r) => (release = r));
+  const verify = primary.verify.bind(primary);
+  primary.verify = async (user, password) => {
+    if (password === 'pw000000') await held; // the whole User-Password: the second check
+    return verify(user, password);
+  };
+  const d = await s.decide('alice', 'pw000000');
+  t.match(d, { result: 'reject', reason: 'wrong-code' }, 'decided before the second check ends');
+  t.equal(s.store.tokens.get('K')?.failures, 1, 'and its failure counted');
+  let answered = false;
+  void (d as { answerAfter: Promise<void> }).answerAfter.then(() => (answered = true));
+  await new Promise((r) => setImmediate(r));
+  t.equal(answered, false, 'the answer waits');
+  release();
+  await new Promise((r) => setImmediate(r));
+  t.equal(answered, true, 'until the second check ends');
+  t.match(await s.decide('alice', 'nope'), { result: 'reject', reason: 'wrong-password', answerAfter: undefined }, 'a wrong password has no wait of its own');
+});
+
+t.test('a code that will not be accepted gets the second check: replayed, locked, an earlier step (RELIABILITY O10)', async (t) => {
+  const s = setup({ otp: { maxFailures: 2 } });
+  s.store.tokens.importMany([totpRecord('K', { user: 'alice', secret: KEY }), totpRecord('H', { user: 'bob', secret: KEY, type: 'hotp', counter: 5 })], { replace: false, createUsers: true });
+  const checks = async (user: string, password: string, expected: Partial<Decision>, n: number, what: string): Promise<void> => {
+    s.primary.calls.length = 0;
+    t.match(await s.decide(user, password), expected, what);
+    t.equal(s.primary.calls.length, n, `${what}: ${n} checks`);
+  };
+  await checks('alice', `pw${code(T)}`, { result: 'accept' }, 1, 'accepted');
+  await checks('alice', `pw${code(T)}`, { result: 'reject', reason: 'replayed-code' }, 2, 'replayed');
+  await checks('alice', `pw${code(T - 1)}`, { result: 'reject' }, 2, 'a step before the last accepted one');
+  await checks('bob', `pw${code(6)}`, { result: 'accept' }, 1, 'HOTP accepted');
+  await checks('bob', `pw${code(6)}`, { result: 'reject', reason: 'wrong-code' }, 2, 'HOTP used');
+  await checks('bob', 'pw000000', { result: 'reject' }, 2, 'HOTP wrong');
+  await checks('bob', `pw${code(8)}`, { result: 'reject', reason: 'locked' }, 2, 'HOTP right but locked');
 });
 
 t.test('several tokens: any of them; 8-digit tokens split at 8', async (t) => {

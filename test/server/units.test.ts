@@ -227,6 +227,29 @@ t.test('handler: decisions that end after abandon() are dropped: no reply, no au
   t.equal(handler.pendingCount, 0);
 });
 
+t.test('handler: a Reject with answerAfter is audited at once and answered when it settles, a stop meanwhile included (RELIABILITY O10)', async (t) => {
+  const waits: Array<() => void> = [];
+  const { handler, audit } = handlerWith({
+    decide: async () => ({ result: 'reject', mode: 'password+otp', user: 'u', tokenSerial: 'T1', reason: 'wrong-code', answerAfter: new Promise<void>((r) => waits.push(r)) }),
+  });
+  let answered: Buffer | null | undefined;
+  const one = packet(1);
+  const first = handler.handle(one, peer).then((r) => (answered = r));
+  const second = handler.handle(packet(2), peer);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  t.equal(audit.events.length, 2, 'both audited while their answers wait');
+  t.equal(answered, undefined, 'not answered yet');
+  t.equal(handler.pendingCount, 2, 'and still pending (the stop drains them, the limits count them)');
+  t.equal(await handler.handle(one, peer), null, 'a retransmission meanwhile gets no early answer');
+  waits[0]!();
+  t.equal((await first)?.[0], Code.AccessReject, 'answered when the wait ends');
+  t.equal(handler.abandon(), 0, 'a stop does not count the decided one as dropped');
+  waits[1]!();
+  t.equal((await second)?.[0], Code.AccessReject, 'it is answered after the stop too');
+  t.equal(audit.events.length, 2);
+  t.equal(handler.pendingCount, 0);
+});
+
 t.test('handler: over the pending limits, requests are dropped (and can be retried)', async (t) => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
