@@ -195,9 +195,10 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       const dropped = handler.abandon();
       if (dropped > 0) {
         logger.warn('stopping: requests still being decided were dropped, unanswered', { dropped, drain_ms: drainMs });
-        // Their password checks stop here, before the audit log closes: none ends later and goes on
-        // to use a code or count a failure for a request that is neither answered nor audited.
-        await hasher.close();
+        // Their password checks stop here, hashes and directory binds, before the audit log
+        // closes: none ends later and goes on to use a code or count a failure for a request that
+        // is neither answered nor audited (a bind cut short fails closed, ldap.ts).
+        await Promise.all([hasher.close(), primaries.ldap?.close()]);
       }
       await udp.close();
       // What the drop logs left out, before the audit log closes.

@@ -1,11 +1,25 @@
 /**
  * End to end: radclient → the server with primary = "ldap" → a throwaway slapd, and the
- * [[reply]] attributes of the user's groups in the Access-Accept.
+ * [[reply]] attributes of the user's groups in the Access-Accept; a stop while a bind is under way.
  */
 import t from 'tap';
+import winston from 'winston';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { memoryAuditSink } from '../../src/audit/audit-log.js';
+import { parseConfig } from '../../src/config/load.js';
+import { hotpCode } from '../../src/otp/generate.js';
+import { encodeAccessRequest } from '../../src/radius/request-encode.js';
+import { startServer } from '../../src/server/app.js';
+import { openStore } from '../../src/store/open.js';
 import { radclient } from '../helpers/radclient.js';
-import { SECRET, startTestServer } from '../helpers/server.js';
+import { SECRET, startTestServer, testConfig } from '../helpers/server.js';
 import { startSlapd } from '../helpers/slapd.js';
+import { totpRecord } from '../helpers/store.js';
+import { tempDir } from '../helpers/tmp.js';
+import { UdpClient } from '../helpers/udp-client.js';
 
 const MA = 'Message-Authenticator = 0x00';
 
@@ -140,4 +154,47 @@ t.test('directory down: Access-Reject with reason directory-unavailable, other c
   t.ok(Number(lines().at(-1)?.suppressed) >= 2, 'the next says how many were left out');
   const status = await radclient(down.v4, SECRET, MA, { command: 'status' });
   t.equal(status.reply, 'Access-Accept', 'the server keeps serving');
+});
+
+t.test('stop: a request whose directory bind is still under way when the drain ends uses no code', async (t) => {
+  // A slow directory: every answer of slapd reaches the server 300 ms late.
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    const upstream = connect(Number(new URL(slapd.url).port), '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+    }
+    client.on('data', (d) => upstream.write(d));
+    upstream.on('data', (d) => setTimeout(() => client.writable && client.write(d), 300));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => setTimeout(() => client.destroy(), 300));
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    for (const s of sockets) s.destroy();
+    proxy.close();
+  });
+  const port = (proxy.address() as { port: number }).port;
+  const dir = tempDir('radius-otp-ldap-stop-');
+  const configFile = join(dir, 'radius.conf');
+  const ldap = `[auth]\nprimary = "ldap"\n[ldap]\nurls = ["ldap://127.0.0.1:${port}"]\nbind_dn = "${slapd.bindDn}"\nbind_password = "${slapd.bindPassword}"\nbase_dn = "${slapd.baseDn}"\nuser_filter = "(uid={user})"\ntimeout = 5\n`;
+  const text = testConfig(dir, ldap, ['127.0.0.1:0']);
+  writeFileSync(configFile, text);
+  const sink = memoryAuditSink();
+  // An audit log slow to close, as in the stop-under-load test: the closers after the sockets take time.
+  const audit = { record: sink.record, close: () => new Promise<void>((r) => setTimeout(r, 1500)) };
+  const now = 59; // RFC 4226 Appendix D: steps 0-2 give 755224, 287082, 359152
+  const server = await startServer(parseConfig(text, configFile), { logger: winston.createLogger({ silent: true }), configFile, audit, drainMs: 100, now: () => now });
+  server.store.tokens.importMany([totpRecord('AL-1', { user: 'alice' })], { replace: false, createUsers: true });
+  const c = await UdpClient.open();
+  t.teardown(() => c.close());
+  const code = hotpCode(Buffer.from('12345678901234567890'), 1, 6, 'SHA1');
+  await c.send(encodeAccessRequest({ identifier: 1, authenticator: randomBytes(16), secret: Buffer.from(SECRET), userName: 'alice', password: `alice-pass-1${code}`, nasIdentifier: 'gw' }), server.sockets[0]!);
+  await new Promise((r) => setTimeout(r, 200)); // the service bind and search are under way
+  await server.stop();
+  const store = openStore(parseConfig(text, configFile), () => {});
+  t.teardown(() => store.close());
+  t.match(store.tokens.get('AL-1'), { lastStep: null, failures: 0 }, 'the code is not used: the bind ended after the drain, the request was dropped');
+  t.same(sink.events.filter((e) => e.event === 'decision'), [], 'and it was not audited');
 });
