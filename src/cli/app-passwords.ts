@@ -2,10 +2,20 @@
 import type { Argv, CommandModule } from 'yargs';
 import { hashAppPassword, newAppPassword } from '../auth/app-passwords.js';
 import { KNOWN_USER, knownUser, withStore } from './context.js';
-import { CliError, commandGroup, shown, type GlobalArgs, type Io } from './io.js';
+import { CONTROL_CHARACTERS } from '../tokens/record.js';
+import { CliError, commandGroup, json, quoted, shown, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows } from './output.js';
 
 type AppArgs = GlobalArgs & { name: string; label?: string; id?: number; all?: boolean };
+
+const MAX_LABEL_LENGTH = 100;
+
+/** Why a label cannot be stored (words after it), or undefined: it is printed in every list. */
+function labelProblem(label: string): string | undefined {
+  if (CONTROL_CHARACTERS.test(label)) return 'contains control characters';
+  if (label.length > MAX_LABEL_LENGTH) return `is longer than ${MAX_LABEL_LENGTH} characters`;
+  return undefined;
+}
 
 export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
   const name = (y: Argv<GlobalArgs>) => y.positional('name', { type: 'string', demandOption: true, describe: KNOWN_USER });
@@ -17,13 +27,20 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
         .command<AppArgs>(
           'create <name>',
           'create an app password for a user and print it once',
-          (y) => name(y).option('label', { type: 'string', default: '', requiresArg: true, describe: 'what the password is for (e.g. the mail client), shown by list' }),
+          (y) =>
+            name(y)
+              .option('label', { type: 'string', default: '', requiresArg: true, describe: `what the password is for (e.g. the mail client), shown by list; up to ${MAX_LABEL_LENGTH} characters` })
+              .check((a) => {
+                const problem = labelProblem(a.label as string);
+                if (problem !== undefined) throw new CliError(`--label ${quoted(a.label as string)} ${problem}`, 2);
+                return true;
+              }),
           (argv) =>
             withStore(argv, ({ config, store }) => {
               knownUser(config, store, argv.name);
               const password = newAppPassword();
               const created = store.appPasswords.create(argv.name, argv.label as string, hashAppPassword(password));
-              if (argv.json) io.stdout(`${JSON.stringify({ id: created.id, user: argv.name, label: created.label, password })}\n`);
+              if (argv.json) io.stdout(`${json({ id: created.id, user: argv.name, label: created.label, password })}\n`);
               else io.stdout(`app password ${created.id} for ${shown(argv.name)}: ${password}\n(shown only now: it is stored as a hash)\n`);
             }),
         )

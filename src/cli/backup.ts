@@ -7,7 +7,7 @@
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { withStoreReadOnly } from './context.js';
-import { CliError, type GlobalArgs, type Io } from './io.js';
+import { CliError, json, type GlobalArgs, type Io } from './io.js';
 
 type BackupArgs = GlobalArgs & { file: string };
 
@@ -29,7 +29,7 @@ export function backupCommand(io: Io): CommandModule<GlobalArgs, BackupArgs> {
           throw new CliError(`backup to ${argv.file} failed: ${(err as Error).message}`, 1);
         }
         const tokens = store.tokens.list().length;
-        if (argv.json) io.stdout(`${JSON.stringify({ file: argv.file, tokens, key_file: config.store.key_file })}\n`);
+        if (argv.json) io.stdout(`${json({ file: argv.file, tokens, key_file: config.store.key_file })}\n`);
         else io.stdout(`store copied to ${argv.file} (${tokens} tokens); the token secrets in it open only with ${config.store.key_file}: back that up too, kept apart\n`);
       }),
   };

@@ -1,7 +1,7 @@
 /** `client list` — the configured NAS clients and what their Message-Authenticator policy is now. */
 import type { Argv, CommandModule } from 'yargs';
 import { clientDefaults, configuredMa } from '../server/clients.js';
-import { withStore } from './context.js';
+import { withStoreReadOnly } from './context.js';
 import { commandGroup, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows } from './output.js';
 
@@ -16,10 +16,11 @@ export function clientCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'list clients with their effective require_message_authenticator (RELIABILITY B1/B8)',
           (y) => y,
           (argv) =>
-            withStore(argv, ({ config, store }) => {
+            // Read-only: a listing creates no store or key file and takes no write lock.
+            withStoreReadOnly(argv, ({ config, store }) => {
               // An auto client is decided by its first request to the running server of this
               // config's server.name, which records it; until then, and after a restart, it is undecided.
-              const decided = new Map(store.clientMa.list(config.server.name).map((d) => [d.client, d]));
+              const decided = new Map((store?.clientMa.list(config.server.name) ?? []).map((d) => [d.client, d]));
               const defaults = clientDefaults(config);
               const rows = config.client.map((c) => {
                 const configured = configuredMa(c, defaults);

@@ -4,7 +4,7 @@ import type { CommandModule } from 'yargs';
 import { newSecret, otpauthUri, renderQr } from '../otp/uri.js';
 import { serialProblem, type TokenRecord } from '../tokens/record.js';
 import { KNOWN_USER, knownUser, withStore } from './context.js';
-import { CliError, quoted, shown, type GlobalArgs, type Io } from './io.js';
+import { CliError, json, quoted, shown, type GlobalArgs, type Io } from './io.js';
 
 type EnrollArgs = GlobalArgs & { name: string; serial?: string };
 
@@ -30,7 +30,7 @@ export function enrollCommand(io: Io): CommandModule<GlobalArgs, EnrollArgs> {
         store.tokens.assign(serial, argv.name);
         const uri = otpauthUri({ issuer: config.otp.issuer, account: argv.name, secret, algorithm: 'SHA1', digits: 6, period: 30, type: 'totp' });
         if (argv.json) {
-          io.stdout(`${JSON.stringify({ serial, user: argv.name, uri })}\n`);
+          io.stdout(`${json({ serial, user: argv.name, uri })}\n`);
         } else {
           io.stdout(`token ${serial} enrolled for ${shown(argv.name)}. Scan this with an authenticator app (shown only now):\n\n`);
           io.stdout(`${await renderQr(uri)}\n${uri}\n`);

@@ -14,7 +14,7 @@ import type { PskcProtection } from '../tokens/import/pskc.js';
 import type { Store } from '../store/types.js';
 import type { TokenRecord } from '../tokens/record.js';
 import { withStore, withStoreReadOnly } from './context.js';
-import { CliError, commandGroup, firstLine, type GlobalArgs, type Io } from './io.js';
+import { CliError, commandGroup, firstLine, json, type GlobalArgs, type Io } from './io.js';
 import { printRows, progressBar } from './output.js';
 
 type ImportArgs = GlobalArgs & {
@@ -141,7 +141,7 @@ async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => P
     const replacing = new Set(existing);
     const rows = records.map((r) => planRow(r, replacing));
     if (argv.json === true) {
-      io.stdout(`${JSON.stringify({ file, dryRun: true, tokens: rows, replace: existing.length, createUsers: missing })}\n`);
+      io.stdout(`${json({ file, dryRun: true, tokens: rows, replace: existing.length, createUsers: missing })}\n`);
       return;
     }
     printRows(io, false, rows, ['serial', 'type', 'algorithm', 'digits', 'period', 'counter', 'user', 'action']);
@@ -161,7 +161,7 @@ async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => P
     const seconds = (performance.now() - started) / 1000;
     const imported = done.inserted + done.replaced;
     if (argv.json === true) {
-      io.stdout(`${JSON.stringify({ file, imported, replaced: done.replaced, usersCreated: done.usersCreated, seconds: Number(seconds.toFixed(3)) })}\n`);
+      io.stdout(`${json({ file, imported, replaced: done.replaced, usersCreated: done.usersCreated, seconds: Number(seconds.toFixed(3)) })}\n`);
     } else {
       io.stdout(
         `imported ${plural(imported, 'token')} from ${file} (${done.replaced} replaced, ${plural(done.usersCreated, 'user')} created) in ${seconds.toFixed(1)} s\n`,

@@ -51,7 +51,15 @@ export function shown(text: string): string {
 
 /** JSON-quoted, with DEL and C1 escaped too (JSON escapes only C0). */
 export function quoted(text: string): string {
-  return JSON.stringify(text).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return json(text);
+}
+
+/**
+ * JSON with DEL and C1 escaped as \u00XX too: JSON.stringify escapes only C0, and a C1 CSI
+ * (U+009B) starts an escape sequence on some terminals. Still JSON, read back the same.
+ */
+export function json(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The handler of a command group (`user`, `token`, …): yargs runs a subcommand, never this. */

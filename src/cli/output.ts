@@ -1,6 +1,6 @@
 /** Lists for people (aligned columns) or for scripts (--json), and progress bars on a terminal. */
 import type { SingleBar } from 'cli-progress';
-import { shown, type Io } from './io.js';
+import { json, shown, type Io } from './io.js';
 
 /** A list cell; a list of strings (a user's groups) is one per line in a table, an array in JSON. */
 export type Row = Record<string, string | number | boolean | null | readonly string[]>;
@@ -10,9 +10,9 @@ export type Row = Record<string, string | number | boolean | null | readonly str
  * and escaped (shown()); a list cell takes one line per item, the row's other cells blank below
  * the first, so an item with a comma (an LDAP DN) is never mistaken for two.
  */
-export function printRows(io: Io, json: boolean | undefined, rows: readonly Row[], columns: readonly string[]): void {
-  if (json) {
-    io.stdout(`${JSON.stringify(rows)}\n`);
+export function printRows(io: Io, asJson: boolean | undefined, rows: readonly Row[], columns: readonly string[]): void {
+  if (asJson) {
+    io.stdout(`${json(rows)}\n`);
     return;
   }
   if (rows.length === 0) {

@@ -4,7 +4,7 @@ import { isCodeShape } from '../otp/verify.js';
 import { resyncHotp, resyncTotp } from '../otp/resync.js';
 import type { StoredToken } from '../store/types.js';
 import { KNOWN_USER, knownUser, withStore } from './context.js';
-import { CliError, commandGroup, shown, type GlobalArgs, type Io } from './io.js';
+import { CliError, commandGroup, json, shown, type GlobalArgs, type Io } from './io.js';
 import { isoTime, printRows, type Row } from './output.js';
 
 type TokenArgs = GlobalArgs & { serial: string; name?: string; user?: string; code1?: string; code2?: string; force?: boolean };
@@ -62,7 +62,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
             withStore(argv, ({ store }) => {
               const t = found(store.tokens.get(argv.serial), argv.serial);
               const row: Row = { ...tokenRow(t), issuer: t.issuer, manufacturer: t.manufacturer, model: t.model, valid_from: isoTime(t.validFrom), valid_until: isoTime(t.validUntil), created: isoTime(t.createdAt) };
-              if (argv.json) io.stdout(`${JSON.stringify(row)}\n`);
+              if (argv.json) io.stdout(`${json(row)}\n`);
               else for (const [k, v] of Object.entries(row)) io.stdout(`${`${k}:`.padEnd(14)}${v === null ? '-' : shown(String(v))}\n`);
             }),
           ),

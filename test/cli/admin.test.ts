@@ -154,6 +154,18 @@ t.test('app passwords: shown once, listed without the password, revoked', async 
   t.equal((await w.run(['app-password', 'revoke', 'alice'])).code, 2, 'needs an id or --all');
   t.match((await w.run(['app-password', 'revoke', 'alice', '--all'])).stdout, '1 app password(s) of alice revoked');
   t.equal((await w.run(['app-password', 'list', 'alice', '--json'])).stdout, '[]\n');
+  for (const [label, said] of [
+    ['mail\x1b[2J', 'radius-otp: --label "mail\\u001b[2J" contains control characters\n'],
+    ['mail\u009b', 'radius-otp: --label "mail\\u009b" contains control characters\n'],
+    ['m'.repeat(101), `radius-otp: --label "${'m'.repeat(101)}" is longer than 100 characters\n`],
+  ]) {
+    const bad = await w.run(['app-password', 'create', 'alice', '--label', label as string]);
+    t.equal(bad.code, 2, 'a usage error');
+    t.equal(bad.stderr, said);
+    t.equal(bad.stdout, '', 'no password made or shown');
+  }
+  t.equal((await w.run(['app-password', 'create', 'alice', '--label', 'm'.repeat(100)])).code, 0, '100 characters are taken');
+  t.equal(JSON.parse((await w.run(['app-password', 'list', 'alice', '--json'])).stdout).length, 1, 'only that one was made');
   const nobody = await w.run(['app-password', 'list', 'nobody', '--json']);
   t.equal(nobody.code, 1, 'a name that is nobody is refused, not an empty list');
   t.match(nobody.stderr, /no user nobody/);
@@ -363,4 +375,15 @@ t.test('enroll: a serial already stored is refused with a hint enroll can follow
   t.equal(dup.stderr, 'radius-otp: token SOFT1 already exists: choose another --serial, or delete that token first\n');
   t.notMatch(dup.stdout, /otpauth/);
   t.equal((await w.run(['token', 'show', 'SOFT1', '--json'])).stdout, before, 'the token is untouched');
+});
+
+t.test('client list reads the store without writing: with none yet it creates nothing', async (t) => {
+  const w = cliWorkspace('[[client]]\nname = "gw"\naddress = "192.0.2.1"\nsecret = "gw-secret-0123456789"\nrequire_message_authenticator = "auto"\n');
+  const { mkdirSync, readdirSync } = await import('node:fs');
+  mkdirSync(join(w.dir, 'db'));
+  const r = await w.run(['client', 'list', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(JSON.parse(r.stdout), [{ name: 'gw', require_message_authenticator: 'auto', effective: 'undecided' }]);
+  t.same(readdirSync(join(w.dir, 'db')), [], 'no database, no key file');
+  t.notMatch(r.stdout, /gw-secret/);
 });

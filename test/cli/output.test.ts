@@ -19,3 +19,11 @@ t.test('a table of 200,000 rows (a large token store) prints; widths fit the lon
   t.equal(lines[5], '                           g2');
   t.equal(lines.length, 200_000 + 3, 'header, rows, one extra line for g2, and the final newline');
 });
+
+t.test('--json: DEL and C1 characters are escaped as well as C0; the JSON reads back the same', async (t) => {
+  const { io, out } = collect();
+  const rows = [{ serial: 'HW\u009b2J\x7f\x1b', user: 'ø', groups: ['a\u0085b'] }];
+  printRows(io, true, rows, ['serial', 'user', 'groups']);
+  t.equal(out(), '[{"serial":"HW\\u009b2J\\u007f\\u001b","user":"ø","groups":["a\\u0085b"]}]\n', 'no raw control character reaches a terminal');
+  t.same(JSON.parse(out()), rows);
+});

@@ -297,6 +297,7 @@ t.test('read-only, a store of the first schema version: read as it stands, migra
   const ro = openStoreReadOnly({ store: { path, key_file: `${path}.key` } })!;
   t.same(ro.tokens.existingSerials(['OLD-1']), ['OLD-1']);
   t.equal(ro.db.pragma('user_version', { simple: true }), 1, 'not migrated');
+  t.same(ro.clientMa.list('s'), [], 'no client_ma table: no auto client decided (client list)');
   ro.close();
   const rw = openSqliteStore({ path, sealer: fakeSealer, onSealError: () => {} });
   t.teardown(() => rw.close());

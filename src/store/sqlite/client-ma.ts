@@ -19,6 +19,10 @@ export class SqliteClientMa implements ClientMaStore {
     return this.statements;
   }
 
+  private hasTable(): boolean {
+    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'client_ma'").get() !== undefined;
+  }
+
   private prepare() {
     const db = this.db;
     return {
@@ -40,7 +44,9 @@ export class SqliteClientMa implements ClientMaStore {
     if (this.q.stale.get(server, keep) !== undefined) this.q.retain.run(server, keep);
   }
 
+  /** None from a store older than the table (read-only, not migrated): no server of it recorded any. */
   list(server: string): ClientMaDecision[] {
+    if (this.statements === undefined && !this.hasTable()) return [];
     return this.q.list.all(server).map((r) => ({ client: r.client, ma: r.required === 1 ? 'yes' : 'no', decidedAt: r.decided_at }));
   }
 }
