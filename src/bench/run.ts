@@ -565,26 +565,39 @@ async function scenarioPasswordCode(t: Template, opts: BenchOptions): Promise<vo
 
 /** Rounds of the reject-timing scenario: 5 requests each, one argon2id or two apiece. */
 const TIMING_ROUNDS = 60;
+/** Code-only rounds (no hashing: ~0.1 ms a request). */
+const TIMING_ROUNDS_CODE_ONLY = 400;
 
 /**
- * RELIABILITY O10: the time of each kind of Reject of password+code (and of an Accept, for
- * reference), one request at a time, the causes in turn (reject-timing.ts). Rows give the p50 and
- * p99 of each; a note gives how far apart the Rejects' p50s are.
+ * RELIABILITY O10: the time of each kind of Reject (and of an Accept, for reference), one request
+ * at a time, the causes in turn (reject-timing.ts): password+code, then code-only. Rows give the
+ * p50 and p99 of each; a note gives how far apart the Rejects' p50s are.
  */
 async function scenarioRejectTiming(t: Template, opts: BenchOptions): Promise<void> {
-  const label = '3 Reject timing (RELIABILITY O10), password+code, one at a time';
-  log(label);
-  const rounds = Math.min(TIMING_ROUNDS, Math.floor(t.tokens / 3), t.papUsers);
-  // Users u0… get wrong passwords, u(rounds)… wrong codes, u(2·rounds)… right ones; p0… have no token.
   const wrongCode = (i: number): string => codeFor(i, stepNow() - 10);
-  const causes: Cause[] = [
-    { name: 'unknown user', request: (r) => ({ user: `nobody${r}`, password: `${BENCH_PASSWORD}${codeFor(r, stepNow())}` }) },
-    { name: 'wrong password', request: (r) => ({ user: tokenUser(r), password: `wrong-pw${codeFor(r, stepNow())}` }) },
-    { name: 'right password, no token', request: (r) => ({ user: papUser(r), password: `${BENCH_PASSWORD}${codeFor(r, stepNow())}` }) },
+  const code = (i: number): string => codeFor(i, stepNow());
+  // Users u0… get wrong passwords or codes, u(rounds)… right ones; p0… have no token.
+  const rounds = Math.min(TIMING_ROUNDS, Math.floor(t.tokens / 3), t.papUsers);
+  await timingRows(t, opts, 'password+code', 'local', rounds, [
+    { name: 'unknown user', request: (r) => ({ user: `nobody${r}`, password: `${BENCH_PASSWORD}${code(r)}` }) },
+    { name: 'wrong password', request: (r) => ({ user: tokenUser(r), password: `wrong-pw${code(r)}` }) },
+    { name: 'right password, no token', request: (r) => ({ user: papUser(r), password: `${BENCH_PASSWORD}${code(r)}` }) },
     { name: 'right password, wrong code', request: (r) => ({ user: tokenUser(rounds + r), password: `${BENCH_PASSWORD}${wrongCode(rounds + r)}` }) },
-    { name: 'right password and code (Accept)', request: (r) => ({ user: tokenUser(2 * rounds + r), password: `${BENCH_PASSWORD}${codeFor(2 * rounds + r, stepNow())}` }) },
-  ];
-  await withServer(t, opts, 'reject-timing', { primary: 'local', audit: true, hashThreads: opts.hashThreads }, async (server) => {
+    { name: 'right password and code (Accept)', request: (r) => ({ user: tokenUser(2 * rounds + r), password: `${BENCH_PASSWORD}${code(2 * rounds + r)}` }) },
+  ]);
+  const n = Math.min(TIMING_ROUNDS_CODE_ONLY, Math.floor(t.tokens / 2));
+  await timingRows(t, opts, 'code-only', 'none', n, [
+    { name: 'unknown user', request: (r) => ({ user: `nobody${r}`, password: code(r) }) },
+    { name: 'no token', request: (r) => ({ user: papUser(r % t.papUsers), password: code(r) }) },
+    { name: 'wrong code', request: (r) => ({ user: tokenUser(r), password: wrongCode(r) }) },
+    { name: 'right code (Accept)', request: (r) => ({ user: tokenUser(n + r), password: code(n + r) }) },
+  ]);
+}
+
+async function timingRows(t: Template, opts: BenchOptions, what: string, primary: ServerSetup['primary'], rounds: number, causes: readonly Cause[]): Promise<void> {
+  const label = `3 Reject timing (RELIABILITY O10), ${what}, one at a time`;
+  log(label);
+  await withServer(t, opts, `reject-timing-${primary}`, { primary, audit: true, hashThreads: opts.hashThreads }, async (server) => {
     const timed = await timeCauses(server.port, CLIENT_SECRET, causes, rounds);
     const p50s: number[] = [];
     for (const x of timed) {
@@ -592,10 +605,7 @@ async function scenarioRejectTiming(t: Template, opts: BenchOptions): Promise<vo
       if (!x.name.includes('Accept')) p50s.push(p50);
       rows.push({ scenario: label, generator: `${x.name}, ×${rounds}`, rps: null, p50, p99, outcome: describeReplies(x.replies), serverCpu: null, cpuPerReq: null, target: '', met: null });
     }
-    notes.push(
-      `Reject timing (O10): the four Rejects' p50s ${p50s.map((m) => m.toFixed(1)).join(' / ')} ms, ${(spread(p50s) * 100).toFixed(0)} % apart ` +
-        '(each a wrong password\'s two argon2id checks; the Accept does one).',
-    );
+    notes.push(`Reject timing (O10), ${what}: the Rejects' p50s ${p50s.map((m) => m.toFixed(3)).join(' / ')} ms, ${(spread(p50s) * 100).toFixed(0)} % apart.`);
   });
 }
 
