@@ -7,6 +7,7 @@ import { StoreError } from '../store/types.js';
 import { appPasswordCommands } from './app-passwords.js';
 import { backupCommand } from './backup.js';
 import { clientCommands } from './clients.js';
+import { keyCommands } from './key.js';
 import { enrollCommand } from './enroll.js';
 import { importCommands } from './import.js';
 import { CliError, type Io } from './io.js';
@@ -29,6 +30,7 @@ export async function runCli(args: readonly string[], io: Io, signals?: NodeJS.E
     .command(reportCommand(io))
     .command(clientCommands(io))
     .command(backupCommand(io))
+    .command(keyCommands(io))
     .demandCommand(1, 'name a command (see --help)')
     .strict()
     .help('help', 'show this help')

@@ -63,7 +63,11 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
   const now = opts.now ?? (() => Date.now() / 1000);
   const metrics = new Metrics({ processMetrics: true });
   let replies: ReplyAttributes = buildReplyAttributes(config, opts.configFile);
-  const store = openStore(config, (serial) => logger.error('token secret failed authentication: token refused', { serial }));
+  const store = openStore(
+    config,
+    (serial) => logger.error('token secret failed authentication: token refused', { serial }),
+    (notice) => logger.warn(notice),
+  );
   /** What was opened, in order; closed in reverse on stop or on a failed start. */
   const closers: Array<() => Promise<void> | void> = [() => store.close()];
   // better-sqlite3 builds SQLite with a 16 MB page cache per connection. The server reads tokens

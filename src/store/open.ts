@@ -1,7 +1,7 @@
 /** Opens the configured store: the master key file (created 0600 when missing) and SQLite. */
 import { existsSync, rmSync, statSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
-import { Sealer } from './seal.js';
+import { newKeyFile, renameKeyFile, Sealer } from './seal.js';
 import { openSqliteStore, type SqliteStore } from './sqlite/open.js';
 import type { SecretSealer } from './sqlite/tokens.js';
 import { StoreError } from './types.js';
@@ -11,7 +11,11 @@ import { StoreError } from './types.js';
  * key could open none of them, and every token would fail closed while the server ran on. Then
  * the key file is taken away again and the store is refused (StoreError 'key-file').
  */
-export function openStore(config: Pick<Config, 'store'>, onSealError: (serial: string, err: Error) => void): SqliteStore {
+export function openStore(
+  config: Pick<Config, 'store'>,
+  onSealError: (serial: string, err: Error) => void,
+  onNotice: (message: string) => void = () => {},
+): SqliteStore {
   const { key_file: keyFile, path } = config.store;
   const created = !existsSync(keyFile);
   // SQLite takes an empty file for a new database: after a failed copy or restore, every user
@@ -22,6 +26,11 @@ export function openStore(config: Pick<Config, 'store'>, onSealError: (serial: s
   }
   const sealer = Sealer.fromKeyFile(keyFile, { create: true });
   const store = openSqliteStore({ path, sealer, onSealError });
+  if (!created && finishRotation(store, keyFile)) {
+    store.close();
+    onNotice(`a key rotation was interrupted after the store was sealed again: ${newKeyFile(keyFile)} renamed to ${keyFile}`);
+    return openStore(config, onSealError, onNotice);
+  }
   if (created) {
     const sealed = store.tokens.sealedByOtherKeys();
     if (sealed > 0) {
@@ -31,6 +40,18 @@ export function openStore(config: Pick<Config, 'store'>, onSealError: (serial: s
     }
   }
   return store;
+}
+
+/**
+ * Step 4 of an interrupted rotation (rotate-key.ts): the key file opens none of the store's
+ * secrets and KEY_FILE.new opens them all. Renames it into place; true when it did.
+ */
+function finishRotation(store: SqliteStore, keyFile: string): boolean {
+  if (!existsSync(newKeyFile(keyFile)) || store.tokens.sealedByOtherKeys() === 0) return false;
+  const next = Sealer.fromKeyFile(newKeyFile(keyFile), { create: false });
+  if (store.tokens.sealedByOtherKeys(next.keyId) > 0) return false;
+  renameKeyFile(newKeyFile(keyFile), keyFile);
+  return true;
 }
 
 function noKey(): never {

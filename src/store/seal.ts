@@ -9,9 +9,14 @@
  * Key file: one 32-byte key as 64 hex digits and a newline, mode 0600; a file that group or
  * others can reach is refused before it is read (S3). Error messages name the path, never the
  * content.
+ *
+ * Rotation (S3, rotate-key.ts) re-seals every secret under a new key, written first as
+ * `KEY_FILE.new` and renamed over the key file once the store has committed. A sealer that meets
+ * a blob of another key reads the key file (and `.new`) again, at most once a second, and takes
+ * the key that sealed it: a server keeps running across a rotation made beside it.
  */
 import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { StoreError } from './types.js';
 
@@ -28,20 +33,61 @@ function errnoCode(err: unknown): string {
   return (err as NodeJS.ErrnoException).code ?? 'error';
 }
 
-export class Sealer {
-  /** First 4 bytes of SHA-256(key), big-endian: which key sealed a record. Not secret. */
-  readonly keyId: number;
-  readonly #key: KeyObject;
+/** First 4 bytes of SHA-256(key), big-endian: which key sealed a record. Not secret. */
+export function keyIdOf(key: Buffer): number {
+  return createHash('sha256').update(key).digest().readUInt32BE(0);
+}
 
-  private constructor(key: Buffer) {
+/** The file a rotation writes its new key to before the store commits (rotate-key.ts). */
+export const newKeyFile = (path: string): string => `${path}.new`;
+
+/** How often a sealer may read its key files again for a blob of another key (ms). */
+const RELOAD_EVERY_MS = 1000;
+
+export class Sealer {
+  #keyId: number;
+  #key: KeyObject;
+  /** The key file, when loaded from one: read again for a blob of another key. */
+  readonly #path: string | undefined;
+  #reloadedAt = -Infinity;
+
+  private constructor(key: Buffer, path?: string) {
     if (key.length !== KEY_BYTES) throw new StoreError('key-file', `the sealing key must be ${KEY_BYTES} bytes`);
     this.#key = createSecretKey(key);
-    this.keyId = createHash('sha256').update(key).digest().readUInt32BE(0);
+    this.#keyId = keyIdOf(key);
+    this.#path = path;
+  }
+
+  /** First 4 bytes of SHA-256(key), big-endian: which key sealed a record. Not secret. */
+  get keyId(): number {
+    return this.#keyId;
   }
 
   /** A sealer over a key held in memory (tests only). */
   static forTests(key: Buffer): Sealer {
     return new Sealer(key);
+  }
+
+  /**
+   * Writes this sealer's key to a new file `path` (0600, synced; never replaces a file), for
+   * the backups it still opens after a rotation. A file there already holding this key is kept.
+   */
+  writeKeyTo(path: string): void {
+    const key = this.#key.export();
+    try {
+      writeKeyFile(path, key);
+      const fd = openKeyFile(path) ?? fail(`key file ${path} is missing right after it was written`);
+      try {
+        const written = readKeyFile(fd, path);
+        const same = written.equals(key);
+        written.fill(0);
+        if (!same) throw new StoreError('key-file', `${path} exists and holds another key: move it away first`);
+      } finally {
+        closeSync(fd);
+      }
+    } finally {
+      key.fill(0);
+    }
   }
 
   /**
@@ -57,10 +103,21 @@ export class Sealer {
       fd = openKeyFile(path) ?? fail(`key file ${path} is missing right after it was created`);
     }
     try {
-      return new Sealer(readKeyFile(fd, path));
+      return new Sealer(readKeyFile(fd, path), path);
     } finally {
       closeSync(fd);
     }
+  }
+
+  /** A new random key written to `path` (0600; a file there is replaced), and its sealer. */
+  static newKeyFile(path: string): Sealer {
+    try {
+      unlinkSync(path);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') fail(`cannot remove ${path} (${errnoCode(err)})`);
+    }
+    createKeyFile(path);
+    return Sealer.fromKeyFile(path, { create: false });
   }
 
   seal(tokenId: number, secret: Buffer): Buffer {
@@ -83,7 +140,7 @@ export class Sealer {
     if (blob.length < HEADER_BYTES) throw fail('blob too short');
     if (blob[0] !== VERSION) throw fail(`unknown seal version ${blob[0]}`);
     const keyId = blob.readUInt32BE(1);
-    if (keyId !== this.keyId) throw fail(`sealed by key id ${keyId}, this key is ${this.keyId}`);
+    if (keyId !== this.#keyId && !this.#reload(keyId)) throw fail(`sealed by key id ${keyId}, this key is ${this.#keyId}`);
     const nonce = blob.subarray(5, 5 + NONCE_BYTES);
     const tag = blob.subarray(5 + NONCE_BYTES, HEADER_BYTES);
     const decipher = createDecipheriv('aes-256-gcm', this.#key, nonce, { authTagLength: TAG_BYTES });
@@ -94,6 +151,29 @@ export class Sealer {
     } catch {
       throw fail('authentication tag mismatch');
     }
+  }
+
+  /**
+   * A rotation beside this process (rotate-key.ts): takes the key of `keyId` if the key file,
+   * or the rotation's `.new` file not yet renamed, now holds it. At most once a second: a blob of
+   * a key nobody has (a restored store, a changed byte) must not read files on every request.
+   */
+  #reload(keyId: number): boolean {
+    const now = performance.now();
+    if (this.#path === undefined || now - this.#reloadedAt < RELOAD_EVERY_MS) return false;
+    this.#reloadedAt = now;
+    for (const path of [this.#path, newKeyFile(this.#path)]) {
+      const key = readKeyIfAny(path);
+      if (key === null) continue;
+      const found = keyIdOf(key) === keyId;
+      if (found) {
+        this.#key = createSecretKey(key);
+        this.#keyId = keyId;
+      }
+      key.fill(0);
+      if (found) return true;
+    }
+    return false;
   }
 
   #aad(tokenId: number): Buffer {
@@ -132,12 +212,52 @@ function readKeyFile(fd: number, path: string): Buffer {
   return Buffer.from(text.slice(0, KEY_BYTES * 2), 'hex');
 }
 
+/** The key in `path`, or null when it cannot be read as a key file (missing, wrong mode, not a key). */
+function readKeyIfAny(path: string): Buffer | null {
+  try {
+    const fd = openKeyFile(path);
+    if (fd === null) return null;
+    try {
+      return readKeyFile(fd, path);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
+/** Renames `from` over `to` and syncs their directory: the rename survives a crash. */
+export function renameKeyFile(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+    const dir = openSync(dirname(to), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+  } catch (err) {
+    fail(`cannot rename ${from} to ${to} (${errnoCode(err)})`);
+  }
+}
+
 /**
  * Writes a new random key: to a temporary file opened 'wx' with mode 0600, synced, then linked
  * into place. link() never replaces a file, so a key another process created first wins and is
  * the one loaded; a crash leaves either no key file or a whole one.
  */
 function createKeyFile(path: string): void {
+  const key = randomBytes(KEY_BYTES);
+  try {
+    writeKeyFile(path, key);
+  } finally {
+    key.fill(0);
+  }
+}
+
+/** Writes `key` as a key file at `path` (0600, synced, then linked in: a file already there is kept). */
+function writeKeyFile(path: string, key: Buffer): void {
   const dir = dirname(path);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -145,9 +265,7 @@ function createKeyFile(path: string): void {
     throw new StoreError('key-file', `cannot create the directory of key file ${path} (${errnoCode(err)})`);
   }
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const key = randomBytes(KEY_BYTES);
   const text = Buffer.from(`${key.toString('hex')}\n`, 'latin1');
-  key.fill(0);
   try {
     const fd = openSync(tmp, 'wx', 0o600);
     try {

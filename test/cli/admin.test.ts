@@ -387,3 +387,25 @@ t.test('client list reads the store without writing: with none yet it creates no
   t.same(readdirSync(join(w.dir, 'db')), [], 'no database, no key file');
   t.notMatch(r.stdout, /gw-secret/);
 });
+
+t.test('key rotate: what it did, as text or JSON, never a key; refused without a store', async (t) => {
+  const w = cliWorkspace();
+  const none = await w.run(['key', 'rotate']);
+  t.equal(none.code, 1);
+  t.match(none.stderr, /no store at .*radius-otp\.db: nothing to rotate/);
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
+  t.equal((await w.run(['enroll', 'alice', '--serial', 'K-1'])).code, 0);
+  const keyFile = join(w.dir, 'db', 'master.key');
+  const first = readFileSync(keyFile, 'utf8').trim();
+  const text = await w.run(['key', 'rotate']);
+  t.equal(text.code, 0, text.stderr);
+  t.match(text.stdout, /^1 token secret\(s\) sealed again under a new master key in .*master\.key \(key id [0-9a-f]{8}\)\nthe previous key \(id ([0-9a-f]{8})\) is in .*master\.key\.\1: /);
+  const second = readFileSync(keyFile, 'utf8').trim();
+  const json = await w.run(['key', 'rotate', '--json']);
+  t.equal(json.code, 0);
+  const r = JSON.parse(json.stdout) as Record<string, unknown>;
+  t.match(r, { tokens: 1, key_file: keyFile, key_id: /^[0-9a-f]{8}$/, previous_key_id: /^[0-9a-f]{8}$/ });
+  t.equal(r.previous_key_file, `${keyFile}.${r.previous_key_id as string}`);
+  for (const k of [first, second, readFileSync(keyFile, 'utf8').trim()]) t.notOk((text.stdout + json.stdout).includes(k), 'no key printed');
+  t.match(JSON.parse((await w.run(['token', 'show', 'K-1', '--json'])).stdout), { serial: 'K-1', user: 'alice' }, 'the token is still there');
+});

@@ -5,12 +5,15 @@ import type { SecretSealer } from '../../src/store/sqlite/tokens.js';
 import type { TokenRecord } from '../../src/tokens/record.js';
 import { tempDir } from './tmp.js';
 
-/** A reversible stand-in sealer that still binds the token id (not secure: tests only). */
+/**
+ * A reversible stand-in sealer that still binds the token id (not secure: tests only). Its blobs
+ * start as real ones do, version 1 then the key id (0), so the store's key checks see them alike.
+ */
 export const fakeSealer: SecretSealer = {
-  keyId: 0, // its blobs carry no key id: sealedByOtherKeys means nothing with it
-  seal: (id, secret) => Buffer.concat([Buffer.from(`${id}:`), secret]),
+  keyId: 0,
+  seal: (id, secret) => Buffer.concat([Buffer.from([1, 0, 0, 0, 0]), Buffer.from(`${id}:`), secret]),
   open: (id, blob) => {
-    const prefix = Buffer.from(`${id}:`);
+    const prefix = Buffer.concat([Buffer.from([1, 0, 0, 0, 0]), Buffer.from(`${id}:`)]);
     if (!blob.subarray(0, prefix.length).equals(prefix)) throw new Error('seal-failed');
     return blob.subarray(prefix.length);
   },

@@ -282,6 +282,69 @@ t.test('key file creation faults and races (node:fs mocked)', async (t) => {
   });
 });
 
+t.test('a blob of another key: the key file (or its rotation .new) is read again, at most once a second', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'master.key');
+  const third = Buffer.alloc(32, 0x33);
+  keyHexes.add(third.toString('hex'));
+  writeFileSync(path, `${key.toString('hex')}\n`, { mode: 0o600 });
+  const s = Sealer.fromKeyFile(path, { create: false });
+  // A rotation beside this sealer: the new key in .new, the secret sealed again with it.
+  writeFileSync(`${path}.new`, `${otherKey.toString('hex')}\n`, { mode: 0o600 });
+  t.same(s.open(7, Sealer.forTests(otherKey).seal(7, secret)), secret, 'the .new key is taken');
+  t.equal(s.keyId, Sealer.forTests(otherKey).keyId, 'and seals from now on');
+  t.same(Sealer.forTests(otherKey).open(7, s.seal(7, secret)), secret);
+  writeFileSync(path, `${third.toString('hex')}\n`, { mode: 0o600 });
+  const e = caught(() => s.open(8, Sealer.forTests(third).seal(8, secret)));
+  t.equal(e.code, 'seal-failed', 'within a second of the last read: not read again');
+  await new Promise((r) => setTimeout(r, 1050));
+  t.same(s.open(8, Sealer.forTests(third).seal(8, secret)), secret, 'a second later: the key file is read again');
+  await new Promise((r) => setTimeout(r, 1050));
+  chmodSync(path, 0o644);
+  t.equal(caught(() => s.open(9, Sealer.forTests(key).seal(9, secret))).code, 'seal-failed', 'a key file it may not read, or none that has the key: fails closed');
+  t.same(s.open(8, Sealer.forTests(third).seal(8, secret)), secret, 'the key it holds still opens');
+  rmSync(`${path}.new`);
+  chmodSync(path, 0o600);
+  await new Promise((r) => setTimeout(r, 1050));
+  t.equal(caught(() => s.open(9, Sealer.forTests(key).seal(9, secret))).code, 'seal-failed', 'no .new, a key file with another key: fails closed');
+  const memory = Sealer.forTests(key);
+  t.equal(caught(() => memory.open(1, Sealer.forTests(otherKey).seal(1, secret))).code, 'seal-failed', 'a sealer without a key file reads nothing');
+});
+
+t.test('rotation files: a new key file replaces a stale one; a key copied out is 0600 and kept if the same', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'master.key.new');
+  writeFileSync(path, 'stale\n', { mode: 0o600 });
+  const next = Sealer.newKeyFile(path);
+  t.equal(statSync(path).mode & 0o777, 0o600);
+  t.equal(Sealer.fromKeyFile(path, { create: false }).keyId, next.keyId);
+  const again = Sealer.newKeyFile(join(dir, 'fresh.key'));
+  t.not(again.keyId, next.keyId, 'random');
+  const copy = join(dir, 'copy.key');
+  next.writeKeyTo(copy);
+  t.equal(statSync(copy).mode & 0o777, 0o600);
+  t.equal(Sealer.fromKeyFile(copy, { create: false }).keyId, next.keyId);
+  next.writeKeyTo(copy);
+  t.pass('the same key there already: kept');
+  const e = caught(() => again.writeKeyTo(copy));
+  t.equal(e.message, `${copy} exists and holds another key: move it away first`);
+  t.equal(Sealer.fromKeyFile(copy, { create: false }).keyId, next.keyId, 'not replaced');
+});
+
+t.test('rotation file faults (node:fs mocked)', async (t) => {
+  const errno = (code: string) => Object.assign(new Error('mock'), { code });
+  const load = (overrides: Partial<typeof fs>) =>
+    t.mockImport<typeof import('../../src/store/seal.js')>('../../src/store/seal.js', { 'node:fs': { ...fs, ...overrides } });
+  const dir = tempDir(t);
+  const unlinkFails = await load({ unlinkSync: () => { throw errno('EACCES'); } });
+  t.equal(caught(() => unlinkFails.Sealer.newKeyFile(join(dir, 'k.new'))).message, `cannot remove ${join(dir, 'k.new')} (EACCES)`);
+  const linkNothing = await load({ linkSync: () => undefined });
+  const mockedSealer = linkNothing.Sealer.forTests(key);
+  t.equal(caught(() => mockedSealer.writeKeyTo(join(dir, 'gone.key'))).message, `key file ${join(dir, 'gone.key')} is missing right after it was written`);
+  const renameFails = await load({ renameSync: () => { throw errno('EXDEV'); } });
+  t.equal(caught(() => renameFails.renameKeyFile(join(dir, 'a'), join(dir, 'b'))).message, `cannot rename ${join(dir, 'a')} to ${join(dir, 'b')} (EXDEV)`);
+});
+
 t.test('no error message or detail holds key material', async (t) => {
   t.ok(messages.length > 50, `${messages.length} messages checked`);
   for (const m of messages) {

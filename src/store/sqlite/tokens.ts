@@ -15,6 +15,13 @@ import {
 } from '../types.js';
 
 /** What seals a token secret to its row (src/store/seal.ts). */
+/** A key id as stored in bytes 2-5 of a sealed secret (store/seal.ts). */
+function keyIdBytes(keyId: number): Buffer {
+  const id = Buffer.alloc(4);
+  id.writeUInt32BE(keyId);
+  return id;
+}
+
 export interface SecretSealer {
   /** Which key seals: written into every sealed secret (store/seal.ts). */
   readonly keyId: number;
@@ -108,6 +115,8 @@ export class SqliteTokens implements TokenStore {
       exists: db.prepare('SELECT 1 FROM tokens WHERE serial = ?').pluck(),
       // Bytes 2-5 of a sealed secret are the id of the key that sealed it (store/seal.ts).
       otherKeys: db.prepare('SELECT count(*) FROM tokens WHERE substr(secret, 2, 4) <> ?').pluck(),
+      anyOtherKey: db.prepare('SELECT 1 FROM tokens WHERE substr(secret, 2, 4) <> ? LIMIT 1').pluck(),
+      allSecrets: db.prepare('SELECT id, secret FROM tokens ORDER BY id').raw(),
       userExists: db.prepare('SELECT 1 FROM users WHERE name = ?').pluck(),
       addUser: db.prepare('INSERT OR IGNORE INTO users (name, password_hash, created_at) VALUES (?, NULL, ?)'),
       get: db.prepare(`SELECT ${COLUMNS} FROM tokens WHERE serial = ?`).raw(),
@@ -154,6 +163,11 @@ export class SqliteTokens implements TokenStore {
   importMany(records: readonly TokenRecord[], options: ImportOptions, onProgress?: (done: number) => void): ImportResult {
     this.forgetMirror();
     const run = this.db.transaction((): ImportResult => {
+      // A key rotation committed since this command read its key: what it sealed would open
+      // with no key the store is left with (store/rotate-key.ts).
+      if (this.q.anyOtherKey!.get(keyIdBytes(this.sealer.keyId)) !== undefined) {
+        throw new StoreError('key-file', 'token secrets in the store are sealed with another master key than this command read (a key rotate since it started, or a store restored without its key): nothing was stored; run it again');
+      }
       const existing = this.existingSerials(records.map((r) => r.serial));
       if (existing.length > 0 && !options.replace) {
         throw new StoreError('serial-exists', `${existing.length} serial(s) already in the store (use --replace)`, existing);
@@ -212,11 +226,27 @@ export class SqliteTokens implements TokenStore {
     return run.immediate();
   }
 
-  /** How many token secrets were sealed by a master key other than this store's. */
-  sealedByOtherKeys(): number {
-    const id = Buffer.alloc(4);
-    id.writeUInt32BE(this.sealer.keyId);
-    return this.q.otherKeys!.get(id) as number;
+  /** How many token secrets were sealed by a master key other than `keyId` (this store's by default). */
+  sealedByOtherKeys(keyId = this.sealer.keyId): number {
+    return this.q.otherKeys!.get(keyIdBytes(keyId)) as number;
+  }
+
+  /**
+   * Key rotation (store/rotate-key.ts): every secret opened with this store's key and sealed
+   * again with `next`, in one transaction. Returns how many. A secret that does not open fails
+   * the whole, and nothing changes.
+   */
+  reseal(next: SecretSealer): number {
+    const run = this.db.transaction(() => {
+      const rows = this.q.allSecrets!.all() as Array<[number, Buffer]>;
+      for (const [id, blob] of rows) {
+        const secret = this.sealer.open(id, blob);
+        this.q.setSecret!.run(next.seal(id, secret), id);
+        secret.fill(0);
+      }
+      return rows.length;
+    });
+    return run.immediate();
   }
 
   existingSerials(serials: readonly string[]): string[] {

@@ -1,0 +1,53 @@
+/**
+ * `radius-otp key rotate` (RELIABILITY S3): every token secret sealed again under a new master
+ * key, in steps that a crash at any point leaves recoverable, with both keys on disk throughout:
+ *
+ *   1. the new key is written to KEY_FILE.new (0600, synced; a stale one is replaced);
+ *   2. the old key is copied to KEY_FILE.<old key id> (0600): copies and backups of the store made
+ *      before now open only with it;
+ *   3. one transaction re-seals every secret under the new key and commits;
+ *   4. KEY_FILE.new is renamed over KEY_FILE.
+ *
+ * A crash before 3 commits leaves the store as it was (KEY_FILE.new is replaced by the next
+ * rotation). A crash between 3 and 4 leaves a store that only KEY_FILE.new opens: the next open
+ * of the store (openStore: the server's start, any command) finishes the rename. A server running
+ * meanwhile reads its key again when it meets a secret of the new key (seal.ts), so it goes on.
+ */
+import type { Config } from '../config/schema.js';
+import { openStore } from './open.js';
+import { newKeyFile, renameKeyFile, Sealer } from './seal.js';
+import { StoreError } from './types.js';
+
+export interface Rotated {
+  /** Token secrets sealed again. */
+  tokens: number;
+  keyId: number;
+  previousKeyId: number;
+  /** Where the previous key was copied. */
+  previousKeyFile: string;
+}
+
+/** The name of the copy of a key that a rotation replaced: KEY_FILE.<its id, 8 hex digits>. */
+export const previousKeyFile = (keyFile: string, keyId: number): string => `${keyFile}.${keyId.toString(16).padStart(8, '0')}`;
+
+/** `afterCommit` runs between steps 3 and 4 (tests: a crash there). */
+export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: () => void } = {}): Rotated {
+  const keyFile = config.store.key_file;
+  const store = openStore(config, () => {});
+  try {
+    const others = store.tokens.sealedByOtherKeys();
+    if (others > 0) {
+      throw new StoreError('key-file', `${others} token secret(s) in ${config.store.path} are not sealed with ${keyFile}: they would not open to be sealed again (nothing was changed)`);
+    }
+    const previous = Sealer.fromKeyFile(keyFile, { create: false });
+    const next = Sealer.newKeyFile(newKeyFile(keyFile));
+    const copy = previousKeyFile(keyFile, previous.keyId);
+    previous.writeKeyTo(copy);
+    const tokens = store.tokens.reseal(next);
+    hooks.afterCommit?.();
+    renameKeyFile(newKeyFile(keyFile), keyFile);
+    return { tokens, keyId: next.keyId, previousKeyId: previous.keyId, previousKeyFile: copy };
+  } finally {
+    store.close();
+  }
+}

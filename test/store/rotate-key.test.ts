@@ -1,0 +1,130 @@
+/**
+ * Key rotation (RELIABILITY S3): every secret sealed again under a new master key, recoverable
+ * from a crash at any step, and refused before any change when it cannot be done whole.
+ */
+import t from 'tap';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openStore } from '../../src/store/open.js';
+import { previousKeyFile, rotateKey } from '../../src/store/rotate-key.js';
+import { Sealer } from '../../src/store/seal.js';
+import { openSqliteStore } from '../../src/store/sqlite/open.js';
+import { totpRecord } from '../helpers/store.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const SECRETS = [Buffer.from('12345678901234567890'), Buffer.from('abcdefghijabcdefghij'), Buffer.alloc(32, 7)];
+
+/** A store with three tokens sealed under a key file, as `import` leaves it. */
+function store(t: Tap.Test): { config: { store: { path: string; key_file: string } }; dir: string } {
+  const dir = tempDir('radius-otp-rotate-');
+  const config = { store: { path: join(dir, 'db', 'radius-otp.db'), key_file: join(dir, 'db', 'master.key') } };
+  const s = openStore(config, () => {});
+  s.tokens.importMany(SECRETS.map((secret, i) => totpRecord(`R-${i}`, { user: 'alice', secret })), { replace: false, createUsers: true });
+  s.close();
+  t.ok(existsSync(config.store.key_file));
+  return { config, dir };
+}
+
+/** The secrets as the store opens them now (every token, in id order). */
+function secrets(config: { store: { path: string; key_file: string } }): Buffer[] {
+  const s = openStore(config, () => {});
+  try {
+    return s.tokens.forUser('alice').map((o) => Buffer.from(o.secret));
+  } finally {
+    s.close();
+  }
+}
+
+const keyIdOfFile = (path: string): number => Sealer.fromKeyFile(path, { create: false }).keyId;
+
+t.test('rotate: every secret sealed again under a new key; the previous key kept 0600 for older backups', async (t) => {
+  const { config } = store(t);
+  const before = keyIdOfFile(config.store.key_file);
+  const oldKey = readFileSync(config.store.key_file, 'utf8');
+  const r = rotateKey(config);
+  t.equal(r.tokens, 3);
+  t.equal(r.previousKeyId, before);
+  t.not(r.keyId, before);
+  t.equal(keyIdOfFile(config.store.key_file), r.keyId, 'the key file holds the new key');
+  t.equal(r.previousKeyFile, previousKeyFile(config.store.key_file, before));
+  t.match(r.previousKeyFile, /master\.key\.[0-9a-f]{8}$/);
+  t.equal(readFileSync(r.previousKeyFile, 'utf8'), oldKey, 'the previous key, as it was');
+  t.equal(statSync(r.previousKeyFile).mode & 0o777, 0o600);
+  t.equal(statSync(config.store.key_file).mode & 0o777, 0o600);
+  t.notOk(existsSync(`${config.store.key_file}.new`), 'no .new left');
+  t.same(secrets(config), SECRETS, 'every secret opens with the new key, unchanged');
+  const s = openStore(config, () => {});
+  t.equal(s.tokens.sealedByOtherKeys(), 0);
+  t.equal(s.tokens.sealedByOtherKeys(before), 3, 'none is sealed with the previous key any more');
+  s.close();
+  const again = rotateKey(config);
+  t.equal(again.previousKeyId, r.keyId, 'a second rotation starts from the first one’s key');
+  t.same(secrets(config), SECRETS);
+});
+
+t.test('a crash after the store committed, before the rename: the next open finishes the rotation', async (t) => {
+  const { config } = store(t);
+  const crash = new Error('killed');
+  t.throws(() => rotateKey(config, { afterCommit: () => { throw crash; } }), crash);
+  const pending = `${config.store.key_file}.new`;
+  t.ok(existsSync(pending), 'the new key is still in .new');
+  const notices: string[] = [];
+  const s = openStore(config, () => {}, (n) => notices.push(n));
+  t.equal(s.tokens.sealedByOtherKeys(), 0, 'the store opens whole');
+  s.close();
+  t.same(notices, [`a key rotation was interrupted after the store was sealed again: ${pending} renamed to ${config.store.key_file}`]);
+  t.notOk(existsSync(pending));
+  t.same(secrets(config), SECRETS);
+  t.throws(() => rotateKey(config, { afterCommit: () => { throw crash; } }), crash);
+  openStore(config, () => {}).close(); // a command: finished without a word
+  t.notOk(existsSync(pending), 'finished by any open of the store');
+  t.same(secrets(config), SECRETS);
+});
+
+t.test('a crash before the commit: the store is as it was; a stale .new is replaced by the next rotation and never taken', async (t) => {
+  const { config } = store(t);
+  const before = keyIdOfFile(config.store.key_file);
+  writeFileSync(`${config.store.key_file}.new`, `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+  const notices: string[] = [];
+  openStore(config, () => {}, (n) => notices.push(n)).close();
+  t.same(notices, [], 'the key file opens the store: .new is not taken');
+  t.equal(keyIdOfFile(config.store.key_file), before);
+  const r = rotateKey(config);
+  t.not(r.keyId, Sealer.forTests(Buffer.from('ab'.repeat(32), 'hex')).keyId, 'a fresh key, not the stale one');
+  t.same(secrets(config), SECRETS);
+});
+
+t.test('refused before any change: secrets of another key, a previous-key copy holding another key', async (t) => {
+  const { config } = store(t);
+  const before = keyIdOfFile(config.store.key_file);
+  // A copy from an earlier rotation with the same name but another key (moved in by hand).
+  writeFileSync(previousKeyFile(config.store.key_file, before), `${'cd'.repeat(32)}\n`, { mode: 0o600 });
+  t.throws(() => rotateKey(config), { message: /exists and holds another key: move it away first/ });
+  t.equal(keyIdOfFile(config.store.key_file), before, 'the key file is unchanged');
+  t.same(secrets(config), SECRETS, 'and the store');
+
+  const other = store(t);
+  // One secret sealed with a key this store does not have (a store restored without its key).
+  const foreign = Sealer.forTests(Buffer.alloc(32, 9));
+  const raw = openSqliteStore({ path: other.config.store.path, sealer: foreign, onSealError: () => {} });
+  const id = raw.tokens.get('R-1')!.id;
+  raw.db.prepare('UPDATE tokens SET secret = ? WHERE id = ?').run(foreign.seal(id, SECRETS[1]!), id);
+  raw.close();
+  t.throws(() => rotateKey(other.config), {
+    code: 'key-file',
+    message: /^1 token secret\(s\) in .* are not sealed with .*master\.key: they would not open to be sealed again \(nothing was changed\)$/,
+  });
+  t.same(readdirSync(join(other.dir, 'db')).filter((f) => f.startsWith('master.key')), ['master.key'], 'no key file written');
+});
+
+t.test('an import that read the key before a rotation committed stores nothing', async (t) => {
+  const { config } = store(t);
+  const s = openStore(config, () => {}); // a command that started before the rotation
+  t.teardown(() => s.close());
+  rotateKey(config);
+  t.throws(() => s.tokens.importMany([totpRecord('LATE', { user: 'alice' })], { replace: false, createUsers: false }), {
+    code: 'key-file',
+    message: /sealed with another master key than this command read .* nothing was stored; run it again/,
+  });
+  t.equal(s.tokens.get('LATE'), undefined);
+});
