@@ -35,18 +35,29 @@ export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: 
   const keyFile = config.store.key_file;
   const store = openStore(config, () => {});
   try {
-    const others = store.tokens.sealedByOtherKeys();
-    if (others > 0) {
-      throw new StoreError('key-file', `${others} token secret(s) in ${config.store.path} are not sealed with ${keyFile}: they would not open to be sealed again (nothing was changed)`);
+    // The store's write lock from before the key file is read until the commit: a second
+    // rotation waits here, then finds the secrets sealed with a key its key file does not hold
+    // yet (the first's rename is still to come) and stops before writing anything.
+    store.db.exec('BEGIN IMMEDIATE');
+    let rotated: Rotated;
+    try {
+      const previous = Sealer.fromKeyFile(keyFile, { create: false });
+      const others = store.tokens.sealedByOtherKeys(previous.keyId);
+      if (others > 0) {
+        throw new StoreError('key-file', `${others} token secret(s) in ${config.store.path} are not sealed with ${keyFile}: they would not open to be sealed again (nothing was changed)`);
+      }
+      const next = Sealer.newKeyFile(newKeyFile(keyFile));
+      const copy = previousKeyFile(keyFile, previous.keyId);
+      previous.writeKeyTo(copy);
+      const tokens = store.tokens.reseal(next);
+      store.db.exec('COMMIT');
+      rotated = { tokens, keyId: next.keyId, previousKeyId: previous.keyId, previousKeyFile: copy };
+    } finally {
+      if (store.db.inTransaction) store.db.exec('ROLLBACK');
     }
-    const previous = Sealer.fromKeyFile(keyFile, { create: false });
-    const next = Sealer.newKeyFile(newKeyFile(keyFile));
-    const copy = previousKeyFile(keyFile, previous.keyId);
-    previous.writeKeyTo(copy);
-    const tokens = store.tokens.reseal(next);
     hooks.afterCommit?.();
     renameKeyFile(newKeyFile(keyFile), keyFile);
-    return { tokens, keyId: next.keyId, previousKeyId: previous.keyId, previousKeyFile: copy };
+    return rotated;
   } finally {
     store.close();
   }

@@ -128,3 +128,16 @@ t.test('an import that read the key before a rotation committed stores nothing',
   });
   t.equal(s.tokens.get('LATE'), undefined);
 });
+
+t.test('a rotation that runs while another has committed but not renamed: one ends consistent, the other says why', async (t) => {
+  const { config } = store(t);
+  let inner: ReturnType<typeof rotateKey> | undefined;
+  t.throws(
+    () => rotateKey(config, { afterCommit: () => void (inner = rotateKey(config)) }),
+    { code: 'key-file', message: /^cannot rename .*master\.key\.new to .*master\.key \(ENOENT\)$/ },
+    'the first finds its rename done by the second’s open of the store',
+  );
+  t.ok(inner);
+  t.equal(keyIdOfFile(config.store.key_file), inner!.keyId, 'the key file holds the second rotation’s key');
+  t.same(secrets(config), SECRETS, 'and it opens every secret');
+});
