@@ -390,6 +390,7 @@ t.test('client list reads the store without writing: with none yet it creates no
 
 t.test('key rotate: what it did, as text or JSON, never a key; refused without a store', async (t) => {
   const w = cliWorkspace();
+  t.equal((await w.run(['key'])).code, 2, 'a key command is needed');
   const none = await w.run(['key', 'rotate']);
   t.equal(none.code, 1);
   t.match(none.stderr, /no store at .*radius-otp\.db: nothing to rotate/);

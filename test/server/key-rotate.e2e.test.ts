@@ -53,7 +53,7 @@ t.test('key rotate while the server runs; codes keep working, and after a restar
   t.equal((await ask(3)).reply, 'Access-Accept', 'after a restart on the new key');
 });
 
-t.test('key rotate without a store, and its usage', async (t) => {
+t.test('key rotate without a store', async (t) => {
   const dir = tempDir('radius-otp-rotate-cli-');
   const config = join(dir, 'radius.conf');
   writeFileSync(config, testConfig(dir, '', ['127.0.0.1:0']));
@@ -61,5 +61,4 @@ t.test('key rotate without a store, and its usage', async (t) => {
   t.equal(none.code, 1);
   t.match(none.stderr, /^radius-otp: no store at .*radius-otp\.db: nothing to rotate\n$/);
   t.same(readdirSync(dir), ['radius.conf'], 'nothing created');
-  t.equal((await run(['key'])).code, 2, 'a key command is needed');
 });

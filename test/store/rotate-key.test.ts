@@ -115,6 +115,12 @@ t.test('refused before any change: secrets of another key, a previous-key copy h
     message: /^1 token secret\(s\) in .* are not sealed with .*master\.key: they would not open to be sealed again \(nothing was changed\)$/,
   });
   t.same(readdirSync(join(other.dir, 'db')).filter((f) => f.startsWith('master.key')), ['master.key'], 'no key file written');
+  // A .new beside it that opens none of them either: not taken for an interrupted rotation.
+  writeFileSync(`${other.config.store.key_file}.new`, `${'ef'.repeat(32)}\n`, { mode: 0o600 });
+  const notices: string[] = [];
+  openStore(other.config, () => {}, (n) => notices.push(n)).close();
+  t.same(notices, []);
+  t.ok(existsSync(`${other.config.store.key_file}.new`), 'left where it is');
 });
 
 t.test('an import that read the key before a rotation committed stores nothing', async (t) => {
