@@ -43,6 +43,8 @@ export interface PskcProtection {
 
 export interface PskcLimits {
   maxBytes?: number;
+  /** The largest file the whole-document reader takes (WHOLE_DOCUMENT_MAX_BYTES). */
+  maxWholeDocumentBytes?: number;
   maxIterations?: number;
   /** Read the whole document with xmldom, skipping the fast path (for tests comparing the two). */
   wholeDocument?: boolean;
@@ -53,6 +55,12 @@ export interface PskcLimits {
 /** 256 MiB: a 100,000-token file as python-pskc writes it (indented) is ~70 MB. */
 export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_MAX_ITERATIONS = 10_000_000;
+/**
+ * 32 MiB: a file the fast path cannot read goes whole to xmldom, which needs ~35 bytes of memory
+ * per byte of text (a 100-MB file: 50 s and 3.5 GB); over this it is refused, not read to an
+ * out-of-memory end. python-pskc's files, and most vendors', take the fast path at any size.
+ */
+export const WHOLE_DOCUMENT_MAX_BYTES = 32 * 1024 * 1024;
 
 const NS = {
   pskc: 'urn:ietf:params:xml:ns:keyprov:pskc',
@@ -445,7 +453,15 @@ function parseXml(text: string): XElement {
 }
 
 /** The whole document through xmldom: the reference reading. */
-function readWhole(text: string): PskcDocument {
+function readWhole(text: string, bytes: number, limits: PskcLimits): PskcDocument {
+  const max = limits.maxWholeDocumentBytes ?? WHOLE_DOCUMENT_MAX_BYTES;
+  if (bytes > max) {
+    throw new Fault(
+      '',
+      `is ${bytes} bytes and not in the layout the large-file reader takes (or not well-formed XML); ` +
+        `the whole-document reader takes files up to ${max} bytes (it needs ~35 bytes of memory per byte): split the file into smaller ones`,
+    );
+  }
   const container = parseXml(text);
   const packages = children(container, NS.pskc, 'KeyPackage');
   const ciphers = new Set<CipherRef>();
@@ -490,7 +506,7 @@ function openFile(
   }
   if (text.includes('\u0000')) throw new Fault('', 'is not UTF-8 text');
   if (/<!DOCTYPE/i.test(text)) throw new Fault('', 'has a DOCTYPE: DTDs and entities are refused');
-  const document = (limits.wholeDocument === true ? undefined : readSplit(text)) ?? readWhole(text);
+  const document = (limits.wholeDocument === true ? undefined : readSplit(text)) ?? readWhole(text, content.length, limits);
   const container = document.container;
   if (container.localName !== 'KeyContainer') throw new Fault('', `root element is ${container.localName}, not KeyContainer`);
   if (container.namespaceURI !== NS.pskc) {

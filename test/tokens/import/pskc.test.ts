@@ -138,6 +138,14 @@ t.test('P5: --legacy accepts a MAC over the plaintext and a missing MACKey', asy
 t.test('limits: file size and iteration cap before any work (P6)', async (t) => {
   const big = parsePskc(doc(pkg()), 'big.xml', {}, { maxBytes: 100 });
   t.match(big.issues, [{ record: 'file', reason: /over the limit of 100/ }]);
+  // A file the fast path cannot read (a processing instruction inside a KeyPackage) goes whole to
+  // xmldom, which takes files only up to its own, smaller limit.
+  const unusual = Buffer.from(doc(pkg().replace('<DeviceInfo>', '<DeviceInfo><?pi x?>')));
+  const whole = parsePskc(unusual, 'pi.xml', {}, { maxWholeDocumentBytes: unusual.length - 1 });
+  t.match(whole.issues, [{ record: 'file', reason: new RegExp(`^is ${unusual.length} bytes and not in the layout the large-file reader takes .* up to ${unusual.length - 1} bytes .*: split the file`) }]);
+  t.same(parsePskc(unusual, 'pi.xml', {}, { maxWholeDocumentBytes: unusual.length }).issues, [], 'at the limit: read');
+  const usual = Buffer.from(doc(pkg()));
+  t.same(parsePskc(usual, 'ok.xml', {}, { maxWholeDocumentBytes: 10 }).issues, [], 'the fast path has no such limit');
   const fig7 = parsePskc(read('rfc6030/figure7.pskcxml'), 'f7', { password: 'qwerty' }, { maxIterations: 999 });
   t.match(fig7.issues, [{ field: 'IterationCount', reason: '1000 is over the limit of 999' }]);
 });
