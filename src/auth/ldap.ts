@@ -167,6 +167,15 @@ export class LdapAuthenticator implements PrimaryAuthenticator {
     return bound === null ? this.known(user, found.entry) : this.told(bound);
   }
 
+  /**
+   * The search a verify starts with, and no bind: a second bind with a wrong password would
+   * count against the user's lockout in the directory. A wrong password's second verify also
+   * opens a connection and binds (a round trip or two more).
+   */
+  async spend(user: string): Promise<void> {
+    await this.lookup(user); // a failure is a result here, never a rejection
+  }
+
   /** The entry user_filter finds, without a bind as the user (service identity only). */
   async lookup(user: string): Promise<LdapResult> {
     const found = await this.find(user);

@@ -20,6 +20,11 @@ export class LocalPrimary implements PrimaryAuthenticator {
     return { ok: true, user, groups: this.users.groups(user) };
   }
 
+  /** A verify of the whole User-Password against the user's hash (or the dummy): one argon2id. */
+  async spend(user: string, password: string, client: string): Promise<void> {
+    await this.verify(user, password, client).catch(() => undefined);
+  }
+
   async lookup(user: string): Promise<PrimaryResult> {
     const found = this.users.get(user);
     if (!found) return { ok: false, reason: 'unknown-user' };

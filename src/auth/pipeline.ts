@@ -148,8 +148,13 @@ export class Pipeline {
       // Read again after the await: the failures of requests decided meanwhile count, or a burst
       // of guesses would each see the count from before it (RFC 4226 §7.3, RELIABILITY O6).
       const code = checkCode(this.deps.tokens, this.deps.tokens.forUser(user), split.code, now, this.deps.policy.otp);
+      // A wrong password is checked twice (split before a code, then whole), and so are an
+      // unknown user's and a user's without a token; a right password with a wrong code once.
+      // The Reject of a wrong code waits for the work of a second check (primary.spend), so that
+      // it does not say the password was right (RELIABILITY O10). Its failure is counted at once
+      // (RFC 4226 §7.3: a burst of guesses sees each other's failures).
       if (code.ok) return { result: 'accept', mode: 'password+otp', user: r.user, tokenSerial: code.serial, groups: this.groupsOf(r) };
-      const answerAfter = this.secondCheck(user, password, req.client);
+      const answerAfter = primary.spend(user, password, req.client);
       return { result: 'reject', mode: 'password+otp', user, tokenSerial: code.serial, reason: code.reason, answerAfter };
     }
 
@@ -176,23 +181,6 @@ export class Pipeline {
     if (split !== null) await local.verify(user, split.password, client);
     await local.verify(user, password, client);
     return reject(user, 'unknown', 'disabled-user');
-  }
-
-  /**
-   * A wrong password is checked twice (split before a code, then whole), and so are an unknown
-   * user's and a user's without a token; a right password with a wrong code once. The Reject of
-   * a wrong code waits for a second check too, its result ignored, so that it takes as long and
-   * does not say that the password was right (RELIABILITY O10). The code's failure is counted
-   * before it (RFC 4226 §7.3: a burst of guesses sees each other's failures at once). Against the
-   * local store even with a directory (the dummy hash for a user without a local password): a
-   * second bind with a wrong password would count against the user's lockout in the directory.
-   */
-  private secondCheck(user: string, password: string, client: string): Promise<void> {
-    // A check that cannot run (its wait for a thread timed out, the server stops) ends the wait.
-    return this.deps.primaries.local.verify(user, password, client).then(
-      () => undefined,
-      () => undefined,
-    );
   }
 
   /** RFC 2865 §4.4: Access-Challenge with a random State, answerable once within the timeout. */

@@ -19,5 +19,11 @@ export interface PrimaryAuthenticator {
    * for the password but not for the account (a user removed from the directory is refused).
    */
   lookup(user: string): Promise<PrimaryResult>;
+  /**
+   * About the work of a verify that fails, its result ignored, without counting against anyone
+   * (RELIABILITY O10: a right password with a wrong code is answered as late as a wrong one).
+   * Never rejects.
+   */
+  spend(user: string, password: string, client: string): Promise<void>;
   close(): Promise<void>;
 }

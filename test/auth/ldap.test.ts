@@ -56,6 +56,20 @@ t.test('lookup: the entry without a bind as the user (for app passwords)', async
   t.match(await nowhere.lookup('alice'), { ok: false, reason: 'directory-unavailable' });
 });
 
+t.test('spend: the search a verify starts with, never a bind as the user (RELIABILITY O10)', async (t) => {
+  const a = authenticator();
+  const searched: string[] = [];
+  const spy = a as unknown as { bindUser: (...args: unknown[]) => unknown; find: (user: string) => Promise<unknown> };
+  const find = spy.find.bind(a);
+  spy.find = (user) => (searched.push(user), find(user));
+  spy.bindUser = () => t.fail('a bind as the user');
+  await t.resolves(a.spend('alice'));
+  await t.resolves(a.spend('mallory'), 'an unknown user: the same search');
+  t.same(searched, ['alice', 'mallory']);
+  await a.close();
+  await t.resolves(a.spend('alice'), 'closed: resolves all the same');
+});
+
 t.test('wrong password', async (t) => {
   t.match(await ldap.verify('alice', 'wrong'), { ok: false, reason: 'wrong-password', detail: /InvalidCredentials/ });
   t.match(await ldap.verify('alice', 'bob-pass-2'), { ok: false, reason: 'wrong-password' });

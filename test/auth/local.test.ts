@@ -31,6 +31,34 @@ t.test('local primary', async (t) => {
   await local.close();
 });
 
+t.test('spend: one verification of the user’s hash or the dummy, its result and failure ignored (RELIABILITY O10)', async (t) => {
+  const { store } = tempStore();
+  t.teardown(() => store.close());
+  const real = await createArgon2Hasher(1);
+  t.teardown(() => real.close());
+  store.users.add('alice', await real.hash('right'));
+  const seen: string[] = [];
+  let fail = false;
+  const hasher = {
+    ...real,
+    verify: async (hash: string, password: string | Buffer) => {
+      seen.push(`verify ${String(password)}`);
+      if (fail) throw new HashQueueTimeout();
+      return real.verify(hash, password, 'nas');
+    },
+    verifyDummy: async (password: string | Buffer) => {
+      seen.push(`dummy ${String(password)}`);
+      return false;
+    },
+  };
+  const local = new LocalPrimary(store.users, hasher);
+  await local.spend('alice', 'right123456', 'nas');
+  await local.spend('nobody', 'x123456', 'nas');
+  t.same(seen, ['verify right123456', 'dummy x123456']);
+  fail = true;
+  await t.resolves(local.spend('alice', 'right123456', 'nas'), 'a check that cannot run ends the spend all the same');
+});
+
 /** A clock that stands still: queued work never waits too long (a loaded test machine hashes slowly). */
 const still = (): number => 0;
 
