@@ -77,8 +77,11 @@ export class Pipeline {
       return this.answerChallenge(req.state, user, req.client, password, now);
     }
     if (req.primary === 'none') return this.codeOnly(user, password, now);
-    if (this.deps.users.isDisabled(user)) return this.disabled(user, req.client, password);
-    return this.withPrimary({ ...req, primary: req.primary }, password, now, respelled);
+    const primary = req.primary === 'ldap' ? this.deps.primaries.ldap : this.deps.primaries.local;
+    /* c8 ignore next -- server/ refuses to start with primary = "ldap" and no [ldap] urls */
+    if (primary === undefined) return reject(user, 'unknown', 'directory-unavailable');
+    if (this.deps.users.isDisabled(user)) return this.disabled(user, req.client, password, primary);
+    return this.withPrimary({ ...req, primary: req.primary }, primary, password, now, respelled);
   }
 
   /** primary = "none": the code alone; the user's flag comes with the tokens (one read). */
@@ -106,11 +109,8 @@ export class Pipeline {
     return r.ok ? { result: 'accept', mode, user, tokenSerial: r.serial, groups: groups() } : reject(user, mode, r.reason, r.serial);
   }
 
-  private async withPrimary(req: AuthRequest & { primary: 'local' | 'ldap' }, password: string, now: number, respelled: boolean): Promise<Decision> {
+  private async withPrimary(req: AuthRequest & { primary: 'local' | 'ldap' }, primary: PrimaryAuthenticator, password: string, now: number, respelled: boolean): Promise<Decision> {
     const user = req.userName;
-    const primary = req.primary === 'ldap' ? this.deps.primaries.ldap : this.deps.primaries.local;
-    /* c8 ignore next -- server/ refuses to start with primary = "ldap" and no [ldap] urls */
-    if (primary === undefined) return reject(user, 'unknown', 'directory-unavailable');
 
     const appPasswordId = matchAppPassword(this.deps.appPasswords.hashes(user), req.password as Buffer);
     if (appPasswordId !== null) {
@@ -172,14 +172,14 @@ export class Pipeline {
 
   /**
    * A disabled user's Reject, after the checks an unknown user's password gets in withPrimary (a
-   * 6-digit split, then the whole), their results ignored: the Reject takes as long as a wrong
-   * password's, so its timing does not say that the account exists (RELIABILITY O10).
+   * 6-digit split, then the whole), spent with the client's primary and their results ignored:
+   * the Reject takes about as long as a wrong password's, so its timing does not say that the
+   * account exists (RELIABILITY O10).
    */
-  private async disabled(user: string, client: string, password: string): Promise<Decision> {
-    const local = this.deps.primaries.local;
+  private async disabled(user: string, client: string, password: string, primary: PrimaryAuthenticator): Promise<Decision> {
     const split = splitCode(password, 6);
-    if (split !== null) await local.verify(user, split.password, client);
-    await local.verify(user, password, client);
+    if (split !== null) await primary.spend(user, split.password, client);
+    await primary.spend(user, password, client);
     return reject(user, 'unknown', 'disabled-user');
   }
 

@@ -242,6 +242,10 @@ t.test('the wrong code’s second check is the request’s primary’s spend(), 
   directory.spent.length = 0;
   t.match(await ask(`pw${code(T)}`), { result: 'accept' }, 'a code that is accepted');
   t.same(directory.spent, [], 'has no second check');
+  store.users.setEnabled('alice', false);
+  t.match(await ask('pw123456'), { result: 'reject', reason: 'disabled-user' });
+  t.same(directory.spent, [['alice', 'pw'], ['alice', 'pw123456']], 'a disabled user: the two checks of a wrong password, spent with the directory');
+  t.same(local.calls, [], 'never a local hash for a directory client');
 });
 
 t.test('a wrong code is counted at once; its answer waits for the second check (RELIABILITY O6, O10)', async (t) => {
