@@ -15,8 +15,10 @@ export type Decision =
       reason: DenialReason;
       replyMessage?: string;
       /**
-       * Decided (and audited) now, answered once this settles (it never rejects): work spent so
-       * that this Reject takes as long as others that say less (RELIABILITY O10).
+       * Decided (and audited) now, answered once this settles: work spent so that this Reject
+       * takes as long as others that say less (RELIABILITY O10). Rejects only with
+       * HashQueueTimeout: then no answer goes out, as for a wrong password whose check waited
+       * too long (and a retransmission is not decided again: its failure is counted already).
        */
       answerAfter?: Promise<void>;
     }

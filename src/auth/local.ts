@@ -1,5 +1,6 @@
 /** The primary credential against local users (argon2id hashes in the store). */
 import type { UserStore } from '../store/types.js';
+import { HashQueueTimeout } from './decision.js';
 import type { PasswordHasher } from './passwords.js';
 import type { PrimaryAuthenticator, PrimaryResult } from './primary.js';
 
@@ -22,7 +23,12 @@ export class LocalPrimary implements PrimaryAuthenticator {
 
   /** A verify of the whole User-Password against the user's hash (or the dummy): one argon2id. */
   async spend(user: string, password: string, client: string): Promise<void> {
-    await this.verify(user, password, client).catch(() => undefined);
+    try {
+      await this.verify(user, password, client);
+    } catch (err) {
+      if (err instanceof HashQueueTimeout) throw err;
+      // Hashing stopped (the server stops): the wait is over.
+    }
   }
 
   async lookup(user: string): Promise<PrimaryResult> {

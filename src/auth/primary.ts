@@ -22,7 +22,8 @@ export interface PrimaryAuthenticator {
   /**
    * About the work of a verify that fails, its result ignored, without counting against anyone
    * (RELIABILITY O10: a right password with a wrong code is answered as late as a wrong one).
-   * Never rejects.
+   * Rejects only with HashQueueTimeout, as a verify would (the request then goes unanswered, as
+   * a wrong password's does); any other failure ends it.
    */
   spend(user: string, password: string, client: string): Promise<void>;
   close(): Promise<void>;

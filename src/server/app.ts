@@ -197,12 +197,15 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
       const deadline = Date.now() + drainMs;
       while (handler.pendingCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const dropped = handler.abandon();
-      if (dropped > 0) {
-        logger.warn('stopping: requests still being decided were dropped, unanswered', { dropped, drain_ms: drainMs });
+      if (dropped > 0) logger.warn('stopping: requests still being decided were dropped, unanswered', { dropped, drain_ms: drainMs });
+      if (handler.pendingCount > 0) {
         // Their password checks stop here, hashes and directory binds, before the audit log
         // closes: none ends later and goes on to use a code or count a failure for a request that
-        // is neither answered nor audited (a bind cut short fails closed, ldap.ts).
+        // is neither answered nor audited (a bind cut short fails closed, ldap.ts). Requests
+        // decided and audited that wait to be answered (Decision answerAfter) end their wait and
+        // are answered before the sockets close.
         await Promise.all([hasher.close(), primaries.ldap?.close()]);
+        for (let turns = 0; handler.pendingCount > 0 && turns < 100; turns++) await new Promise((r) => setImmediate(r));
       }
       await udp.close();
       // What the drop logs left out, before the audit log closes.

@@ -152,8 +152,15 @@ export class RequestHandler {
         if (decision.result === 'reject' && decision.answerAfter !== undefined) {
           // Decided and audited: answered after the wait even if the server stops meanwhile.
           this.waiting++;
-          await decision.answerAfter;
-          this.waiting--;
+          try {
+            await decision.answerAfter;
+          } catch {
+            // Its check waited too long for a thread (HashQueueTimeout): unanswered, as a wrong
+            // password's would be. Not forgotten by dedup: a retransmission is no new failure.
+            return this.drop('hash-queue-timeout', peer, client.name);
+          } finally {
+            this.waiting--;
+          }
         }
       } finally {
         this.pending--;

@@ -1,7 +1,7 @@
 /** Opens the configured store: the master key file (created 0600 when missing) and SQLite. */
 import { existsSync, rmSync, statSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
-import { newKeyFile, renameKeyFile, Sealer } from './seal.js';
+import { keyFileTarget, newKeyFile, renameKeyFile, Sealer } from './seal.js';
 import { openSqliteStore, type SqliteStore } from './sqlite/open.js';
 import type { SecretSealer } from './sqlite/tokens.js';
 import { StoreError } from './types.js';
@@ -28,7 +28,8 @@ export function openStore(
   const store = openSqliteStore({ path, sealer, onSealError });
   if (!created && finishRotation(store, keyFile)) {
     store.close();
-    onNotice(`a key rotation was interrupted after the store was sealed again: ${newKeyFile(keyFile)} renamed to ${keyFile}`);
+    const target = keyFileTarget(keyFile);
+    onNotice(`a key rotation was interrupted after the store was sealed again: ${newKeyFile(target)} renamed to ${target}`);
     return openStore(config, onSealError, onNotice);
   }
   if (created) {
@@ -47,11 +48,25 @@ export function openStore(
  * secrets and KEY_FILE.new opens them all. Renames it into place; true when it did.
  */
 function finishRotation(store: SqliteStore, keyFile: string): boolean {
-  if (!existsSync(newKeyFile(keyFile)) || store.tokens.sealedByOtherKeys() === 0) return false;
-  const next = Sealer.fromKeyFile(newKeyFile(keyFile), { create: false });
-  if (store.tokens.sealedByOtherKeys(next.keyId) > 0) return false;
-  renameKeyFile(newKeyFile(keyFile), keyFile);
-  return true;
+  const target = keyFileTarget(keyFile);
+  const pending = newKeyFile(target);
+  if (!existsSync(pending)) return false;
+  // Under the write lock, which a rotation holds from reading the key file to its commit: its
+  // .new is looked at only once committed. A rotation under way (the lock busy) is left be.
+  try {
+    store.db.exec('BEGIN IMMEDIATE');
+  } catch {
+    return false;
+  }
+  try {
+    if (store.tokens.sealedByOtherKeys() === 0 || !existsSync(pending)) return false;
+    const next = Sealer.fromKeyFile(pending, { create: false });
+    if (store.tokens.sealedByOtherKeys(next.keyId) > 0) return false;
+    renameKeyFile(pending, target, next.keyId);
+    return true;
+  } finally {
+    store.db.exec('ROLLBACK'); // nothing was written
+  }
 }
 
 function noKey(): never {

@@ -13,9 +13,11 @@
  * of the store (openStore: the server's start, any command) finishes the rename. A server running
  * meanwhile reads its key again when it meets a secret of the new key (seal.ts), so it goes on.
  */
+import { chownSync, statSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { openStore } from './open.js';
-import { newKeyFile, renameKeyFile, Sealer } from './seal.js';
+import { keyFileTarget, newKeyFile, renameKeyFile, Sealer } from './seal.js';
+import type { SqliteStore } from './sqlite/open.js';
 import { StoreError } from './types.js';
 
 export interface Rotated {
@@ -31,10 +33,23 @@ export interface Rotated {
 export const previousKeyFile = (keyFile: string, keyId: number): string => `${keyFile}.${keyId.toString(16).padStart(8, '0')}`;
 
 /** `afterCommit` runs between steps 3 and 4 (tests: a crash there). */
-export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: () => void } = {}): Rotated {
-  const keyFile = config.store.key_file;
+export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: (store: SqliteStore) => void } = {}): Rotated {
   const store = openStore(config, () => {});
+  const keyFile = keyFileTarget(config.store.key_file);
   try {
+    // S3: the key files stay the service's. Root writes them for the key file's owner; another
+    // user would leave files the server cannot read.
+    const owner = statSync(keyFile);
+    const uid = process.getuid?.();
+    if (uid !== undefined && uid !== 0 && uid !== owner.uid) {
+      throw new StoreError('key-file', `${keyFile} belongs to uid ${owner.uid}: run key rotate as that user (or as root)`);
+    }
+    const own = (path: string): void => {
+      if (uid === 0) chownSync(path, owner.uid, owner.gid);
+    };
+    // Durable before the key file is renamed: with the store's synchronous = NORMAL an OS crash
+    // could undo the commit after the rename, leaving secrets of the old key beside the new one.
+    store.db.pragma('synchronous = FULL');
     // The store's write lock from before the key file is read until the commit: a second
     // rotation waits here, then finds the secrets sealed with a key its key file does not hold
     // yet (the first's rename is still to come) and stops before writing anything.
@@ -47,16 +62,18 @@ export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: 
         throw new StoreError('key-file', `${others} token secret(s) in ${config.store.path} are not sealed with ${keyFile}: they would not open to be sealed again (nothing was changed)`);
       }
       const next = Sealer.newKeyFile(newKeyFile(keyFile));
+      own(newKeyFile(keyFile));
       const copy = previousKeyFile(keyFile, previous.keyId);
       previous.writeKeyTo(copy);
+      own(copy);
       const tokens = store.tokens.reseal(next);
       store.db.exec('COMMIT');
       rotated = { tokens, keyId: next.keyId, previousKeyId: previous.keyId, previousKeyFile: copy };
     } finally {
       if (store.db.inTransaction) store.db.exec('ROLLBACK');
     }
-    hooks.afterCommit?.();
-    renameKeyFile(newKeyFile(keyFile), keyFile);
+    hooks.afterCommit?.(store);
+    renameKeyFile(newKeyFile(keyFile), keyFile, rotated.keyId);
     return rotated;
   } finally {
     store.close();

@@ -16,7 +16,7 @@
  * the key that sealed it: a server keeps running across a rotation made beside it.
  */
 import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
-import { closeSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readSync, realpathSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { StoreError } from './types.js';
 
@@ -40,6 +40,18 @@ export function keyIdOf(key: Buffer): number {
 
 /** The file a rotation writes its new key to before the store commits (rotate-key.ts). */
 export const newKeyFile = (path: string): string => `${path}.new`;
+
+/**
+ * The key file itself when `path` is a symbolic link to it (a key kept on another volume): a
+ * rotation writes beside it and renames over it, not over the link.
+ */
+export function keyFileTarget(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
 
 /** How often a sealer may read its key files again for a blob of another key (ms). */
 const RELOAD_EVERY_MS = 1000;
@@ -103,7 +115,7 @@ export class Sealer {
       fd = openKeyFile(path) ?? fail(`key file ${path} is missing right after it was created`);
     }
     try {
-      return new Sealer(readKeyFile(fd, path), path);
+      return new Sealer(readKeyFile(fd, path), keyFileTarget(path));
     } finally {
       closeSync(fd);
     }
@@ -162,7 +174,8 @@ export class Sealer {
     const now = performance.now();
     if (this.#path === undefined || now - this.#reloadedAt < RELOAD_EVERY_MS) return false;
     this.#reloadedAt = now;
-    for (const path of [this.#path, newKeyFile(this.#path)]) {
+    // .new first: a rename between the two reads then still finds the key in the key file.
+    for (const path of [newKeyFile(this.#path), this.#path]) {
       const key = readKeyIfAny(path);
       if (key === null) continue;
       const found = keyIdOf(key) === keyId;
@@ -227,18 +240,29 @@ function readKeyIfAny(path: string): Buffer | null {
   }
 }
 
-/** Renames `from` over `to` and syncs their directory: the rename survives a crash. */
-export function renameKeyFile(from: string, to: string): void {
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Renames `from` (a rotation's new key, of id `keyId`) over `to` and syncs their directory: the
+ * rename survives an OS crash. Done already (`from` gone, `to` holding that key: another process
+ * finished the rotation first) counts as done.
+ */
+export function renameKeyFile(from: string, to: string, keyId: number): void {
   try {
     renameSync(from, to);
-    const dir = openSync(dirname(to), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    syncDir(dirname(to));
   } catch (err) {
-    fail(`cannot rename ${from} to ${to} (${errnoCode(err)})`);
+    const there = errnoCode(err) === 'ENOENT' ? readKeyIfAny(to) : null;
+    const done = there !== null && keyIdOf(there) === keyId;
+    there?.fill(0);
+    if (!done) fail(`cannot rename ${from} to ${to} (${errnoCode(err)})`);
   }
 }
 
@@ -279,6 +303,7 @@ function writeKeyFile(path: string, key: Buffer): void {
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw err;
     }
+    syncDir(dir); // the link survives an OS crash (a rotation commits only after it)
   } catch (err) {
     throw new StoreError('key-file', `cannot create key file ${path} (${errnoCode(err)})`);
   } finally {

@@ -6,7 +6,7 @@ import t from 'tap';
 import { hotpCode as ourHotp } from '../../src/otp/generate.js';
 import { Pipeline, splitCode, type PipelinePolicy } from '../../src/auth/pipeline.js';
 import type { PrimaryAuthenticator, PrimaryResult } from '../../src/auth/primary.js';
-import type { AuthRequest, Decision } from '../../src/auth/decision.js';
+import { HashQueueTimeout, type AuthRequest, type Decision } from '../../src/auth/decision.js';
 import { hashAppPassword } from '../../src/auth/app-passwords.js';
 import { tempStore, totpRecord } from '../helpers/store.js';
 
@@ -246,6 +246,8 @@ t.test('the wrong code’s second check is the request’s primary’s spend(), 
   t.match(await ask('pw123456'), { result: 'reject', reason: 'disabled-user' });
   t.same(directory.spent, [['alice', 'pw'], ['alice', 'pw123456']], 'a disabled user: the two checks of a wrong password, spent with the directory');
   t.same(local.calls, [], 'never a local hash for a directory client');
+  directory.spend = () => Promise.reject(new HashQueueTimeout());
+  await t.rejects(ask('pw123456'), { code: 'hash-queue-timeout' }, 'a check that waited too long: unanswered, as an unknown user’s');
 });
 
 t.test('a wrong code is counted at once; its answer waits for the second check (RELIABILITY O6, O10)', async (t) => {

@@ -250,6 +250,25 @@ t.test('handler: a Reject with answerAfter is audited at once and answered when 
   t.equal(handler.pendingCount, 0);
 });
 
+t.test('handler: a Reject whose wait timed out (HashQueueTimeout) is audited, then dropped unanswered; a retransmission is not decided again', async (t) => {
+  let decided = 0;
+  const { handler, audit, drops } = handlerWith({
+    decide: async () => {
+      decided++;
+      return { result: 'reject', mode: 'password+otp', user: 'u', tokenSerial: 'T1', reason: 'wrong-code', answerAfter: Promise.reject(new HashQueueTimeout()) };
+    },
+  });
+  const one = packet(1);
+  t.equal(await handler.handle(one, peer), null, 'no answer');
+  t.same(drops, ['hash-queue-timeout']);
+  t.equal(audit.events.length, 1, 'the decision is audited (its failure was counted)');
+  t.equal(await handler.handle(one, peer), null, 'the retransmission');
+  t.same(drops, ['hash-queue-timeout', 'duplicate-in-progress'], 'is a duplicate, not a second failure');
+  t.equal(decided, 1);
+  t.equal(handler.pendingCount, 0);
+  t.equal(handler.abandon(), 0, 'nothing left waiting');
+});
+
 t.test('handler: over the pending limits, requests are dropped (and can be retried)', async (t) => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));

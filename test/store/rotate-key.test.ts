@@ -3,7 +3,7 @@
  * from a crash at any step, and refused before any change when it cannot be done whole.
  */
 import t from 'tap';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore } from '../../src/store/open.js';
 import { previousKeyFile, rotateKey } from '../../src/store/rotate-key.js';
@@ -146,4 +146,61 @@ t.test('a rotation that runs while another has committed but not renamed: one en
   t.ok(inner);
   t.equal(keyIdOfFile(config.store.key_file), inner!.keyId, 'the key file holds the second rotation’s key');
   t.same(secrets(config), SECRETS, 'and it opens every secret');
+});
+
+t.test('the commit is on disk before the rename: the rotation commits with synchronous = FULL', async (t) => {
+  const { config } = store(t);
+  let synchronous: unknown;
+  rotateKey(config, { afterCommit: (s) => void (synchronous = s.db.pragma('synchronous', { simple: true })) });
+  t.equal(synchronous, 2, 'FULL');
+});
+
+t.test('ownership: as root, the new key file and the copy get the key file’s owner; another user is refused', async (t) => {
+  const { config, dir } = store(t);
+  const { chownSync, symlinkSync, mkdirSync, lstatSync, readlinkSync } = await import('node:fs');
+  if (process.getuid?.() === 0) {
+    chownSync(config.store.key_file, 4321, 4322);
+    const r = rotateKey(config);
+    for (const f of [config.store.key_file, r.previousKeyFile]) t.match(statSync(f), { uid: 4321, gid: 4322 }, f);
+  }
+  const getuid = process.getuid;
+  process.getuid = () => 9999;
+  t.teardown(() => void (process.getuid = getuid));
+  const before = keyIdOfFile(config.store.key_file);
+  t.throws(() => rotateKey(config), { code: 'key-file', message: /master\.key belongs to uid \d+: run key rotate as that user \(or as root\)$/ });
+  t.equal(keyIdOfFile(config.store.key_file), before, 'nothing changed');
+  process.getuid = getuid;
+
+  // A key file that is a symbolic link to another volume: rotated where it points.
+  const vault = join(dir, 'vault');
+  mkdirSync(vault, { mode: 0o700 });
+  const real = join(vault, 'master.key');
+  writeFileSync(real, readFileSync(config.store.key_file), { mode: 0o600 });
+  rmSync(config.store.key_file);
+  symlinkSync(real, config.store.key_file);
+  const r = rotateKey(config);
+  t.ok(lstatSync(config.store.key_file).isSymbolicLink(), 'the link is still a link');
+  t.equal(readlinkSync(config.store.key_file), real);
+  t.equal(keyIdOfFile(real), r.keyId, 'the key it points to is the new one');
+  t.equal(r.previousKeyFile, previousKeyFile(real, r.previousKeyId), 'the copy is beside it');
+  t.same(secrets(config), SECRETS);
+});
+
+t.test('an interrupted rotation is not finished while another holds the store’s write lock', async (t) => {
+  const { config } = store(t);
+  const crash = new Error('killed');
+  t.throws(() => rotateKey(config, { afterCommit: () => { throw crash; } }), crash);
+  const busy = openSqliteStore({ path: config.store.path, sealer: Sealer.forTests(Buffer.alloc(32)), onSealError: () => {} });
+  busy.db.pragma('busy_timeout = 0');
+  busy.db.exec('BEGIN IMMEDIATE');
+  const notices: string[] = [];
+  const waiting = openStore({ store: { ...config.store } }, () => {}, (n) => notices.push(n));
+  t.same(notices, [], 'left for later');
+  t.ok(existsSync(`${config.store.key_file}.new`));
+  waiting.close();
+  busy.db.exec('ROLLBACK');
+  busy.close();
+  openStore(config, () => {}, (n) => notices.push(n)).close();
+  t.equal(notices.length, 1, 'finished by the next open');
+  t.same(secrets(config), SECRETS);
 });

@@ -311,6 +311,38 @@ t.test('a blob of another key: the key file (or its rotation .new) is read again
   t.equal(caught(() => memory.open(1, Sealer.forTests(otherKey).seal(1, secret))).code, 'seal-failed', 'a sealer without a key file reads nothing');
 });
 
+t.test('reload: .new is read first, then the key file (a rename between the two reads is not missed)', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'master.key');
+  writeFileSync(path, `${otherKey.toString('hex')}\n`, { mode: 0o600 });
+  const s = Sealer.fromKeyFile(path, { create: false });
+  writeFileSync(path, `${key.toString('hex')}\n`, { mode: 0o600 });
+  writeFileSync(`${path}.new`, `${Buffer.alloc(32, 0x44).toString('hex')}\n`, { mode: 0o600 });
+  keyHexes.add(Buffer.alloc(32, 0x44).toString('hex'));
+  t.same(s.open(3, Sealer.forTests(key).seal(3, secret)), secret, 'not in .new: found in the key file');
+});
+
+t.test('keyFileTarget: a link is followed; a path that does not exist is itself', async (t) => {
+  const { keyFileTarget } = await import('../../src/store/seal.js');
+  const dir = tempDir(t);
+  const real = join(dir, 'real.key');
+  writeFileSync(real, `${key.toString('hex')}\n`, { mode: 0o600 });
+  fs.symlinkSync(real, join(dir, 'link.key'));
+  t.equal(keyFileTarget(join(dir, 'link.key')), fs.realpathSync(real));
+  t.equal(keyFileTarget(join(dir, 'missing.key')), join(dir, 'missing.key'));
+});
+
+t.test('renameKeyFile: done by another process first (from gone, to holding the key) is done', async (t) => {
+  const { renameKeyFile } = await import('../../src/store/seal.js');
+  const dir = tempDir(t);
+  const to = join(dir, 'master.key');
+  writeFileSync(to, `${key.toString('hex')}\n`, { mode: 0o600 });
+  renameKeyFile(join(dir, 'gone.new'), to, Sealer.forTests(key).keyId);
+  t.pass('no error');
+  const e = caught(() => renameKeyFile(join(dir, 'gone.new'), to, Sealer.forTests(otherKey).keyId));
+  t.equal(e.message, `cannot rename ${join(dir, 'gone.new')} to ${to} (ENOENT)`, 'another key there: an error');
+});
+
 t.test('rotation files: a new key file replaces a stale one; a key copied out is 0600 and kept if the same', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'master.key.new');
@@ -342,7 +374,7 @@ t.test('rotation file faults (node:fs mocked)', async (t) => {
   const mockedSealer = linkNothing.Sealer.forTests(key);
   t.equal(caught(() => mockedSealer.writeKeyTo(join(dir, 'gone.key'))).message, `key file ${join(dir, 'gone.key')} is missing right after it was written`);
   const renameFails = await load({ renameSync: () => { throw errno('EXDEV'); } });
-  t.equal(caught(() => renameFails.renameKeyFile(join(dir, 'a'), join(dir, 'b'))).message, `cannot rename ${join(dir, 'a')} to ${join(dir, 'b')} (EXDEV)`);
+  t.equal(caught(() => renameFails.renameKeyFile(join(dir, 'a'), join(dir, 'b'), 1)).message, `cannot rename ${join(dir, 'a')} to ${join(dir, 'b')} (EXDEV)`);
 });
 
 t.test('no error message or detail holds key material', async (t) => {

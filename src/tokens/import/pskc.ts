@@ -452,16 +452,19 @@ function parseXml(text: string): XElement {
   }
 }
 
+/** What xmldom is given, a whole document or a container without its KeyPackages, within its limit. */
+function checkXmldomSize(what: string, bytes: number, limits: PskcLimits): void {
+  const max = limits.maxWholeDocumentBytes ?? WHOLE_DOCUMENT_MAX_BYTES;
+  if (bytes <= max) return;
+  throw new Fault(
+    '',
+    `${what}; the whole-document reader takes up to ${max} bytes (it needs ~35 bytes of memory per byte): split the file into smaller ones`,
+  );
+}
+
 /** The whole document through xmldom: the reference reading. */
 function readWhole(text: string, bytes: number, limits: PskcLimits): PskcDocument {
-  const max = limits.maxWholeDocumentBytes ?? WHOLE_DOCUMENT_MAX_BYTES;
-  if (bytes > max) {
-    throw new Fault(
-      '',
-      `is ${bytes} bytes and not in the layout the large-file reader takes (or not well-formed XML); ` +
-        `the whole-document reader takes files up to ${max} bytes (it needs ~35 bytes of memory per byte): split the file into smaller ones`,
-    );
-  }
+  checkXmldomSize(`is ${bytes} bytes and not in the layout the large-file reader takes (or not well-formed XML)`, bytes, limits);
   const container = parseXml(text);
   const packages = children(container, NS.pskc, 'KeyPackage');
   const ciphers = new Set<CipherRef>();
@@ -470,7 +473,7 @@ function readWhole(text: string, bytes: number, limits: PskcLimits): PskcDocumen
 }
 
 /** The fast path (pskc-split.ts); undefined whenever it cannot be sure to read as readWhole does. */
-function readSplit(text: string): PskcDocument | undefined {
+function readSplit(text: string, limits: PskcLimits): PskcDocument | undefined {
   const ciphers = new Set<CipherRef>();
   let firstEncrypted: XElement | undefined;
   const split = splitPskc(text, (pkg) => {
@@ -478,6 +481,8 @@ function readSplit(text: string): PskcDocument | undefined {
     firstEncrypted ??= descendants(pkg, NS.pskc, 'EncryptedValue')[0];
   });
   if (split === undefined) return undefined;
+  const header = Buffer.byteLength(split.header);
+  checkXmldomSize(`has ${header} bytes outside its KeyPackages, which the whole-document reader reads`, header, limits);
   let container: XElement;
   try {
     container = parseXml(split.header);
@@ -506,7 +511,7 @@ function openFile(
   }
   if (text.includes('\u0000')) throw new Fault('', 'is not UTF-8 text');
   if (/<!DOCTYPE/i.test(text)) throw new Fault('', 'has a DOCTYPE: DTDs and entities are refused');
-  const document = (limits.wholeDocument === true ? undefined : readSplit(text)) ?? readWhole(text, content.length, limits);
+  const document = (limits.wholeDocument === true ? undefined : readSplit(text, limits)) ?? readWhole(text, content.length, limits);
   const container = document.container;
   if (container.localName !== 'KeyContainer') throw new Fault('', `root element is ${container.localName}, not KeyContainer`);
   if (container.namespaceURI !== NS.pskc) {

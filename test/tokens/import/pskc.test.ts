@@ -145,7 +145,11 @@ t.test('limits: file size and iteration cap before any work (P6)', async (t) => 
   t.match(whole.issues, [{ record: 'file', reason: new RegExp(`^is ${unusual.length} bytes and not in the layout the large-file reader takes .* up to ${unusual.length - 1} bytes .*: split the file`) }]);
   t.same(parsePskc(unusual, 'pi.xml', {}, { maxWholeDocumentBytes: unusual.length }).issues, [], 'at the limit: read');
   const usual = Buffer.from(doc(pkg()));
-  t.same(parsePskc(usual, 'ok.xml', {}, { maxWholeDocumentBytes: 10 }).issues, [], 'the fast path has no such limit');
+  const header = Buffer.byteLength(doc(''));
+  t.same(parsePskc(usual, 'ok.xml', {}, { maxWholeDocumentBytes: header }).issues, [], 'the fast path: only the part outside the KeyPackages counts');
+  t.match(parsePskc(usual, 'ok.xml', {}, { maxWholeDocumentBytes: header - 1 }).issues, [
+    { record: 'file', reason: new RegExp(`^has ${header} bytes outside its KeyPackages, which the whole-document reader reads; .* up to ${header - 1} bytes`) },
+  ], 'a container bulky outside its KeyPackages is held to the same limit');
   const fig7 = parsePskc(read('rfc6030/figure7.pskcxml'), 'f7', { password: 'qwerty' }, { maxIterations: 999 });
   t.match(fig7.issues, [{ field: 'IterationCount', reason: '1000 is over the limit of 999' }]);
 });
