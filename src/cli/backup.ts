@@ -6,7 +6,9 @@
  */
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { withStoreReadOnly } from './context.js';
+import { openStore } from '../store/open.js';
+import { keyFileTarget, newKeyFile } from '../store/seal.js';
+import { loadCliConfig, withStoreReadOnly } from './context.js';
 import { CliError, json, type GlobalArgs, type Io } from './io.js';
 
 type BackupArgs = GlobalArgs & { file: string };
@@ -16,8 +18,14 @@ export function backupCommand(io: Io): CommandModule<GlobalArgs, BackupArgs> {
     command: 'backup <file>',
     describe: 'copy the store, consistent while the server runs, to a new file (0600); back up store.key_file apart',
     builder: (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'the copy to create (must not exist)' }) as never,
-    handler: (argv) =>
-      withStoreReadOnly(argv, async ({ config, store }) => {
+    handler: (argv) => {
+      // A key rotation interrupted between its commit and its rename: finished first (it is
+      // the key file, once renamed, that opens this copy's secrets; store/rotate-key.ts).
+      const { config: loaded } = loadCliConfig(argv);
+      if (existsSync(loaded.store.path) && existsSync(newKeyFile(keyFileTarget(loaded.store.key_file)))) {
+        openStore(loaded, () => {}, (notice) => io.stderr(`radius-otp: ${notice}\n`)).close();
+      }
+      return withStoreReadOnly(argv, async ({ config, store }) => {
         if (store === undefined) throw new CliError(`no store at ${config.store.path} to back up`, 1);
         if (existsSync(argv.file)) throw new CliError(`${argv.file} exists: give a new file`, 1);
         try {
@@ -31,6 +39,7 @@ export function backupCommand(io: Io): CommandModule<GlobalArgs, BackupArgs> {
         const tokens = store.tokens.list().length;
         if (argv.json) io.stdout(`${json({ file: argv.file, tokens, key_file: config.store.key_file })}\n`);
         else io.stdout(`store copied to ${argv.file} (${tokens} tokens); the token secrets in it open only with ${config.store.key_file}: back that up too, kept apart\n`);
-      }),
+      });
+    },
   };
 }

@@ -47,3 +47,24 @@ t.test('no store yet: nothing to back up, nothing created', async (t) => {
   t.notOk(existsSync(join(w.dir, 'copy.db')));
   t.notOk(existsSync(join(w.dir, 'db')));
 });
+
+t.test('a key rotation interrupted before its rename is finished first: the copy opens with the key file it names', async (t) => {
+  const w = cliWorkspace();
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
+  t.equal((await w.run(['enroll', 'alice', '--serial', 'R-1'])).code, 0);
+  const { loadConfig } = await import('../../src/config/load.js');
+  const { rotateKey } = await import('../../src/store/rotate-key.js');
+  const config = loadConfig(w.config);
+  const crash = new Error('killed');
+  t.throws(() => rotateKey(config, { afterCommit: () => { throw crash; } }), crash);
+  t.ok(existsSync(`${config.store.key_file}.new`));
+  const copy = join(w.dir, 'copy.db');
+  const r = await w.run(['backup', copy]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /a key rotation was interrupted after the store was sealed again: .*master\.key\.new renamed to .*master\.key/);
+  t.notOk(existsSync(`${config.store.key_file}.new`));
+  const { Sealer } = await import('../../src/store/seal.js');
+  const restored = openSqliteStore({ path: copy, sealer: Sealer.fromKeyFile(config.store.key_file, { create: false }), onSealError: () => {} });
+  t.teardown(() => restored.close());
+  t.equal(restored.tokens.sealedByOtherKeys(), 0, 'the copy opens with the key file');
+});
