@@ -155,6 +155,9 @@ export class Pipeline {
       // (RFC 4226 §7.3: a burst of guesses sees each other's failures).
       if (code.ok) return { result: 'accept', mode: 'password+otp', user: r.user, tokenSerial: code.serial, groups: this.groupsOf(r) };
       const answerAfter = primary.spend(user, password, req.client);
+      // Handled here too: if the commit fails (settled() rejects) no one waits for it, and a
+      // rejection with no listener would end the process.
+      answerAfter.catch(() => undefined);
       return { result: 'reject', mode: 'password+otp', user, tokenSerial: code.serial, reason: code.reason, answerAfter };
     }
 

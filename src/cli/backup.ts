@@ -6,7 +6,7 @@
  */
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { openStore } from '../store/open.js';
+import { openStore, rotationToFinish } from '../store/open.js';
 import { keyFileTarget, newKeyFile } from '../store/seal.js';
 import { loadCliConfig, withStoreReadOnly } from './context.js';
 import { CliError, json, type GlobalArgs, type Io } from './io.js';
@@ -22,8 +22,12 @@ export function backupCommand(io: Io): CommandModule<GlobalArgs, BackupArgs> {
       // A key rotation interrupted between its commit and its rename: finished first (it is
       // the key file, once renamed, that opens this copy's secrets; store/rotate-key.ts).
       const { config: loaded } = loadCliConfig(argv);
-      if (existsSync(loaded.store.path) && existsSync(newKeyFile(keyFileTarget(loaded.store.key_file)))) {
+      if (rotationToFinish(loaded)) {
         openStore(loaded, () => {}, (notice) => io.stderr(`radius-otp: ${notice}\n`)).close();
+        // Not finished (a rotation holds the store meanwhile): the copy is made all the same.
+        if (rotationToFinish(loaded)) {
+          io.stderr(`radius-otp: a key rotation is unfinished: this copy opens only with ${newKeyFile(keyFileTarget(loaded.store.key_file))}\n`);
+        }
       }
       return withStoreReadOnly(argv, async ({ config, store }) => {
         if (store === undefined) throw new CliError(`no store at ${config.store.path} to back up`, 1);

@@ -26,7 +26,14 @@ export function openStore(
   }
   const sealer = Sealer.fromKeyFile(keyFile, { create: true });
   const store = openSqliteStore({ path, sealer, onSealError });
-  if (!created && finishRotation(store, keyFile)) {
+  let finished: boolean;
+  try {
+    finished = !created && finishRotation(store, keyFile);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  if (finished) {
     store.close();
     const target = keyFileTarget(keyFile);
     onNotice(`a key rotation was interrupted after the store was sealed again: ${newKeyFile(target)} renamed to ${target}`);
@@ -52,20 +59,49 @@ function finishRotation(store: SqliteStore, keyFile: string): boolean {
   const pending = newKeyFile(target);
   if (!existsSync(pending)) return false;
   // Under the write lock, which a rotation holds from reading the key file to its commit: its
-  // .new is looked at only once committed. A rotation under way (the lock busy) is left be.
-  try {
-    store.db.exec('BEGIN IMMEDIATE');
-  } catch {
-    return false;
-  }
-  try {
-    if (store.tokens.sealedByOtherKeys() === 0 || !existsSync(pending)) return false;
-    const next = Sealer.fromKeyFile(pending, { create: false });
-    if (store.tokens.sealedByOtherKeys(next.keyId) > 0) return false;
+  // .new is looked at only once committed. Nothing is written: the transaction only holds it.
+  const finish = store.db.transaction((): boolean => {
+    if (store.tokens.sealedByOtherKeys() === 0) return false;
+    const next = readPending(pending);
+    // Gone meanwhile (the rotation renamed it itself) or not readable: the key file is read again.
+    if (next === null || store.tokens.sealedByOtherKeys(next.keyId) > 0) return false;
     renameKeyFile(pending, target, next.keyId);
     return true;
+  });
+  try {
+    return finish.immediate();
+  } catch (err) {
+    // A rotation under way holds the lock past busy_timeout: left for the next open.
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') return false;
+    throw err;
+  }
+}
+
+/** The key of a rotation's .new file, or null when there is none to read. */
+function readPending(pending: string): Sealer | null {
+  try {
+    return Sealer.fromKeyFile(pending, { create: false });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether the store is one that only the rotation's KEY_FILE.new opens (a rotation stopped
+ * between its commit and its rename), read without writing: backup finishes it first then.
+ */
+export function rotationToFinish(config: Pick<Config, 'store'>): boolean {
+  const pending = newKeyFile(keyFileTarget(config.store.key_file));
+  if (!existsSync(pending)) return false;
+  const next = readPending(pending);
+  if (next === null) return false;
+  const store = openStoreReadOnly(config);
+  if (store === undefined) return false;
+  try {
+    const tokens = store.db.prepare('SELECT count(*) FROM tokens').pluck().get() as number;
+    return tokens > 0 && store.tokens.sealedByOtherKeys(next.keyId) === 0;
   } finally {
-    store.db.exec('ROLLBACK'); // nothing was written
+    store.close();
   }
 }
 

@@ -59,7 +59,7 @@ const RELOAD_EVERY_MS = 1000;
 export class Sealer {
   #keyId: number;
   #key: KeyObject;
-  /** The key file, when loaded from one: read again for a blob of another key. */
+  /** The key file as configured, when loaded from one: read again for a blob of another key. */
   readonly #path: string | undefined;
   #reloadedAt = -Infinity;
 
@@ -115,7 +115,7 @@ export class Sealer {
       fd = openKeyFile(path) ?? fail(`key file ${path} is missing right after it was created`);
     }
     try {
-      return new Sealer(readKeyFile(fd, path), keyFileTarget(path));
+      return new Sealer(readKeyFile(fd, path), path);
     } finally {
       closeSync(fd);
     }
@@ -174,8 +174,10 @@ export class Sealer {
     const now = performance.now();
     if (this.#path === undefined || now - this.#reloadedAt < RELOAD_EVERY_MS) return false;
     this.#reloadedAt = now;
-    // .new first: a rename between the two reads then still finds the key in the key file.
-    for (const path of [newKeyFile(this.#path), this.#path]) {
+    // Where the configured path points now (a link may have been moved), .new first: a rename
+    // between the two reads then still finds the key in the key file.
+    const target = keyFileTarget(this.#path);
+    for (const path of [newKeyFile(target), target]) {
       const key = readKeyIfAny(path);
       if (key === null) continue;
       const found = keyIdOf(key) === keyId;

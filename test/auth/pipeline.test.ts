@@ -250,6 +250,24 @@ t.test('the wrong code’s second check is the request’s primary’s spend(), 
   await t.rejects(ask('pw123456'), { code: 'hash-queue-timeout' }, 'a check that waited too long: unanswered, as an unknown user’s');
 });
 
+t.test('a failed commit with a second check that then times out: no rejection is left without a listener', async (t) => {
+  const primary = new FakePrimary({ alice: 'pw' });
+  const s = setup({ primary });
+  s.store.tokens.importMany([totpRecord('K', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  primary.spend = async () => {
+    await new Promise((r) => setImmediate(r));
+    throw new HashQueueTimeout();
+  };
+  s.store.tokens.settled = () => Promise.reject(new Error('disk full'));
+  const unhandled: unknown[] = [];
+  const listen = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', listen);
+  t.teardown(() => void process.off('unhandledRejection', listen));
+  await t.rejects(s.decide('alice', 'pw000000'), /disk full/, 'the decision fails (the handler answers internal-error)');
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  t.same(unhandled, [], 'the second check’s timeout has a listener (else Node ends the server)');
+});
+
 t.test('a wrong code is counted at once; its answer waits for the second check (RELIABILITY O6, O10)', async (t) => {
   const primary = new FakePrimary({ alice: 'pw' });
   const s = setup({ primary });

@@ -68,3 +68,27 @@ t.test('a key rotation interrupted before its rename is finished first: the copy
   t.teardown(() => restored.close());
   t.equal(restored.tokens.sealedByOtherKeys(), 0, 'the copy opens with the key file');
 });
+
+t.test('backup and a .new that is no finished rotation: a stale one is left alone; one behind a held lock is reported', async (t) => {
+  const w = cliWorkspace();
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
+  t.equal((await w.run(['enroll', 'alice', '--serial', 'R-1'])).code, 0);
+  const { loadConfig } = await import('../../src/config/load.js');
+  const { rotateKey } = await import('../../src/store/rotate-key.js');
+  const { writeFileSync } = await import('node:fs');
+  const config = loadConfig(w.config);
+  writeFileSync(`${config.store.key_file}.new`, `${'ab'.repeat(32)}\n`, { mode: 0o600 }); // died before its commit
+  const stale = await w.run(['backup', join(w.dir, 'one.db')]);
+  t.equal(stale.code, 0, stale.stderr);
+  t.equal(stale.stderr, '', 'nothing to finish, nothing said');
+  t.ok(existsSync(`${config.store.key_file}.new`), 'left alone');
+  const crash = new Error('killed');
+  t.throws(() => rotateKey(config, { afterCommit: () => { throw crash; } }), crash);
+  const lock = openSqliteStore({ path: config.store.path, sealer: fakeSealer, onSealError: () => {} });
+  lock.db.exec('BEGIN IMMEDIATE');
+  const held = await w.run(['backup', join(w.dir, 'two.db')]);
+  lock.db.exec('ROLLBACK');
+  lock.close();
+  t.equal(held.code, 0);
+  t.match(held.stderr, /a key rotation is unfinished: this copy opens only with .*master\.key\.new/);
+});

@@ -9,6 +9,7 @@ import { openStore } from '../../src/store/open.js';
 import { previousKeyFile, rotateKey } from '../../src/store/rotate-key.js';
 import { Sealer } from '../../src/store/seal.js';
 import { openSqliteStore } from '../../src/store/sqlite/open.js';
+import { StoreError } from '../../src/store/types.js';
 import { totpRecord } from '../helpers/store.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -203,4 +204,44 @@ t.test('an interrupted rotation is not finished while another holds the store’
   openStore(config, () => {}, (n) => notices.push(n)).close();
   t.equal(notices.length, 1, 'finished by the next open');
   t.same(secrets(config), SECRETS);
+});
+
+t.test('an interrupted rotation whose .new cannot be read, or whose rename fails: left, or an error with the store closed', async (t) => {
+  const { config } = store(t);
+  const crash = new Error('killed');
+  t.throws(() => rotateKey(config, { afterCommit: () => { throw crash; } }), crash);
+  const pending = `${config.store.key_file}.new`;
+  const { chmodSync } = await import('node:fs');
+  chmodSync(pending, 0o644); // a key file others may read is not read
+  const notices: string[] = [];
+  openStore(config, () => {}, (n) => notices.push(n)).close();
+  t.same(notices, [], 'not finished');
+  chmodSync(pending, 0o600);
+  const fs = await import('node:fs');
+  const seal = await import('../../src/store/seal.js');
+  const mocked = await t.mockImport<typeof import('../../src/store/open.js')>('../../src/store/open.js', {
+    '../../src/store/seal.js': { ...seal, renameKeyFile: () => { throw new StoreError('key-file', 'cannot rename (EROFS)'); } },
+  });
+  t.throws(() => mocked.openStore(config, () => {}), { message: 'cannot rename (EROFS)' });
+  // Closed: the next open takes the write lock at once and finishes the rotation.
+  openStore(config, () => {}, (n) => notices.push(n)).close();
+  t.equal(notices.length, 1);
+  t.ok(fs.existsSync(config.store.key_file));
+  t.same(secrets(config), SECRETS);
+});
+
+t.test('rotationToFinish (backup’s read-only check): only a store that .new alone opens', async (t) => {
+  const { rotationToFinish } = await import('../../src/store/open.js');
+  const { config, dir } = store(t);
+  const pending = `${config.store.key_file}.new`;
+  t.equal(rotationToFinish(config), false, 'no .new');
+  writeFileSync(pending, 'not a key\n', { mode: 0o600 });
+  t.equal(rotationToFinish(config), false, 'a .new that is no key');
+  rmSync(pending);
+  const crash = new Error('killed');
+  t.throws(() => rotateKey(config, { afterCommit: () => { throw crash; } }), crash);
+  t.equal(rotationToFinish(config), true, 'interrupted after its commit');
+  t.equal(rotationToFinish({ store: { path: join(dir, 'none.db'), key_file: config.store.key_file } }), false, 'no store');
+  openStore(config, () => {}).close();
+  t.equal(rotationToFinish(config), false, 'finished');
 });

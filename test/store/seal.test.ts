@@ -332,6 +332,19 @@ t.test('keyFileTarget: a link is followed; a path that does not exist is itself'
   t.equal(keyFileTarget(join(dir, 'missing.key')), join(dir, 'missing.key'));
 });
 
+t.test('reload follows the configured link where it points now', async (t) => {
+  const dir = tempDir(t);
+  for (const d of ['a', 'b']) mkdirSync(join(dir, d));
+  writeFileSync(join(dir, 'a', 'master.key'), `${key.toString('hex')}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'b', 'master.key'), `${otherKey.toString('hex')}\n`, { mode: 0o600 });
+  const link = join(dir, 'master.key');
+  fs.symlinkSync(join(dir, 'a', 'master.key'), link);
+  const s = Sealer.fromKeyFile(link, { create: false });
+  fs.unlinkSync(link);
+  fs.symlinkSync(join(dir, 'b', 'master.key'), link);
+  t.same(s.open(4, Sealer.forTests(otherKey).seal(4, secret)), secret, 'the key where the link points now');
+});
+
 t.test('renameKeyFile: done by another process first (from gone, to holding the key) is done', async (t) => {
   const { renameKeyFile } = await import('../../src/store/seal.js');
   const dir = tempDir(t);
