@@ -6,9 +6,8 @@
  */
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { openStore, rotationToFinish } from '../store/open.js';
-import { keyFileTarget, newKeyFile } from '../store/seal.js';
-import { loadCliConfig, withStoreReadOnly } from './context.js';
+import { openStore, pendingRotation } from '../store/open.js';
+import { withStoreReadOnly } from './context.js';
 import { CliError, json, type GlobalArgs, type Io } from './io.js';
 
 type BackupArgs = GlobalArgs & { file: string };
@@ -18,19 +17,17 @@ export function backupCommand(io: Io): CommandModule<GlobalArgs, BackupArgs> {
     command: 'backup <file>',
     describe: 'copy the store, consistent while the server runs, to a new file (0600); back up store.key_file apart',
     builder: (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'the copy to create (must not exist)' }) as never,
-    handler: (argv) => {
-      // A key rotation interrupted between its commit and its rename: finished first (it is
-      // the key file, once renamed, that opens this copy's secrets; store/rotate-key.ts).
-      const { config: loaded } = loadCliConfig(argv);
-      if (rotationToFinish(loaded)) {
-        openStore(loaded, () => {}, (notice) => io.stderr(`radius-otp: ${notice}\n`)).close();
-        // Not finished (a rotation holds the store meanwhile): the copy is made all the same.
-        if (rotationToFinish(loaded)) {
-          io.stderr(`radius-otp: a key rotation is unfinished: this copy opens only with ${newKeyFile(keyFileTarget(loaded.store.key_file))}\n`);
-        }
-      }
-      return withStoreReadOnly(argv, async ({ config, store }) => {
+    handler: (argv) =>
+      withStoreReadOnly(argv, async ({ config, store }) => {
         if (store === undefined) throw new CliError(`no store at ${config.store.path} to back up`, 1);
+        // A key rotation interrupted between its commit and its rename: finished first (it is
+        // the key file, once renamed, that opens this copy's secrets; store/rotate-key.ts).
+        if (pendingRotation(store, config.store.key_file) !== null) {
+          openStore(config, () => {}, (notice) => io.stderr(`radius-otp: ${notice}\n`)).close();
+          // Not finished (a rotation holds the store meanwhile): the copy is made all the same.
+          const still = pendingRotation(store, config.store.key_file);
+          if (still !== null) io.stderr(`radius-otp: a key rotation is unfinished: this copy opens only with ${still.file}\n`);
+        }
         if (existsSync(argv.file)) throw new CliError(`${argv.file} exists: give a new file`, 1);
         try {
           // Created empty and 0600 first: the copy never exists with a wider mode.
@@ -43,7 +40,6 @@ export function backupCommand(io: Io): CommandModule<GlobalArgs, BackupArgs> {
         const tokens = store.tokens.list().length;
         if (argv.json) io.stdout(`${json({ file: argv.file, tokens, key_file: config.store.key_file })}\n`);
         else io.stdout(`store copied to ${argv.file} (${tokens} tokens); the token secrets in it open only with ${config.store.key_file}: back that up too, kept apart\n`);
-      });
-    },
+      }),
   };
 }

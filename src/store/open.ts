@@ -51,21 +51,17 @@ export function openStore(
 }
 
 /**
- * Step 4 of an interrupted rotation (rotate-key.ts): the key file opens none of the store's
- * secrets and KEY_FILE.new opens them all. Renames it into place; true when it did.
+ * Step 4 of an interrupted rotation (rotate-key.ts): KEY_FILE.new opens every secret of the
+ * store. Renames it into place; true when it did.
  */
 function finishRotation(store: SqliteStore, keyFile: string): boolean {
-  const target = keyFileTarget(keyFile);
-  const pending = newKeyFile(target);
-  if (!existsSync(pending)) return false;
+  if (!existsSync(newKeyFile(keyFileTarget(keyFile)))) return false;
   // Under the write lock, which a rotation holds from reading the key file to its commit: its
   // .new is looked at only once committed. Nothing is written: the transaction only holds it.
   const finish = store.db.transaction((): boolean => {
-    if (store.tokens.sealedByOtherKeys() === 0) return false;
-    const next = readPending(pending);
-    // Gone meanwhile (the rotation renamed it itself) or not readable: the key file is read again.
-    if (next === null || store.tokens.sealedByOtherKeys(next.keyId) > 0) return false;
-    renameKeyFile(pending, target, next.keyId);
+    const pending = pendingRotation(store, keyFile);
+    if (pending === null) return false;
+    renameKeyFile(pending.file, pending.target, pending.keyId);
     return true;
   });
   try {
@@ -77,32 +73,21 @@ function finishRotation(store: SqliteStore, keyFile: string): boolean {
   }
 }
 
-/** The key of a rotation's .new file, or null when there is none to read. */
-function readPending(pending: string): Sealer | null {
+/**
+ * A rotation stopped between its commit and its rename: KEY_FILE.new (`file`, for the key file
+ * `target`) holds the key that sealed every secret of `store`. Null otherwise, and when .new is
+ * gone (the rotation renamed it itself) or cannot be read. Read only: backup checks with it too.
+ */
+export function pendingRotation(store: SqliteStore, keyFile: string): { file: string; target: string; keyId: number } | null {
+  const target = keyFileTarget(keyFile);
+  const file = newKeyFile(target);
+  let keyId: number;
   try {
-    return Sealer.fromKeyFile(pending, { create: false });
+    keyId = Sealer.fromKeyFile(file, { create: false }).keyId;
   } catch {
     return null;
   }
-}
-
-/**
- * Whether the store is one that only the rotation's KEY_FILE.new opens (a rotation stopped
- * between its commit and its rename), read without writing: backup finishes it first then.
- */
-export function rotationToFinish(config: Pick<Config, 'store'>): boolean {
-  const pending = newKeyFile(keyFileTarget(config.store.key_file));
-  if (!existsSync(pending)) return false;
-  const next = readPending(pending);
-  if (next === null) return false;
-  const store = openStoreReadOnly(config);
-  if (store === undefined) return false;
-  try {
-    const tokens = store.db.prepare('SELECT count(*) FROM tokens').pluck().get() as number;
-    return tokens > 0 && store.tokens.sealedByOtherKeys(next.keyId) === 0;
-  } finally {
-    store.close();
-  }
+  return store.tokens.sealedOnlyWith(keyId) ? { file, target, keyId } : null;
 }
 
 function noKey(): never {

@@ -230,18 +230,28 @@ t.test('an interrupted rotation whose .new cannot be read, or whose rename fails
   t.same(secrets(config), SECRETS);
 });
 
-t.test('rotationToFinish (backup’s read-only check): only a store that .new alone opens', async (t) => {
-  const { rotationToFinish } = await import('../../src/store/open.js');
-  const { config, dir } = store(t);
+t.test('pendingRotation (backup’s read-only check too): only a store that .new alone opens', async (t) => {
+  const { openStoreReadOnly, pendingRotation } = await import('../../src/store/open.js');
+  const { config } = store(t);
   const pending = `${config.store.key_file}.new`;
-  t.equal(rotationToFinish(config), false, 'no .new');
+  const check = (): ReturnType<typeof pendingRotation> => {
+    const ro = openStoreReadOnly(config)!;
+    try {
+      return pendingRotation(ro, config.store.key_file);
+    } finally {
+      ro.close();
+    }
+  };
+  t.equal(check(), null, 'no .new');
   writeFileSync(pending, 'not a key\n', { mode: 0o600 });
-  t.equal(rotationToFinish(config), false, 'a .new that is no key');
+  t.equal(check(), null, 'a .new that is no key');
   rmSync(pending);
   const crash = new Error('killed');
   t.throws(() => rotateKey(config, { afterCommit: () => { throw crash; } }), crash);
-  t.equal(rotationToFinish(config), true, 'interrupted after its commit');
-  t.equal(rotationToFinish({ store: { path: join(dir, 'none.db'), key_file: config.store.key_file } }), false, 'no store');
+  t.match(check(), { file: pending, target: config.store.key_file, keyId: keyIdOfFile(pending) }, 'interrupted after its commit');
   openStore(config, () => {}).close();
-  t.equal(rotationToFinish(config), false, 'finished');
+  t.equal(check(), null, 'finished');
+  const empty = openSqliteStore({ path: join(tempDir('radius-otp-empty-'), 'e.db'), sealer: Sealer.forTests(Buffer.alloc(32)), onSealError: () => {} });
+  t.teardown(() => empty.close());
+  t.notOk(empty.tokens.sealedOnlyWith(Sealer.forTests(Buffer.alloc(32)).keyId), 'an empty store is sealed with no key');
 });

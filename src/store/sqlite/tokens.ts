@@ -14,7 +14,6 @@ import {
   type TokenWithSecret,
 } from '../types.js';
 
-/** What seals a token secret to its row (src/store/seal.ts). */
 /** A key id as stored in bytes 2-5 of a sealed secret (store/seal.ts). */
 function keyIdBytes(keyId: number): Buffer {
   const id = Buffer.alloc(4);
@@ -22,6 +21,7 @@ function keyIdBytes(keyId: number): Buffer {
   return id;
 }
 
+/** What seals a token secret to its row (src/store/seal.ts). */
 export interface SecretSealer {
   /** Which key seals: written into every sealed secret (store/seal.ts). */
   readonly keyId: number;
@@ -116,6 +116,7 @@ export class SqliteTokens implements TokenStore {
       // Bytes 2-5 of a sealed secret are the id of the key that sealed it (store/seal.ts).
       otherKeys: db.prepare('SELECT count(*) FROM tokens WHERE substr(secret, 2, 4) <> ?').pluck(),
       anyOtherKey: db.prepare('SELECT 1 FROM tokens WHERE substr(secret, 2, 4) <> ? LIMIT 1').pluck(),
+      count: db.prepare('SELECT count(*) FROM tokens').pluck(),
       allSecrets: db.prepare('SELECT id, secret FROM tokens ORDER BY id').raw(),
       userExists: db.prepare('SELECT 1 FROM users WHERE name = ?').pluck(),
       addUser: db.prepare('INSERT OR IGNORE INTO users (name, password_hash, created_at) VALUES (?, NULL, ?)'),
@@ -229,6 +230,11 @@ export class SqliteTokens implements TokenStore {
   /** How many token secrets were sealed by a master key other than `keyId` (this store's by default). */
   sealedByOtherKeys(keyId = this.sealer.keyId): number {
     return this.q.otherKeys!.get(keyIdBytes(keyId)) as number;
+  }
+
+  /** Whether the store holds secrets and `keyId` sealed every one (a rotation's new key, store/open.ts). */
+  sealedOnlyWith(keyId: number): boolean {
+    return (this.q.count!.get() as number) > 0 && this.sealedByOtherKeys(keyId) === 0;
   }
 
   /**
