@@ -46,7 +46,8 @@ export class Pipeline {
 
   /**
    * A decision is returned only once every store write made so far — its own, and any it read —
-   * is committed (RFC 6238 §5.2: an accepted code is never accepted again, even after kill -9).
+   * is committed (RFC 6238 §5.2: an accepted code is never accepted again, even after kill -9),
+   * and an Accept once it is on disk (whenSettled).
    * A failed commit throws: the caller rejects.
    */
   decide(req: AuthRequest): Promise<Decision> {
@@ -61,8 +62,14 @@ export class Pipeline {
     return decided instanceof Promise ? decided.then((d) => this.whenSettled(d)) : this.whenSettled(decided);
   }
 
+  /**
+   * An Accept waits until what it wrote is on disk (store.synchronous = "full": an OS crash
+   * cannot undo the record of its code). Other answers wait only for the commit: a failure
+   * count's sync would make a wrong code's Reject slower than an unknown user's (O10).
+   */
   private whenSettled(decision: Decision): Promise<Decision> {
-    return this.deps.tokens.settled().then(() => decision);
+    const tokens = this.deps.tokens;
+    return (decision.result === 'accept' ? tokens.durable() : tokens.settled()).then(() => decision);
   }
 
   /** `respelled`: decided again under the primary's spelling of the name (see withPrimary). */

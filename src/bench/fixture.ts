@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createArgon2Hasher } from '../auth/passwords.js';
 import { openStore } from '../store/open.js';
+import type { Synchronous } from '../store/sqlite/open.js';
 import type { TokenRecord } from '../tokens/record.js';
 import { BENCH_PASSWORD, PERIOD, papUser, serialOf, tokenSecret, tokenUser } from './common.js';
 
@@ -18,16 +19,18 @@ export interface Template {
   tokens: number;
   papUsers: number;
   buildSeconds: number;
+  /** store.synchronous of every server run on it (--synchronous). */
+  synchronous: Synchronous;
 }
 
-export async function buildTemplate(tokens: number, papUsers: number): Promise<Template> {
+export async function buildTemplate(tokens: number, papUsers: number, synchronous: Synchronous): Promise<Template> {
   const started = Date.now();
   const root = mkdtempSync(join(tmpdir(), 'radius-otp-bench-'));
   const dir = join(root, 'template');
   mkdirSync(dir, { mode: 0o700 });
   const db = join(dir, 'radius-otp.db');
   const key = join(dir, 'master.key');
-  const store = openStore({ store: { path: db, key_file: key } }, () => undefined);
+  const store = openStore({ store: { path: db, key_file: key, synchronous: 'full' } }, () => undefined);
   try {
     const hasher = await createArgon2Hasher(1);
     const hash = await hasher.hash(BENCH_PASSWORD);
@@ -47,7 +50,7 @@ export async function buildTemplate(tokens: number, papUsers: number): Promise<T
   } finally {
     store.close();
   }
-  return { root, db, key, tokens, papUsers, buildSeconds: (Date.now() - started) / 1000 };
+  return { root, db, key, tokens, papUsers, buildSeconds: (Date.now() - started) / 1000, synchronous };
 }
 
 export interface ServerSetup {
@@ -83,6 +86,7 @@ hash_threads = ${setup.hashThreads ?? 0}
 [store]
 path = "${db}"
 key_file = "${key}"
+synchronous = "${t.synchronous}"
 [auth]
 primary = "${setup.primary}"
 users_without_token = "password-only"

@@ -86,7 +86,7 @@ function run(dir: string, name: string, content: Buffer, parse: (c: Buffer, file
   writeFileSync(file, content);
   const storeDir = join(dir, `${name}.store`);
   mkdirSync(storeDir, { recursive: true });
-  const store = openStore({ store: { path: join(storeDir, 'radius-otp.db'), key_file: join(storeDir, 'master.key') } }, () => {});
+  const store = openStore({ store: { path: join(storeDir, 'radius-otp.db'), key_file: join(storeDir, 'master.key'), synchronous: 'full' } }, () => {});
   try {
     const t0 = performance.now();
     const result = parse(readFileSync(file), name);

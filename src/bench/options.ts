@@ -1,3 +1,5 @@
+import type { Synchronous } from '../store/sqlite/open.js';
+
 /** `npm run bench -- [--only a,b] [--seconds N] …`; each flag also as BENCH_<NAME> in the environment. */
 export const SCENARIOS = ['pap', 'probes', 'code-only', 'inproc', 'password+code', 'reject-timing', 'memory', 'import', 'report'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -39,6 +41,8 @@ export interface BenchOptions {
   /** Code-only: alternated radclient pairs, ours (audit off) then FreeRADIUS with one worker (0 = none). */
   pairs: number;
   audit: 'on' | 'off' | 'both';
+  /** [store] synchronous of the servers (full: an Accept waits for the WAL's fdatasync). */
+  synchronous: Synchronous;
   /** [server] hash_threads for the PAP and probe runs (0 = the default, one per core). */
   hashThreads: number;
   /** Seconds of code-only load before the memory figure (scenario 4). */
@@ -71,6 +75,7 @@ const DEFAULTS: Omit<BenchOptions, 'only'> = {
   freeradius: true,
   pairs: 3,
   audit: 'both',
+  synchronous: 'full',
   hashThreads: 0,
   memorySeconds: 30,
   importTokens: 100_000,
@@ -97,6 +102,7 @@ export const USAGE = `npm run bench -- [options]   (each option also as BENCH_NA
   --pairs N             code-only, with FreeRADIUS: N alternated radclient pairs, ours (audit off) and
                         FreeRADIUS with one worker, judged by their median ratio (${DEFAULTS.pairs}; 0 = none)
   --audit on|off|both   audit log for code-only runs (${DEFAULTS.audit})
+  --synchronous full|normal   [store] synchronous of the servers (${DEFAULTS.synchronous})
   --hash-threads N      [server] hash_threads for the PAP and probe runs (0 = one per core)
   --memory-seconds N    code-only load before the memory figure (${DEFAULTS.memorySeconds})
   --import-tokens N, --report-lines N   scenario 5 sizes (${DEFAULTS.importTokens}, ${DEFAULTS.reportLines})
@@ -135,6 +141,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     else out[key] = value;
   }
   if (!['on', 'off', 'both'].includes(out.audit as string)) throw new Error('--audit must be on, off or both');
+  if (!['full', 'normal'].includes(out.synchronous as string)) throw new Error('--synchronous must be full or normal');
   if (!Number.isInteger(out.openRuns) || (out.openRuns as number) < 1) throw new Error('--open-runs must be a whole number, at least 1');
   const onlyRaw = raw.get('only');
   const only = new Set<Scenario>();

@@ -708,7 +708,7 @@ function printTable(opts: BenchOptions, load0: number[], load1: number[], templa
   const out: string[] = [];
   out.push('');
   out.push(`radius-otp bench — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')}`);
-  out.push(`seconds/run ${opts.seconds} (+${opts.warmup} warm-up), tokens ${opts.tokens.toLocaleString('en-US')}${template ? ` (store built in ${template.buildSeconds.toFixed(1)} s)` : ''}; server CPU = share of one core (argon2 threads included)`);
+  out.push(`seconds/run ${opts.seconds} (+${opts.warmup} warm-up), tokens ${opts.tokens.toLocaleString('en-US')}${template ? ` (store built in ${template.buildSeconds.toFixed(1)} s)` : ''}, store.synchronous ${opts.synchronous}; server CPU = share of one core (argon2 threads included)`);
   out.push('');
   out.push(line(header));
   out.push(widths.map((w) => '-'.repeat(w)).join('-|-'));
@@ -737,7 +737,7 @@ async function main(): Promise<void> {
   try {
     if (needsStore) {
       log(`building the bench store: ${opts.tokens} tokens, ${opts.papUsers} PAP users`);
-      template = await buildTemplate(opts.tokens, opts.papUsers);
+      template = await buildTemplate(opts.tokens, opts.papUsers, opts.synchronous);
     }
     if (template) {
       const tp = template;

@@ -25,7 +25,7 @@ export function openStore(
     throw new StoreError('database', `${path} is empty (0 bytes) while its key file ${keyFile} exists: a failed copy or restore? Restore the database (radius-otp backup makes copies); an empty file is not taken for a new store`);
   }
   const sealer = Sealer.fromKeyFile(keyFile, { create: true });
-  const store = openSqliteStore({ path, sealer, onSealError });
+  const store = openSqliteStore({ path, sealer, onSealError, synchronous: config.store.synchronous });
   let finished: boolean;
   try {
     finished = !created && finishRotation(store, keyFile);

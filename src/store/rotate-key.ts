@@ -47,7 +47,7 @@ export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: 
     const own = (path: string): void => {
       if (uid === 0) chownSync(path, owner.uid, owner.gid);
     };
-    // Durable before the key file is renamed: with the store's synchronous = NORMAL an OS crash
+    // Durable before the key file is renamed: with store.synchronous = "normal" an OS crash
     // could undo the commit after the rename, leaving secrets of the old key beside the new one.
     store.db.pragma('synchronous = FULL');
     // The store's write lock from before the key file is read until the commit: a second

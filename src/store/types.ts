@@ -140,6 +140,8 @@ export interface TokenStore {
   groupCommits(): void;
   /** Resolves when every write made so far is committed; rejects if its batch was rolled back. */
   settled(): Promise<void>;
+  /** settled(), and on disk so that an OS crash keeps it (store.synchronous); rejects if not. */
+  durable(): Promise<void>;
 }
 
 export interface StoredChallenge {

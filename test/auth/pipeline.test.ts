@@ -433,3 +433,29 @@ t.test('a secret that fails to unseal fails the decision (closed), never "a user
   await t.rejects(s.decide('alice', `pw${code(T)}`), { code: 'seal-failed' }, 'password and code');
   await t.rejects(s.decide('alice', code(T), { primary: 'none' }), { code: 'seal-failed' }, 'the code alone');
 });
+
+t.test('an Accept waits until its write is on disk (durable); a Reject only for the commit (O10)', async (t) => {
+  const s = setup();
+  s.store.tokens.importMany([totpRecord('K', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  let sync = (): void => {};
+  const onDisk = new Promise<void>((r) => (sync = r));
+  s.store.tokens.durable = () => onDisk;
+  const answered: string[] = [];
+  const accept = s.decide('alice', code(T), { primary: 'none' }).then((d) => answered.push(`accept:${d.result}`));
+  const reject = s.decide('alice', '000000', { primary: 'none' }).then((d) => answered.push(`wrong code:${d.result}`));
+  const unknown = s.decide('nobody', code(T), { primary: 'none' }).then((d) => answered.push(`unknown:${d.result}`));
+  await Promise.all([reject, unknown]);
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+  t.same(answered, ['wrong code:reject', 'unknown:reject'], 'the Rejects answered, the Accept waits for the sync');
+  sync();
+  await accept;
+  t.same(answered.at(-1), 'accept:accept');
+});
+
+t.test('a failed sync fails the Accept (the handler answers internal-error), not the code\'s use', async (t) => {
+  const s = setup();
+  s.store.tokens.importMany([totpRecord('K', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  s.store.tokens.durable = () => Promise.reject(new Error('cannot sync radius-otp.db-wal: EIO'));
+  await t.rejects(s.decide('alice', code(T), { primary: 'none' }), /EIO/);
+  t.equal(s.store.tokens.get('K')?.lastStep, T, 'the code stays used: it is never accepted twice');
+});

@@ -39,6 +39,7 @@ t.test('an empty file gives every default', async (t) => {
   t.equal(c.otp.window, 1);
   t.equal(c.otp.max_failures, 10);
   t.equal(c.store.path, '/x/data/radius-otp.db', 'relative paths resolve against the config directory');
+  t.equal(c.store.synchronous, 'full', 'an accepted code is on disk before its Accept');
   t.equal(c.log.audit, '/x/data/audit.log');
   t.equal(c.ldap.ca_file, '', 'an empty path stays empty');
   t.ok(Object.isFrozen(c.server), 'frozen');
@@ -110,6 +111,7 @@ t.test('wrong types and out-of-range values are refused with key and line', asyn
   fails(t, '[otp]\nwindow = "one"\n', { code: 'invalid', key: 'otp.window', line: 2 });
   fails(t, '[otp]\n\nmax_failures = 0\n', { code: 'invalid', key: 'otp.max_failures', line: 3 });
   fails(t, '[auth]\nusers_without_token = "maybe"\n', { code: 'invalid', key: 'auth.users_without_token', line: 2 });
+  fails(t, '[store]\nsynchronous = "off"\n', { code: 'invalid', key: 'store.synchronous', line: 2 });
   fails(t, '[server]\nlisten = ["localhost:1812"]\n', { code: 'invalid', key: 'server.listen[0]', line: 2, reason: /IPv4/ });
   fails(t, '[[client]]\nname = "a"\naddress = "10.0.0.0/33"\nsecret = "x"\n', { code: 'invalid', key: 'client[0].address', line: 3 });
   for (const address of ['10.0.0.0/8/1', 'gateway', '10.0.0.0/x', '::1/129']) {

@@ -26,8 +26,8 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** `server` holds more [server] keys, `extra` tables after [log]. */
-export function testConfig(dir: string, extra = '', listen = ['127.0.0.1:0', '[::1]:0'], server = ''): string {
+/** `server` and `store` hold more [server] and [store] keys, `extra` tables after [log]. */
+export function testConfig(dir: string, extra = '', listen = ['127.0.0.1:0', '[::1]:0'], server = '', store = ''): string {
   return `
 [server]
 name = "test-server"
@@ -35,7 +35,7 @@ listen = ${JSON.stringify(listen)}
 ${server === '' ? '' : `${server}\n`}[store]
 path = "${join(dir, 'radius-otp.db')}"
 key_file = "${join(dir, 'master.key')}"
-[log]
+${store === '' ? '' : `${store}\n`}[log]
 audit = ""
 level = "debug"
 drop_log_per_second = 1000
@@ -52,11 +52,11 @@ secret = "${SECRET}"
 }
 
 export async function startTestServer(
-  opts: { extra?: string; server?: string; clients?: string; now?: () => number; listen?: string[]; drainMs?: number } = {},
+  opts: { extra?: string; server?: string; store?: string; clients?: string; now?: () => number; listen?: string[]; drainMs?: number } = {},
 ): Promise<TestServer> {
   const dir = tempDir('radius-otp-e2e-');
   const configFile = join(dir, 'radius.conf');
-  const text = testConfig(dir, opts.extra, opts.listen, opts.server) + (opts.clients ?? '');
+  const text = testConfig(dir, opts.extra, opts.listen, opts.server, opts.store) + (opts.clients ?? '');
   writeFileSync(configFile, text);
   const config = parseConfig(text, configFile);
   const logs: Array<Record<string, unknown>> = [];

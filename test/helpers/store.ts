@@ -1,6 +1,6 @@
 /** A store on a temp directory with a real Sealer, for tests. */
 import { join } from 'node:path';
-import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/open.js';
+import { openSqliteStore, type SqliteStore, type Synchronous } from '../../src/store/sqlite/open.js';
 import type { SecretSealer } from '../../src/store/sqlite/tokens.js';
 import type { TokenRecord } from '../../src/tokens/record.js';
 import { tempDir } from './tmp.js';
@@ -19,7 +19,9 @@ export const fakeSealer: SecretSealer = {
   },
 };
 
-export function tempStore(opts: { sealer?: SecretSealer; now?: () => number; onSealError?: (s: string, e: Error) => void } = {}): {
+export function tempStore(
+  opts: { sealer?: SecretSealer; now?: () => number; onSealError?: (s: string, e: Error) => void; synchronous?: Synchronous } = {},
+): {
   store: SqliteStore;
   dir: string;
   path: string;
@@ -32,6 +34,7 @@ export function tempStore(opts: { sealer?: SecretSealer; now?: () => number; onS
     sealer: opts.sealer ?? fakeSealer,
     now: opts.now,
     onSealError: opts.onSealError ?? ((serial) => sealErrors.push(serial)),
+    synchronous: opts.synchronous,
   });
   return { store, dir, path };
 }

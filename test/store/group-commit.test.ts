@@ -2,9 +2,13 @@
  * Group commit (SqliteTokens.groupCommits): the writes of one event-loop turn share one
  * transaction; settled() says when they are committed, or that the batch was rolled back.
  */
+import { fstatSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { tempStore, totpRecord } from '../helpers/store.js';
+import { openSqliteStore } from '../../src/store/sqlite/open.js';
+import { fakeSealer, tempStore, totpRecord } from '../helpers/store.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const lastStepSeenBy = (path: string, serial: string): number | null => {
   const other = new Database(path, { readonly: true });
@@ -112,4 +116,103 @@ t.test('in a fast stream of writes, a small batch waits a moment and takes the n
   t.equal(lastStepSeenBy(path, 'B'), null, 'not committed yet');
   await second;
   t.same([lastStepSeenBy(path, 'A'), lastStepSeenBy(path, 'B')], [step, 7], 'both committed together');
+});
+
+/** openSqliteStore with fs.fdatasync held until `finish(i)` (the WAL sync of wal-sync.ts). */
+async function heldSyncStore(t: Tap.Test, synchronous: 'full' | 'normal') {
+  const fs = await import('node:fs');
+  const calls: Array<{ fd: number; done: (err: NodeJS.ErrnoException | null) => void }> = [];
+  // Each module is mocked where it imports the next: wal-sync.js imports node:fs.
+  const walSync = await t.mockImport('../../src/store/sqlite/wal-sync.js', {
+    'node:fs': { ...fs, fdatasync: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => calls.push({ fd, done }) },
+  });
+  const tokens = await t.mockImport('../../src/store/sqlite/tokens.js', { '../../src/store/sqlite/wal-sync.js': walSync });
+  const mod = await t.mockImport<typeof import('../../src/store/sqlite/open.js')>('../../src/store/sqlite/open.js', {
+    '../../src/store/sqlite/tokens.js': tokens,
+  });
+  const path = join(tempDir('radius-otp-store-'), 'radius-otp.db');
+  const store = mod.openSqliteStore({ path, sealer: fakeSealer, onSealError: () => {}, synchronous });
+  t.teardown(() => store.close());
+  store.tokens.importMany([totpRecord('A'), totpRecord('B')], { replace: false, createUsers: false });
+  return { store, path, calls, finish: (i: number, err?: Error) => calls[i]!.done((err as NodeJS.ErrnoException) ?? null) };
+}
+
+const stateOf = (p: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> =>
+  Promise.race([p.then(() => 'resolved' as const, () => 'rejected' as const), new Promise<'pending'>((r) => setTimeout(() => r('pending'), 5))]);
+
+t.test('synchronous = FULL: a batch commits as NORMAL, then durable() waits for the WAL\'s fdatasync', async (t) => {
+  const { store, path, calls, finish } = await heldSyncStore(t, 'full');
+  t.equal(store.db.pragma('synchronous', { simple: true }), 2, 'the CLI\'s commits: SQLite FULL, synced in each COMMIT');
+  store.tokens.groupCommits();
+  t.equal(store.db.pragma('synchronous', { simple: true }), 1, 'the server\'s: NORMAL, the WAL synced after');
+  t.ok(store.tokens.commitTotp(store.tokens.get('A')!.id, 100, 0, 1));
+  const settled = store.tokens.settled();
+  const durable = store.tokens.durable();
+  await settled;
+  t.equal(lastStepSeenBy(path, 'A'), 100, 'committed');
+  t.equal(calls.length, 1, 'one sync after the COMMIT');
+  t.equal(fstatSync(calls[0]!.fd).ino, statSync(`${path}-wal`).ino, 'of the WAL file');
+  t.equal(await stateOf(durable), 'pending', 'not durable before the sync ends');
+  t.equal(await stateOf(store.tokens.durable()), 'pending', 'nor for a caller after the COMMIT, with no batch open');
+  t.ok(store.tokens.commitTotp(store.tokens.get('B')!.id, 100, 0, 1), 'the next batch runs meanwhile');
+  const next = store.tokens.durable();
+  await store.tokens.settled();
+  finish(0);
+  t.equal(await stateOf(durable), 'resolved');
+  t.equal(await stateOf(next), 'pending', 'the next batch waits for a sync that began after its COMMIT');
+  t.equal(calls.length, 2);
+  finish(1);
+  t.equal(await stateOf(next), 'resolved');
+});
+
+t.test('a failed WAL sync: the batch stays committed, durable() rejects', async (t) => {
+  const { store, calls, finish } = await heldSyncStore(t, 'full');
+  store.tokens.groupCommits();
+  t.ok(store.tokens.commitTotp(store.tokens.get('A')!.id, 100, 0, 1));
+  const durable = store.tokens.durable();
+  await store.tokens.settled();
+  t.equal(calls.length, 1);
+  finish(0, new Error('EIO: i/o error'));
+  await t.rejects(durable, { message: /^cannot sync .*radius-otp\.db-wal: EIO: i\/o error$/ });
+  t.equal(store.tokens.get('A')?.lastStep, 100, 'the code stays used');
+  const later = store.tokens.durable();
+  await new Promise((r) => setImmediate(r));
+  t.equal(calls.length, 2, 'a caller after the failure, with no batch open, has a new sync made');
+  t.equal(await stateOf(later), 'pending');
+  finish(1);
+  t.equal(await stateOf(later), 'resolved', 'it vouches for every commit');
+});
+
+t.test('synchronous = NORMAL: no sync; durable() is settled()', async (t) => {
+  const { store, calls } = await heldSyncStore(t, 'normal');
+  t.equal(store.db.pragma('synchronous', { simple: true }), 1);
+  store.tokens.groupCommits();
+  t.ok(store.tokens.commitTotp(store.tokens.get('A')!.id, 100, 0, 1));
+  const durable = store.tokens.durable();
+  await store.tokens.settled();
+  t.equal(await stateOf(durable), 'resolved');
+  t.equal(await stateOf(store.tokens.durable()), 'resolved', 'and with no batch open');
+  t.equal(calls.length, 0);
+});
+
+t.test('a rolled-back batch: durable() rejects as settled() does', async (t) => {
+  const { store, calls } = await heldSyncStore(t, 'full');
+  store.tokens.groupCommits();
+  t.ok(store.tokens.commitTotp(store.tokens.get('A')!.id, 100, 0, 1));
+  store.db.pragma('defer_foreign_keys = ON');
+  store.db.prepare("INSERT INTO user_groups (user, grp) VALUES ('nobody', 'g')").run();
+  const durable = store.tokens.durable();
+  await t.rejects(store.tokens.settled());
+  await t.rejects(durable);
+  t.equal(calls.length, 0, 'nothing to sync');
+});
+
+t.test('an in-memory store has no WAL to sync: durable() is settled()', async (t) => {
+  const store = openSqliteStore({ path: ':memory:', sealer: fakeSealer, onSealError: () => {}, synchronous: 'full' });
+  t.teardown(() => store.close());
+  store.tokens.importMany([totpRecord('A')], { replace: false, createUsers: false });
+  store.tokens.groupCommits();
+  t.ok(store.tokens.commitTotp(store.tokens.get('A')!.id, 100, 0, 1));
+  await store.tokens.durable();
+  t.equal(store.tokens.get('A')?.lastStep, 100);
 });

@@ -1,8 +1,9 @@
 /**
  * Opens the embedded SQLite store (better-sqlite3, WAL). A process killed at any moment loses no
- * committed transaction: WAL with synchronous=NORMAL survives a process crash; only an OS crash
- * can lose the last commits, which is why `store.synchronous = "full"`-like durability is not needed
- * for kill -9 (RELIABILITY O1 "holds across restarts").
+ * committed transaction: WAL with synchronous = NORMAL survives a process crash. An OS crash or
+ * power loss can undo the last commits unless they were synced: `store.synchronous = "full"`
+ * (the default) does, in each COMMIT for the CLI and after the server's group commits
+ * (wal-sync.ts), so an accepted code stays accepted (RELIABILITY O1 "holds across restarts").
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -23,7 +24,12 @@ export interface OpenStoreOptions {
   readOnly?: boolean;
   /** A stored secret failed to unseal (tampered, or another key): the token fails closed; alert on it. */
   onSealError: (serial: string, err: Error) => void;
+  /** "full" (default): commits are on disk before they count; "normal": they survive a killed process only. */
+  synchronous?: Synchronous;
 }
+
+/** store.synchronous (config/schema.ts), as SQLite names its levels (sqlite.org/pragma.html#pragma_synchronous). */
+export type Synchronous = 'full' | 'normal';
 
 export type SqliteStore = Store & { users: SqliteUsers; tokens: SqliteTokens; db: Database.Database };
 
@@ -41,7 +47,7 @@ export function openSqliteStore(opts: OpenStoreOptions): SqliteStore {
     db = new Database(opts.path, { fileMustExist: readOnly });
     db.pragma(`query_only = ${readOnly ? 'ON' : 'OFF'}`);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     // A read-only store is read as it stands: a store of an older version is migrated by the
@@ -59,6 +65,9 @@ export function openSqliteStore(opts: OpenStoreOptions): SqliteStore {
     challenges: new SqliteChallenges(db),
     appPasswords: new SqliteAppPasswords(db, now),
     clientMa: new SqliteClientMa(db),
-    close: () => db.close(),
+    close: () => {
+      tokens.close();
+      db.close();
+    },
   };
 }

@@ -1,7 +1,9 @@
+import { resolve as absolute } from 'node:path';
 import type { Database, Statement } from 'better-sqlite3';
 import type { TokenRecord } from '../../tokens/record.js';
 import { CommitPacer } from './commit-pacing.js';
 import { TokenMirror } from './token-mirror.js';
+import { WalSync } from './wal-sync.js';
 import { isDisabledFlag, USER_ENABLED_SQL } from './users.js';
 import {
   StoreError,
@@ -37,6 +39,9 @@ interface Batch {
   done: Promise<void>;
   resolve: () => void;
   reject: (err: Error) => void;
+  /** Settles after `done`, once the COMMIT is on disk (WalSync), as the promise given to `adopt`. */
+  durable: Promise<void>;
+  adopt: (outcome: Promise<void>) => void;
   /** Compare-and-sets and failure counts written in it (commit-pacing.ts). */
   writes: number;
 }
@@ -89,6 +94,10 @@ export class SqliteTokens implements TokenStore {
   private grouping = false;
   private batch: Batch | null = null;
   private readonly pacer = new CommitPacer();
+  /** With group commit on a store opened with synchronous = FULL: syncs the WAL after COMMITs. */
+  private walSync: WalSync | null = null;
+  /** Settles when the last committed batch is on disk (durable()). */
+  private lastDurable: Promise<void> = Promise.resolve();
   /** With group commit on: what the code-only path reads instead of the store (token-mirror.ts). */
   private mirror: TokenMirror | null = null;
   /** PRAGMA data_version when the mirror was last known to match the store. */
@@ -400,12 +409,12 @@ export class SqliteTokens implements TokenStore {
   /**
    * Group commit (the server turns it on): the writes of one event-loop turn share one
    * transaction — BEGIN IMMEDIATE before the first, COMMIT from setImmediate — so a burst of
-   * requests pays for one WAL commit instead of one each (WAL + synchronous=NORMAL as before, so
-   * a committed batch survives kill -9). A small batch in a fast stream of writes waits 0.15 ms
-   * for the next turn's (commit-pacing.ts). Each compare-and-set's answer is final when it runs, as
-   * this connection holds the write lock until COMMIT; but it is durable only after settled()
-   * resolves, so no reply may leave before. A failed COMMIT rolls the whole batch back and
-   * settled() rejects.
+   * requests pays for one WAL commit instead of one each. A small batch in a fast stream of
+   * writes waits 0.15 ms for the next turn's (commit-pacing.ts). Each compare-and-set's answer is
+   * final when it runs, as this connection holds the write lock until COMMIT. A committed batch
+   * (settled()) survives kill -9; it survives an OS crash or power loss once durable() resolves,
+   * which with synchronous = NORMAL is the same moment. So no reply may leave before settled(),
+   * and no Accept before durable(). A failed COMMIT rolls the whole batch back and both reject.
    *
    * It also turns the mirror on (token-mirror.ts) and starts its loader: the mirror is only as
    * exact as the data_version check at each batch's start makes it.
@@ -413,6 +422,13 @@ export class SqliteTokens implements TokenStore {
   groupCommits(): void {
     if (this.grouping) return;
     this.grouping = true;
+    // store.synchronous = "full" (open.ts sets SQLite's FULL): the batches commit as NORMAL and
+    // WalSync makes them durable off the event loop; durable() waits for it (wal-sync.ts).
+    const full = (this.db.pragma('synchronous', { simple: true }) as number) >= 2;
+    if (full && !this.db.memory && this.db.pragma('journal_mode', { simple: true }) === 'wal') {
+      this.db.pragma('synchronous = NORMAL');
+      this.walSync = new WalSync(`${absolute(this.db.name)}-wal`);
+    }
     const mirror = new TokenMirror();
     this.mirror = mirror;
     this.dataVersion = this.q.dataVersion!.get() as number;
@@ -503,6 +519,23 @@ export class SqliteTokens implements TokenStore {
     return this.batch?.done ?? Promise.resolve();
   }
 
+  /**
+   * settled(), and then on disk: with synchronous = FULL, once the WAL is synced after the
+   * commit (wal-sync.ts). Rejects if the batch was rolled back or the sync failed.
+   */
+  durable(): Promise<void> {
+    if (this.batch !== null) return this.batch.durable;
+    // After a failed sync, a new one: it covers every commit, and a server that writes nothing
+    // more (app passwords only) is not left failing every Accept.
+    const walSync = this.walSync;
+    return walSync === null ? this.lastDurable : this.lastDurable.catch(() => walSync.after());
+  }
+
+  /** Stops syncing the WAL (the store closes); the sync under way, if any, ends first. */
+  close(): void {
+    this.walSync?.close();
+  }
+
   /** With group commit on, opens the turn's batch for a write. */
   private join(): void {
     if (!this.grouping || this.batch !== null) return;
@@ -516,7 +549,10 @@ export class SqliteTokens implements TokenStore {
     }
     const batch = { writes: 0 } as Batch;
     batch.done = new Promise<void>((resolve, reject) => Object.assign(batch, { resolve, reject }));
-    batch.done.catch(() => undefined); // a rejection nobody awaits is not an unhandled one
+    batch.durable = new Promise<void>((adopt) => Object.assign(batch, { adopt }));
+    // A rejection nobody awaits is not an unhandled one.
+    batch.done.catch(() => undefined);
+    batch.durable.catch(() => undefined);
     this.batch = batch;
     setImmediate(() => this.commitWhenDue(batch));
   }
@@ -543,11 +579,14 @@ export class SqliteTokens implements TokenStore {
     this.pacer.committed(batch.writes, performance.now());
     try {
       this.db.exec('COMMIT');
+      this.lastDurable = this.walSync === null ? Promise.resolve() : this.walSync.after();
       batch.resolve();
+      batch.adopt(this.lastDurable);
     } catch (err) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.forgetMirror(); // it holds the batch's writes, which are gone
       batch.reject(err as Error);
+      batch.adopt(batch.done);
     }
   }
   resync(id: number, values: { drift: number; lastStep: number | null; counter: number }): void {
