@@ -75,7 +75,7 @@ const DEFAULTS: Omit<BenchOptions, 'only'> = {
   freeradius: true,
   pairs: 3,
   audit: 'both',
-  synchronous: 'full',
+  synchronous: 'normal',
   hashThreads: 0,
   memorySeconds: 30,
   importTokens: 100_000,

@@ -36,7 +36,7 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
                 return true;
               }),
           (argv) =>
-            withStore(argv, ({ config, store }) => {
+            withStore(argv, io, ({ config, store }) => {
               knownUser(config, store, argv.name);
               const password = newAppPassword();
               const created = store.appPasswords.create(argv.name, argv.label as string, hashAppPassword(password));
@@ -49,7 +49,7 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
           'list a user’s app passwords (never the passwords)',
           name,
           (argv) =>
-            withStore(argv, ({ config, store }) => {
+            withStore(argv, io, ({ config, store }) => {
               const listed = store.appPasswords.list(argv.name);
               // An empty list for a name that is nobody is a typo, not "no app passwords" (SPEC: exit 1).
               if (listed.length === 0) knownUser(config, store, argv.name);
@@ -70,7 +70,7 @@ export function appPasswordCommands(io: Io): CommandModule<GlobalArgs, GlobalArg
                 return true;
               }),
           (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               if (argv.all) {
                 io.stdout(`${store.appPasswords.revokeAll(argv.name)} app password(s) of ${shown(argv.name)} revoked\n`);
                 return;

@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js';
 import { openStore, openStoreReadOnly } from '../store/open.js';
 import type { SqliteStore } from '../store/sqlite/open.js';
 import type { Store } from '../store/types.js';
-import { CliError, shown, type GlobalArgs } from './io.js';
+import { CliError, shown, type GlobalArgs, type Io } from './io.js';
 
 export function loadCliConfig(argv: GlobalArgs): { config: Config; file: string } {
   if (argv.config === '') throw new CliError('--config needs a file name', 2);
@@ -32,9 +32,10 @@ async function inStore<S extends Store | undefined, T>(
   }
 }
 
-export function withStore<T>(argv: GlobalArgs, fn: (ctx: { config: Config; store: Store; file: string }) => Promise<T> | T): Promise<T> {
-  // A secret that fails to unseal comes back as "no such token secret"; the command says so.
-  return inStore(argv, (config) => openStore(config, () => {}), fn);
+export function withStore<T>(argv: GlobalArgs, io: Io, fn: (ctx: { config: Config; store: Store; file: string }) => Promise<T> | T): Promise<T> {
+  // A secret that fails to unseal comes back as "no such token secret"; the command says so. An
+  // interrupted key rotation that opening the store finished is said on stderr, as serve logs it.
+  return inStore(argv, (config) => openStore(config, () => {}, (notice) => io.stderr(`radius-otp: ${notice}\n`)), fn);
 }
 
 /** The store read-only, creating nothing (store/open.ts openStoreReadOnly): undefined when there is none yet. */

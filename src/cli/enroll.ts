@@ -19,7 +19,7 @@ export function enrollCommand(io: Io): CommandModule<GlobalArgs, EnrollArgs> {
     handler: (argv) => {
       const problem = argv.serial === undefined ? undefined : serialProblem(argv.serial);
       if (problem !== undefined) throw new CliError(`--serial ${quoted(argv.serial as string)} ${problem}`, 1);
-      return withStore(argv, async ({ config, store }) => {
+      return withStore(argv, io, async ({ config, store }) => {
         knownUser(config, store, argv.name);
         const serial = argv.serial ?? `SW${randomBytes(5).toString('hex').toUpperCase()}`;
         // enroll never replaces a token (import --replace does): the serial must be new.

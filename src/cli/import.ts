@@ -12,6 +12,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { formatIssue, type ImportIssue, type ParseResult, type RecordPlace } from '../tokens/import/issue.js';
 import type { PskcProtection } from '../tokens/import/pskc.js';
 import type { Store } from '../store/types.js';
+import { checkKeyFile } from '../store/open.js';
 import type { TokenRecord } from '../tokens/record.js';
 import { withStore, withStoreReadOnly } from './context.js';
 import { CliError, commandGroup, firstLine, json, type GlobalArgs, type Io } from './io.js';
@@ -133,7 +134,14 @@ async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => P
   const records = result.records;
   // Checked against the store as it stands, read-only: a dry run or a refused file creates nothing.
   // With no record to look up, no store (nor config) is needed to refuse the file.
-  const found = records.length === 0 ? { existing: [], missing: [] } : await withStoreReadOnly(argv, ({ store }) => lookUp(store, records));
+  // A dry run also meets the key file as the import would (a key others may read, another key).
+  const found =
+    records.length === 0
+      ? { existing: [], missing: [] }
+      : await withStoreReadOnly(argv, ({ config, store }) => {
+          if (argv.dryRun === true) checkKeyFile(config, store);
+          return lookUp(store, records);
+        });
   check(io, file, result, storeIssues(argv, result, found));
   const { existing, missing } = found;
 
@@ -150,7 +158,7 @@ async function runImport(io: Io, argv: ImportArgs, parse: (content: Buffer) => P
   }
 
   const bar = await progressBar(io, 'importing [{bar}] {value}/{total} tokens', false);
-  await withStore(argv, ({ store }) => {
+  await withStore(argv, io, ({ store }) => {
     bar?.start(records.length, 0);
     const progress = bar === undefined ? undefined : (n: number): void => bar.update(n);
     const done = store.tokens.importMany(records, { replace: argv.replace === true, createUsers: argv.createUsers === true }, progress);

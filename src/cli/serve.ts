@@ -23,8 +23,16 @@ export function serveCommand(io: Io, signals: NodeJS.EventEmitter = process): Co
       // of its own (the hash workers lower themselves, and must not go idle: logins wait on them).
       const helpers = threadsOf().filter((th) => th.tid !== process.pid && th.nice === 19 && th.policy === SCHED_OTHER);
       let server: RunningServer;
+      /** Why the server stopped by itself (startServer's onFatal): serve then exits 1. */
+      let fatal: Error | undefined;
+      /** Stops once: unset before the server runs and once it stops. */
+      let stopNow: (() => void) | undefined;
       try {
-        server = await startServer(config, { logger, configFile: file, idlePolicy: true });
+        const onFatal = (err: Error): void => {
+          fatal ??= err;
+          stopNow?.();
+        };
+        server = await startServer(config, { logger, configFile: file, idlePolicy: true, onFatal });
       } catch (err) {
         logger.end();
         throw new CliError(`cannot start: ${(err as Error).message}`, 1);
@@ -43,11 +51,13 @@ export function serveCommand(io: Io, signals: NodeJS.EventEmitter = process): Co
           }
         };
         const stop = (): void => {
+          stopNow = undefined;
           signals.off('SIGHUP', reload);
           signals.off('SIGTERM', stop);
           signals.off('SIGINT', stop);
           void server.stop().then(resolve);
         };
+        stopNow = stop;
         signals.on('SIGHUP', reload);
         signals.on('SIGTERM', stop);
         signals.on('SIGINT', stop);
@@ -56,6 +66,7 @@ export function serveCommand(io: Io, signals: NodeJS.EventEmitter = process): Co
         logger.on('finish', resolve);
         logger.end();
       });
+      if (fatal !== undefined) throw new CliError(`stopped: ${fatal.message}`, 1);
     },
   };
 }

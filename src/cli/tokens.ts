@@ -50,7 +50,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'list tokens',
           (y) => y.option('user', { type: 'string', requiresArg: true, describe: 'only this user’s tokens' }),
           (argv) =>
-            withStore(argv, ({ config, store }) => {
+            withStore(argv, io, ({ config, store }) => {
               const tokens = store.tokens.list(argv.user === undefined ? undefined : { user: argv.user });
               // An empty list for a name that is nobody is a typo, not "no tokens" (SPEC: exit 1).
               if (argv.user !== undefined && tokens.length === 0) knownUser(config, store, argv.user);
@@ -59,7 +59,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         )
         .command<TokenArgs>(
           ...simple('show <serial>', 'show one token', (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               const t = found(store.tokens.get(argv.serial), argv.serial);
               const row: Row = { ...tokenRow(t), issuer: t.issuer, manufacturer: t.manufacturer, model: t.model, valid_from: isoTime(t.validFrom), valid_until: isoTime(t.validUntil), created: isoTime(t.createdAt) };
               if (argv.json) io.stdout(`${json(row)}\n`);
@@ -75,7 +75,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
               .positional('name', { type: 'string', demandOption: true, describe: KNOWN_USER })
               .option('force', { type: 'boolean', describe: 'move the token when another user has it (else that is refused)' }),
           (argv) =>
-            withStore(argv, ({ config, store }) => {
+            withStore(argv, io, ({ config, store }) => {
               const name = argv.name as string;
               knownUser(config, store, name);
               // A token is someone's second factor: a typo in SERIAL must not take it from them.
@@ -91,7 +91,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         )
         .command<TokenArgs>(
           ...simple('unassign <serial>', 'unbind a token from its user', (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               found(store.tokens.assign(argv.serial, null), argv.serial);
               io.stdout(`token ${shown(argv.serial)} unassigned\n`);
             }),
@@ -99,7 +99,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         )
         .command<TokenArgs>(
           ...simple('enable <serial>', 'allow a token', (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               found(store.tokens.setEnabled(argv.serial, true), argv.serial);
               io.stdout(`token ${shown(argv.serial)} enabled\n`);
             }),
@@ -107,7 +107,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         )
         .command<TokenArgs>(
           ...simple('disable <serial>', 'refuse a token', (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               found(store.tokens.setEnabled(argv.serial, false), argv.serial);
               io.stdout(`token ${shown(argv.serial)} disabled\n`);
             }),
@@ -115,7 +115,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         )
         .command<TokenArgs>(
           ...simple('delete <serial>', 'delete a token and its secret', (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               found(store.tokens.delete(argv.serial), argv.serial);
               io.stdout(`token ${shown(argv.serial)} deleted\n`);
             }),
@@ -123,7 +123,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
         )
         .command<TokenArgs>(
           ...simple('unlock <serial>', 'clear the failure counter of a locked token', (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               found(store.tokens.unlock(argv.serial), argv.serial);
               io.stdout(`token ${shown(argv.serial)} unlocked\n`);
             }),
@@ -137,7 +137,7 @@ export function tokenCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
               .positional('code1', { type: 'string', demandOption: true, describe: 'a code from the token' })
               .positional('code2', { type: 'string', demandOption: true, describe: 'the code it shows next' }),
           (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               const found_ = found(store.tokens.withSecret(argv.serial), argv.serial);
               const { token, secret } = found_;
               const [c1, c2] = [String(argv.code1), String(argv.code2)];

@@ -39,7 +39,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
   const group = (y: Argv<GlobalArgs>) => name(y).positional('group', { type: 'string', demandOption: true, describe: 'group name, as [[reply]] rules give it (an LDAP DN is one name)' });
   const noUser = (n: string) => new CliError(`no user ${shown(n)}`, 1);
   const setEnabled = (enable: boolean) => (argv: UserArgs) =>
-    withStore(argv, ({ store }) => {
+    withStore(argv, io, ({ store }) => {
       if (!store.users.setEnabled(argv.name, enable)) throw noUser(argv.name);
       io.stdout(`user ${shown(argv.name)} ${enable ? 'enabled' : 'disabled'}\n`);
     });
@@ -55,7 +55,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           async (argv) => {
             const name = checkUserName(argv.name);
             const hash = argv['password-stdin'] ? await (await createArgon2Hasher()).hash(await readPassword(io)) : null;
-            await withStore(argv, ({ store }) => {
+            await withStore(argv, io, ({ store }) => {
               if (!store.users.add(name, hash)) throw new CliError(`user ${name} already exists`, 1);
             });
             io.stdout(`user ${name} added${hash === null ? ' (no password)' : ''}\n`);
@@ -67,7 +67,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           (y) => name(y).option('password-stdin', { type: 'boolean', demandOption: true, describe: 'read the password from standard input (required: never from the command line)' }),
           async (argv) => {
             const hash = await (await createArgon2Hasher()).hash(await readPassword(io));
-            await withStore(argv, ({ store }) => {
+            await withStore(argv, io, ({ store }) => {
               if (!store.users.setPassword(argv.name, hash)) throw noUser(argv.name);
             });
             io.stdout(`password of ${shown(argv.name)} changed\n`);
@@ -78,7 +78,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'delete a local user (their tokens are unassigned, app passwords revoked)',
           name,
           (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               if (!store.users.delete(argv.name)) throw noUser(argv.name);
               store.tokens.unassignAll(argv.name);
               store.appPasswords.revokeAll(argv.name);
@@ -90,7 +90,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'unassign the user’s tokens, revoke app passwords and clear lockouts: the user enrolls again',
           (y) => y.positional('name', { type: 'string', demandOption: true, describe: 'user name (a directory user’s too)' }),
           (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               store.tokens.unlockAll(argv.name);
               const tokens = store.tokens.unassignAll(argv.name);
               const apps = store.appPasswords.revokeAll(argv.name);
@@ -105,7 +105,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'add a local user to a local group (used by [[reply]] rules)',
           group,
           (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               const g = checkGroupName(argv.group as string);
               if (!store.users.get(argv.name)) throw noUser(argv.name);
               store.users.addToGroup(argv.name, g);
@@ -117,7 +117,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'remove a local user from a local group',
           group,
           (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               // Not checked: a name refused today may be stored from before, and must be removable.
               const g = shown(argv.group as string);
               if (!store.users.get(argv.name)) throw noUser(argv.name);
@@ -130,7 +130,7 @@ export function userCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
           'list local users (a table shows one group per line; --json gives groups as an array)',
           (y) => y,
           (argv) =>
-            withStore(argv, ({ store }) => {
+            withStore(argv, io, ({ store }) => {
               const rows = store.users.list().map((u) => ({
                 name: u.name,
                 password: u.hasPassword,

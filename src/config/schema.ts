@@ -64,8 +64,8 @@ export const storeSchema = z
   .strictObject({
     path: z.string().min(1).default('data/radius-otp.db'),
     key_file: z.string().min(1).default('data/master.key'),
-    /** "full": an accepted code is on disk before its Access-Accept (power loss); "normal": kill -9 only. */
-    synchronous: z.enum(['full', 'normal']).default('full'),
+    /** "full": an accepted code is on disk before its Access-Accept (power loss); "normal": kill -9, and the checkpoints' syncs. */
+    synchronous: z.enum(['full', 'normal']).default('normal'),
   })
   .prefault({});
 

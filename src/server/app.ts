@@ -19,7 +19,7 @@ import { configErrorAt, lineOf } from '../config/load.js';
 import { formatKey, type KeyPath } from '../config/locate.js';
 import { parseListen, type Config } from '../config/schema.js';
 import { PROBLEM_TEXT, type AccessRequestProblem } from '../radius/request.js';
-import { openStore } from '../store/open.js';
+import { foreignSecrets, openStore } from '../store/open.js';
 import { startCheckpointer, type Checkpointer } from '../store/sqlite/checkpointer.js';
 import type { SqliteStore } from '../store/sqlite/open.js';
 import { ClientTable, clientDefaults } from './clients.js';
@@ -41,6 +41,12 @@ export interface ServerOptions {
   idlePolicy?: boolean;
   /** How long stop() waits for decisions under way (tests; default DRAIN_MS). */
   drainMs?: number;
+  /**
+   * The server cannot go on (the store's WAL could not be synced: no Accept can be made durable
+   * any more); serve stops it and exits 1. Without it the server answers on, every Accept
+   * turned into an internal-error Reject.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 export interface RunningServer {
@@ -76,6 +82,12 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
   // the server 12 MB smaller once the cache would have filled.
   store.db.pragma('cache_size = -4000');
   metrics.tokenMirror(() => store.tokens.mirrorStats());
+  // store.synchronous = "full" (wal-sync.ts): a failed sync is final. Stopping lets the NAS fail
+  // over to another server rather than be refused by this one (RFC 2865 §2.4).
+  store.tokens.onDurabilityLost((err) => {
+    logger.error('store: the WAL could not be synced; no Access-Accept can be made durable: the server stops', { error: err.message });
+    opts.onFatal?.(err);
+  });
   const checkpointer = startCheckpointer(store.db, {
     idlePolicy: opts.idlePolicy ?? false,
     onError: (err) => logger.error('store: the checkpoint thread stopped; the server checkpoints the WAL itself again', { error: err.message }),
@@ -89,7 +101,7 @@ export async function startServer(initial: Config, opts: ServerOptions): Promise
     // a time; the server does not start on a key that cannot open its store.
     const foreign = store.tokens.sealedByOtherKeys();
     if (foreign > 0) {
-      throw configErrorAt(opts.configFile, ['store', 'key_file'], `token secrets in ${config.store.path} sealed with another master key: ${foreign}; this key opens none of them (restore the key file the store was made with, or delete those tokens and import them again)`);
+      throw configErrorAt(opts.configFile, ['store', 'key_file'], foreignSecrets(config.store.path, foreign));
     }
     const hasher = await createArgon2Hasher(config.server.hash_threads);
     closers.push(() => hasher.close());

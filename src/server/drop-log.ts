@@ -12,6 +12,15 @@ interface Left<T> {
   last: T | null;
 }
 
+/** What `left` counted, which it then forgets; its last item is passed to `use` if there is one. */
+function takeCount<T>(left: Left<T>, use: (last: T, count: number) => void = () => {}): number {
+  const { count, last } = left;
+  left.count = 0;
+  left.last = null;
+  if (count > 0) use(last as T, count);
+  return count;
+}
+
 interface Source<T> {
   windowStart: number;
   inWindow: number;
@@ -51,13 +60,7 @@ export class RateLimitedLog<T> {
       return;
     }
     s.inWindow++;
-    let before = 0;
-    if (left !== undefined) {
-      before = left.count;
-      left.count = 0;
-      left.last = null;
-    }
-    this.write(item, before);
+    this.write(item, left === undefined ? 0 : takeCount(left));
   }
 
   /**
@@ -68,14 +71,7 @@ export class RateLimitedLog<T> {
     const now = this.now();
     for (const [source, s] of this.sources) {
       if (!all && now - s.windowStart < 1000) continue;
-      for (const left of s.left.values()) {
-        if (left.count === 0) continue;
-        const n = left.count;
-        const last = left.last as T;
-        left.count = 0;
-        left.last = null;
-        this.write(last, n - 1);
-      }
+      for (const left of s.left.values()) takeCount(left, (last, n) => this.write(last, n - 1));
       this.sources.delete(source);
     }
   }

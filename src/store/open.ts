@@ -44,10 +44,36 @@ export function openStore(
     if (sealed > 0) {
       store.close();
       rmSync(keyFile);
-      throw new StoreError('key-file', `key file ${keyFile} does not exist, and ${path} holds token secrets sealed with the key it held (${sealed}): restore that file (a new key opens none of them)`);
+      throw missingKeyFile(config, sealed);
     }
   }
   return store;
+}
+
+const missingKeyFile = ({ store: { key_file: keyFile, path } }: Pick<Config, 'store'>, sealed: number): StoreError =>
+  new StoreError('key-file', `key file ${keyFile} does not exist, and ${path} holds token secrets sealed with the key it held (${sealed}): restore that file (a new key opens none of them)`);
+
+/** Why a key opens none of `foreign` secrets of the store: serve refuses to start on it, a dry run says it. */
+export const foreignSecrets = (path: string, foreign: number): string =>
+  `token secrets in ${path} sealed with another master key: ${foreign}; this key opens none of them (restore the key file the store was made with, or delete those tokens and import them again)`;
+
+/**
+ * What a command that writes would meet at the key file, checked read-only (a dry run): throws
+ * StoreError 'key-file' for a key file others may read or that cannot be read, a missing one
+ * beside sealed secrets, or secrets it did not seal (unless an interrupted rotation's .new
+ * did: the write would finish it). Creates nothing.
+ */
+export function checkKeyFile(config: Pick<Config, 'store'>, store: SqliteStore | undefined): void {
+  const { key_file: keyFile, path } = config.store;
+  const sealed = store?.tokens.count() ?? 0;
+  if (!existsSync(keyFile)) {
+    if (sealed > 0) throw missingKeyFile(config, sealed);
+    return; // created by the write, for a store with no secret
+  }
+  const { keyId } = Sealer.fromKeyFile(keyFile, { create: false });
+  if (store === undefined || pendingRotation(store, keyFile) !== null) return;
+  const foreign = store.tokens.sealedByOtherKeys(keyId);
+  if (foreign > 0) throw new StoreError('key-file', `${foreignSecrets(path, foreign)}: ${keyFile}`);
 }
 
 /**

@@ -259,12 +259,17 @@ function syncDir(dir: string): void {
 export function renameKeyFile(from: string, to: string, keyId: number): void {
   try {
     renameSync(from, to);
-    syncDir(dirname(to));
   } catch (err) {
     const there = errnoCode(err) === 'ENOENT' ? readKeyIfAny(to) : null;
     const done = there !== null && keyIdOf(there) === keyId;
     there?.fill(0);
     if (!done) fail(`cannot rename ${from} to ${to} (${errnoCode(err)})`);
+    return;
+  }
+  try {
+    syncDir(dirname(to));
+  } catch (err) {
+    fail(`renamed ${from} to ${to}, but cannot sync ${dirname(to)} (${errnoCode(err)}): an OS crash now could undo the rename; run the command again`);
   }
 }
 

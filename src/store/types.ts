@@ -133,7 +133,8 @@ export interface TokenStore {
   resync(id: number, values: { drift: number; lastStep: number | null; counter: number }): void;
   /**
    * Group commit (the server turns it on): the replay-guard writes of one event-loop turn share one
-   * transaction. Each compare-and-set answer is final when it runs; it is durable once settled().
+   * transaction. Each compare-and-set answer is final when it runs; it is committed once
+   * settled(), and durable (store.synchronous) once durable().
    * It also turns on the token mirror (sqlite/token-mirror.ts), which forEnabledUser reads: its
    * coherence check runs at the start of each batch, so one never goes without the other.
    */

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, cliWorkspace } from '../helpers/cli.js';
+import { cli, cliWorkspace, interruptedRotation } from '../helpers/cli.js';
 import { totpCode, hotpCode } from '../helpers/oathtool.js';
 import { base32Decode, base32Encode } from '../../src/tokens/base32.js';
 import { writeFileSync } from 'node:fs';
@@ -409,4 +409,14 @@ t.test('key rotate: what it did, as text or JSON, never a key; refused without a
   t.equal(r.previous_key_file, `${keyFile}.${r.previous_key_id as string}`);
   for (const k of [first, second, readFileSync(keyFile, 'utf8').trim()]) t.notOk((text.stdout + json.stdout).includes(k), 'no key printed');
   t.match(JSON.parse((await w.run(['token', 'show', 'K-1', '--json'])).stdout), { serial: 'K-1', user: 'alice' }, 'the token is still there');
+});
+
+t.test('any command that finishes an interrupted key rotation says so on stderr, and goes on', async (t) => {
+  const w = await interruptedRotation(t);
+  const r = await w.run(['token', 'unlock', 'R-1']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stderr, /^radius-otp: a key rotation was interrupted after the store was sealed again: .*master\.key\.new renamed to .*master\.key\n$/);
+  t.match(r.stdout, /R-1/);
+  const next = await w.run(['token', 'unlock', 'R-1']);
+  t.equal(next.stderr, '', 'once');
 });

@@ -6,7 +6,7 @@ import t from 'tap';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../src/store/sqlite/open.js';
-import { cli, cliWorkspace } from '../helpers/cli.js';
+import { cli, cliWorkspace, interruptedRotation } from '../helpers/cli.js';
 import { totpCode } from '../helpers/oathtool.js';
 import { radclient } from '../helpers/radclient.js';
 import { SECRET, startTestServer } from '../helpers/server.js';
@@ -49,22 +49,14 @@ t.test('no store yet: nothing to back up, nothing created', async (t) => {
 });
 
 t.test('a key rotation interrupted before its rename is finished first: the copy opens with the key file it names', async (t) => {
-  const w = cliWorkspace();
-  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
-  t.equal((await w.run(['enroll', 'alice', '--serial', 'R-1'])).code, 0);
-  const { loadConfig } = await import('../../src/config/load.js');
-  const { rotateKey } = await import('../../src/store/rotate-key.js');
-  const config = loadConfig(w.config);
-  const crash = new Error('killed');
-  t.throws(() => rotateKey(config, { afterCommit: () => { throw crash; } }), crash);
-  t.ok(existsSync(`${config.store.key_file}.new`));
+  const w = await interruptedRotation(t);
   const copy = join(w.dir, 'copy.db');
   const r = await w.run(['backup', copy]);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stderr, /a key rotation was interrupted after the store was sealed again: .*master\.key\.new renamed to .*master\.key/);
-  t.notOk(existsSync(`${config.store.key_file}.new`));
+  t.notOk(existsSync(`${w.keyFile}.new`));
   const { Sealer } = await import('../../src/store/seal.js');
-  const restored = openSqliteStore({ path: copy, sealer: Sealer.fromKeyFile(config.store.key_file, { create: false }), onSealError: () => {} });
+  const restored = openSqliteStore({ path: copy, sealer: Sealer.fromKeyFile(w.keyFile, { create: false }), onSealError: () => {} });
   t.teardown(() => restored.close());
   t.equal(restored.tokens.sealedByOtherKeys(), 0, 'the copy opens with the key file');
 });

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { cli as runCli } from '../helpers/cli.js';
@@ -272,14 +272,52 @@ t.test('a dry run, or a refused file, creates nothing: no data directory, databa
   const db = join(data, 'radius-otp.db');
   const before = hash(db);
   const listing = readdirSync(data);
+  const keyless = await cli(['import', 'csv', azure, '--dry-run', '--create-users', '--config', config]);
+  t.equal(keyless.code, 1, 'the import would meet the missing key: so does its dry run');
+  t.match(keyless.err, /key file .*master\.key does not exist, and .*radius-otp\.db holds token secrets sealed with the key it held \(\d+\)/);
+  t.same(readdirSync(data), listing, 'no key file made');
+  renameSync(join(dir, 'master.key.saved'), join(data, 'master.key'));
   const again = await cli(['import', 'csv', azure, '--dry-run', '--create-users', '--config', config]);
   t.equal(again.code, 0, again.err);
   t.match(again.out, /would import 2 tokens .*\(0 replaced, 2 users created\)/);
   const taken = await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--dry-run', '--config', config]);
   t.equal(taken.code, 1);
   t.match(taken.err, /HL-1/);
-  t.same(readdirSync(data), listing, 'no key file, no -wal/-shm');
+  t.same(readdirSync(data).sort(), [...listing, 'master.key'].sort(), 'no -wal/-shm');
   t.equal(hash(db), before, 'database unchanged');
+});
+
+t.test('a dry run meets the key file as the import would: one others may read, or another key, is refused', async (t) => {
+  const w = workspace();
+  const azure = join(FIX, 'csv/valid/azure.csv');
+  const key = join(w.dir, 'master.key');
+  // A key file made before the store: checked though there is no store to read yet.
+  writeFileSync(key, `${'cd'.repeat(32)}\n`, { mode: 0o640 });
+  chmodSync(key, 0o640);
+  const early = await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--dry-run', '--config', w.config]);
+  t.equal(early.code, 1);
+  t.match(early.err, /master\.key/);
+  t.notOk(existsSync(join(w.dir, 'radius-otp.db')), 'no store made');
+  chmodSync(key, 0o600);
+  const fresh = await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--dry-run', '--config', w.config]);
+  t.equal(fresh.code, 0, fresh.err);
+  t.equal((await cli(['import', 'csv', join(FIX, 'csv/valid/headerless.csv'), '--config', w.config])).code, 0);
+  chmodSync(key, 0o640);
+  const shared = await cli(['import', 'csv', azure, '--dry-run', '--create-users', '--config', w.config]);
+  t.equal(shared.code, 1);
+  t.match(shared.err, /master\.key/);
+  t.equal((await cli(['import', 'csv', azure, '--create-users', '--config', w.config])).code, 1, 'as the import itself');
+  chmodSync(key, 0o600);
+  const saved = readFileSync(key);
+  writeFileSync(key, `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+  const other = await cli(['import', 'csv', azure, '--dry-run', '--create-users', '--config', w.config]);
+  t.equal(other.code, 1);
+  t.match(other.err, /token secrets in .*radius-otp\.db sealed with another master key: \d+; this key opens none of them .*: .*master\.key/);
+  t.equal((await cli(['import', 'csv', azure, '--create-users', '--config', w.config])).code, 1, 'as the import itself');
+  writeFileSync(key, saved);
+  const ok = await cli(['import', 'csv', azure, '--dry-run', '--create-users', '--config', w.config]);
+  t.equal(ok.code, 0, ok.err);
+  for (const r of [early, shared, other, ok]) t.notMatch(r.err + r.out, /abab|cdcd/, 'never a key');
 });
 
 t.test('every invalid fixture exits 1, names its record, and leaves the database byte-for-byte unchanged', async (t) => {

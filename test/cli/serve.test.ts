@@ -233,3 +233,25 @@ t.test('a code accepted once is refused after kill -9 and a restart', async (t) 
   const again = await radclient({ host: '127.0.0.1', port: second.port }, 's1', `User-Name = "carol", User-Password = "${code}", NAS-Identifier = "gw", ${MA}`);
   t.equal(again.reply, 'Access-Reject', 'replay refused after the restart');
 });
+
+t.test('a WAL that cannot be synced: no Accept, and serve stops with exit 1 so that the NAS fails over', async (t) => {
+  const w = workspace(CLIENT, '[store]\nsynchronous = "full"\n[auth]\nprimary = "none"\n');
+  const secretHex = randomBytes(20).toString('hex');
+  const { base32Encode } = await import('../../src/tokens/base32.js');
+  writeFileSync(join(w.dir, 'tokens.csv'), `serial,secret,interval,upn\nW1,${base32Encode(Buffer.from(secretHex, 'hex'))},30,dave\n`);
+  const imported = await run(['import', 'csv', join(w.dir, 'tokens.csv'), '--create-users', '--config', w.config]);
+  t.equal(imported.code, 0, imported.stderr);
+  const s = await serve(w.config);
+  t.teardown(() => s.child.kill('SIGKILL'));
+  // Deleted under the running server: SQLite writes on into a file no name leads to, which a
+  // restart would not find. Nothing it commits now can be made durable.
+  const wal = join(w.dir, 'data', 'radius-otp.db-wal');
+  t.ok(existsSync(wal));
+  rmSync(wal);
+  const code = totpCode(secretHex, Math.floor(Date.now() / 1000));
+  const r = await radclient({ host: '127.0.0.1', port: s.port }, 's1', `User-Name = "dave", User-Password = "${code}", NAS-Identifier = "gw", ${MA}`, { timeout: 2, retries: 1 });
+  t.not(r.reply, 'Access-Accept', `no Accept for a code whose use is not on disk (${r.reply ?? 'no reply'})`);
+  t.equal(await s.exited, 1);
+  t.match(s.stderr(), /"message":"store: the WAL could not be synced; no Access-Accept can be made durable: the server stops"/);
+  t.equal(lastLine(s.stderr()), `radius-otp: stopped: cannot open ${wal} to sync it: ENOENT: no such file or directory, open '${wal}'`);
+});

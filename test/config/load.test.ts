@@ -39,7 +39,7 @@ t.test('an empty file gives every default', async (t) => {
   t.equal(c.otp.window, 1);
   t.equal(c.otp.max_failures, 10);
   t.equal(c.store.path, '/x/data/radius-otp.db', 'relative paths resolve against the config directory');
-  t.equal(c.store.synchronous, 'full', 'an accepted code is on disk before its Accept');
+  t.equal(c.store.synchronous, 'normal', 'commits survive kill -9; the WAL is synced by the checkpoints');
   t.equal(c.log.audit, '/x/data/audit.log');
   t.equal(c.ldap.ca_file, '', 'an empty path stays empty');
   t.ok(Object.isFrozen(c.server), 'frozen');

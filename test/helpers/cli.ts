@@ -1,5 +1,5 @@
 /** Runs a CLI command in-process with collected output (and the progress stream, for TTY runs). */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runCli } from '../../src/cli/main.js';
@@ -44,4 +44,22 @@ export function cliWorkspace(extra = ''): { dir: string; config: string; run: (a
   const config = join(dir, 'radius.conf');
   writeFileSync(config, `[store]\npath = "db/radius-otp.db"\nkey_file = "db/master.key"\n${extra}`);
   return { dir, config, run: (args, stdin) => cli([...args, '--config', config], stdin) };
+}
+
+/**
+ * A workspace with user alice and token R-1 whose key rotation stopped between its commit and its
+ * rename (store/rotate-key.ts): KEY_FILE.new holds the key that sealed the store. Returns the
+ * workspace and its key file.
+ */
+export async function interruptedRotation(t: Tap.Test): Promise<ReturnType<typeof cliWorkspace> & { keyFile: string }> {
+  const w = cliWorkspace();
+  t.equal((await w.run(['user', 'add', 'alice'])).code, 0);
+  t.equal((await w.run(['enroll', 'alice', '--serial', 'R-1'])).code, 0);
+  const { loadConfig } = await import('../../src/config/load.js');
+  const { rotateKey } = await import('../../src/store/rotate-key.js');
+  const config = loadConfig(w.config);
+  const crash = new Error('killed');
+  t.throws(() => rotateKey(config, { afterCommit: () => { throw crash; } }), crash);
+  t.ok(existsSync(`${config.store.key_file}.new`));
+  return { ...w, keyFile: config.store.key_file };
 }

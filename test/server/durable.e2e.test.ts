@@ -1,8 +1,8 @@
 /**
- * store.synchronous over loopback with radclient and oathtool: with "full" (the default) the
- * server syncs the WAL after the commit that accepted a code (store/sqlite/wal-sync.ts), so an
- * OS crash cannot undo it; with "normal" it does not. The sync is seen as the server's
- * read-only descriptor of its WAL file (SQLite's own are read-write).
+ * store.synchronous over loopback with radclient and oathtool: with "full" the server syncs the
+ * WAL after the commit that accepted a code (store/sqlite/wal-sync.ts), so an OS crash cannot
+ * undo it; with "normal" (the default) it does not. The sync is seen as the server's read-only
+ * descriptor of its WAL file (SQLite's own are read-write).
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,8 +32,8 @@ function readOnlyFds(path: string): number {
   return n;
 }
 
-for (const [store, syncs] of [['', true], ['synchronous = "normal"', false]] as const) {
-  t.test(`store.synchronous ${store === '' ? 'default ("full")' : '"normal"'}: an Accept ${syncs ? 'after' : 'without'} a sync of the WAL`, async (t) => {
+for (const [store, syncs] of [['synchronous = "full"', true], ['', false]] as const) {
+  t.test(`store.synchronous ${store === '' ? 'default ("normal")' : '"full"'}: an Accept ${syncs ? 'after' : 'without'} a sync of the WAL`, async (t) => {
     const s = await startTestServer({ now: () => NOW, store, extra: '[auth]\nprimary = "none"\n' });
     t.teardown(() => s.stop());
     s.server.store.tokens.importMany([totpRecord('T1', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });

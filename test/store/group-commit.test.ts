@@ -165,22 +165,55 @@ t.test('synchronous = FULL: a batch commits as NORMAL, then durable() waits for 
   t.equal(await stateOf(next), 'resolved');
 });
 
-t.test('a failed WAL sync: the batch stays committed, durable() rejects', async (t) => {
+t.test('a failed WAL sync: the batch stays committed, durable() rejects from then on, and the listener is told once', async (t) => {
   const { store, calls, finish } = await heldSyncStore(t, 'full');
+  const lost: string[] = [];
+  store.tokens.onDurabilityLost((err) => lost.push(err.message));
   store.tokens.groupCommits();
   t.ok(store.tokens.commitTotp(store.tokens.get('A')!.id, 100, 0, 1));
   const durable = store.tokens.durable();
   await store.tokens.settled();
   t.equal(calls.length, 1);
   finish(0, new Error('EIO: i/o error'));
-  await t.rejects(durable, { message: /^cannot sync .*radius-otp\.db-wal: EIO: i\/o error$/ });
+  const message = /^cannot sync .*radius-otp\.db-wal: EIO: i\/o error$/;
+  await t.rejects(durable, { message });
   t.equal(store.tokens.get('A')?.lastStep, 100, 'the code stays used');
-  const later = store.tokens.durable();
-  await new Promise((r) => setImmediate(r));
-  t.equal(calls.length, 2, 'a caller after the failure, with no batch open, has a new sync made');
-  t.equal(await stateOf(later), 'pending');
-  finish(1);
-  t.equal(await stateOf(later), 'resolved', 'it vouches for every commit');
+  await t.rejects(store.tokens.durable(), { message }, 'with no batch open');
+  t.ok(store.tokens.commitTotp(store.tokens.get('B')!.id, 100, 0, 1));
+  await t.rejects(store.tokens.durable(), { message }, 'nor for a later batch');
+  await t.rejects(store.tokens.durable(), { message });
+  t.equal(calls.length, 1, 'no sync is tried again (it would succeed without the lost pages)');
+  t.equal(lost.length, 1);
+  t.match(lost[0], message);
+});
+
+t.test('a failed WAL sync with no listener (the CLI has none) only rejects', async (t) => {
+  const { store, finish } = await heldSyncStore(t, 'full');
+  store.tokens.groupCommits();
+  t.ok(store.tokens.commitTotp(store.tokens.get('A')!.id, 100, 0, 1));
+  const durable = store.tokens.durable();
+  await store.tokens.settled();
+  finish(0, new Error('EIO'));
+  await t.rejects(durable, { message: /EIO$/ });
+});
+
+t.test('the WAL started over after a checkpoint is still the file synced (same inode)', async (t) => {
+  const { store, path, calls, finish } = await heldSyncStore(t, 'full');
+  store.tokens.groupCommits();
+  t.ok(store.tokens.commitTotp(store.tokens.get('A')!.id, 100, 0, 1));
+  await store.tokens.settled();
+  finish(0);
+  await store.tokens.durable();
+  const before = statSync(`${path}-wal`).ino;
+  for (const mode of ['RESTART', 'TRUNCATE']) {
+    store.db.pragma(`wal_checkpoint(${mode})`);
+    t.ok(store.tokens.commitTotp(store.tokens.get('A')!.id, 101 + calls.length, 0, 1));
+    await store.tokens.settled();
+    t.equal(statSync(`${path}-wal`).ino, before, `after a ${mode} checkpoint`);
+    t.equal(fstatSync(calls.at(-1)!.fd).ino, before, 'the descriptor synced is the WAL at its path');
+    finish(calls.length - 1);
+    await store.tokens.durable();
+  }
 });
 
 t.test('synchronous = NORMAL: no sync; durable() is settled()', async (t) => {

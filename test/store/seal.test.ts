@@ -356,6 +356,20 @@ t.test('renameKeyFile: done by another process first (from gone, to holding the 
   t.equal(e.message, `cannot rename ${join(dir, 'gone.new')} to ${to} (ENOENT)`, 'another key there: an error');
 });
 
+t.test('renameKeyFile: a rename whose directory cannot be synced says so, not that it could not rename', async (t) => {
+  const { renameKeyFile } = await t.mockImport<typeof import('../../src/store/seal.js')>('../../src/store/seal.js', {
+    'node:fs': { ...fs, fsyncSync: () => { throw Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }); } },
+  });
+  const dir = tempDir(t);
+  const from = join(dir, 'master.key.new');
+  const to = join(dir, 'master.key');
+  writeFileSync(from, `${key.toString('hex')}\n`, { mode: 0o600 });
+  const e = caught(() => renameKeyFile(from, to, Sealer.forTests(key).keyId));
+  t.equal(e.message, `renamed ${from} to ${to}, but cannot sync ${dir} (EIO): an OS crash now could undo the rename; run the command again`);
+  t.ok(fs.existsSync(to), 'renamed');
+  t.notOk(fs.existsSync(from));
+});
+
 t.test('rotation files: a new key file replaces a stale one; a key copied out is 0600 and kept if the same', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'master.key.new');

@@ -17,7 +17,7 @@
  * checkpoints by itself, as SQLite does by default but past OVERDUE_PAGES instead of 1,000, so
  * the WAL stays bounded (~40 MB) at the price of a stall now and then, only in such overload.
  *
- * Durability is unchanged: commits are what they were (WAL, synchronous = NORMAL), and a
+ * Durability is unchanged: commits are what they were (store.synchronous, wal-sync.ts), and a
  * checkpoint is SQLite's own, whichever connection runs it. If the thread fails, the connection
  * checkpoints itself again (SQLite's default, 1,000 pages) and onError says why. The thread
  * costs a V8 isolate: about 10 MB of resident memory.

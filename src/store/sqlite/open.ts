@@ -1,9 +1,9 @@
 /**
  * Opens the embedded SQLite store (better-sqlite3, WAL). A process killed at any moment loses no
  * committed transaction: WAL with synchronous = NORMAL survives a process crash. An OS crash or
- * power loss can undo the last commits unless they were synced: `store.synchronous = "full"`
- * (the default) does, in each COMMIT for the CLI and after the server's group commits
- * (wal-sync.ts), so an accepted code stays accepted (RELIABILITY O1 "holds across restarts").
+ * power loss can undo the last commits that no checkpoint has synced yet (the server's thread
+ * passes every 5-100 ms): `store.synchronous = "full"` syncs them before they count, in each
+ * COMMIT for the CLI and after the server's group commits (wal-sync.ts).
  */
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -24,7 +24,7 @@ export interface OpenStoreOptions {
   readOnly?: boolean;
   /** A stored secret failed to unseal (tampered, or another key): the token fails closed; alert on it. */
   onSealError: (serial: string, err: Error) => void;
-  /** "full" (default): commits are on disk before they count; "normal": they survive a killed process only. */
+  /** "full": commits are on disk before they count; "normal" (default): they survive a killed process. */
   synchronous?: Synchronous;
 }
 
@@ -47,7 +47,7 @@ export function openSqliteStore(opts: OpenStoreOptions): SqliteStore {
     db = new Database(opts.path, { fileMustExist: readOnly });
     db.pragma(`query_only = ${readOnly ? 'ON' : 'OFF'}`);
     db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     // A read-only store is read as it stands: a store of an older version is migrated by the

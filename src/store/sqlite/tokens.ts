@@ -96,8 +96,11 @@ export class SqliteTokens implements TokenStore {
   private readonly pacer = new CommitPacer();
   /** With group commit on a store opened with synchronous = FULL: syncs the WAL after COMMITs. */
   private walSync: WalSync | null = null;
+  /** The WAL file WalSync syncs (sqlite.org/walformat.html). */
+  private readonly walPath: string;
   /** Settles when the last committed batch is on disk (durable()). */
   private lastDurable: Promise<void> = Promise.resolve();
+  private durabilityLost: (err: Error) => void = () => {};
   /** With group commit on: what the code-only path reads instead of the store (token-mirror.ts). */
   private mirror: TokenMirror | null = null;
   /** PRAGMA data_version when the mirror was last known to match the store. */
@@ -112,6 +115,8 @@ export class SqliteTokens implements TokenStore {
     /** Called when a stored secret fails to unseal (tamper, wrong key): the token fails closed. */
     private readonly onSealError: (serial: string, err: Error) => void,
   ) {
+    // Resolved now: a later change of working directory must not move it.
+    this.walPath = `${absolute(db.name)}-wal`;
     this.q = {
       insert: db.prepare(
         `INSERT INTO tokens (serial, type, algorithm, digits, period, t0, counter, drift, user, issuer, manufacturer, model, valid_from, valid_until, created_at, secret)
@@ -241,9 +246,14 @@ export class SqliteTokens implements TokenStore {
     return this.q.otherKeys!.get(keyIdBytes(keyId)) as number;
   }
 
+  /** How many tokens, each with a sealed secret, the store holds. */
+  count(): number {
+    return this.q.count!.get() as number;
+  }
+
   /** Whether the store holds secrets and `keyId` sealed every one (a rotation's new key, store/open.ts). */
   sealedOnlyWith(keyId: number): boolean {
-    return (this.q.count!.get() as number) > 0 && this.sealedByOtherKeys(keyId) === 0;
+    return this.count() > 0 && this.sealedByOtherKeys(keyId) === 0;
   }
 
   /**
@@ -412,9 +422,10 @@ export class SqliteTokens implements TokenStore {
    * requests pays for one WAL commit instead of one each. A small batch in a fast stream of
    * writes waits 0.15 ms for the next turn's (commit-pacing.ts). Each compare-and-set's answer is
    * final when it runs, as this connection holds the write lock until COMMIT. A committed batch
-   * (settled()) survives kill -9; it survives an OS crash or power loss once durable() resolves,
-   * which with synchronous = NORMAL is the same moment. So no reply may leave before settled(),
-   * and no Accept before durable(). A failed COMMIT rolls the whole batch back and both reject.
+   * (settled()) survives kill -9; with synchronous = FULL, it survives an OS crash or power loss
+   * once durable() resolves (with NORMAL, durable() is settled(), and kill -9 is all it survives).
+   * So no reply may leave before settled(), and no Accept before durable(). A failed COMMIT rolls
+   * the whole batch back and both reject.
    *
    * It also turns the mirror on (token-mirror.ts) and starts its loader: the mirror is only as
    * exact as the data_version check at each batch's start makes it.
@@ -427,7 +438,7 @@ export class SqliteTokens implements TokenStore {
     const full = (this.db.pragma('synchronous', { simple: true }) as number) >= 2;
     if (full && !this.db.memory && this.db.pragma('journal_mode', { simple: true }) === 'wal') {
       this.db.pragma('synchronous = NORMAL');
-      this.walSync = new WalSync(`${absolute(this.db.name)}-wal`);
+      this.walSync = new WalSync(this.walPath, (err) => this.durabilityLost(err));
     }
     const mirror = new TokenMirror();
     this.mirror = mirror;
@@ -524,11 +535,17 @@ export class SqliteTokens implements TokenStore {
    * commit (wal-sync.ts). Rejects if the batch was rolled back or the sync failed.
    */
   durable(): Promise<void> {
-    if (this.batch !== null) return this.batch.durable;
-    // After a failed sync, a new one: it covers every commit, and a server that writes nothing
-    // more (app passwords only) is not left failing every Accept.
-    const walSync = this.walSync;
-    return walSync === null ? this.lastDurable : this.lastDurable.catch(() => walSync.after());
+    // With no batch open, the last one's: an Accept that wrote nothing (an app password) vouches
+    // for what it read. After a failed sync, every later one fails too (wal-sync.ts).
+    return this.batch?.durable ?? this.lastDurable;
+  }
+
+  /**
+   * `listener` is told when the WAL could not be synced (wal-sync.ts): from then on no Accept
+   * can be made durable, and durable() rejects. The server stops on it.
+   */
+  onDurabilityLost(listener: (err: Error) => void): void {
+    this.durabilityLost = listener;
   }
 
   /** Stops syncing the WAL (the store closes); the sync under way, if any, ends first. */

@@ -21,14 +21,25 @@ export class WalSync {
   /** The sync that starts when `current` ends: it covers everything written until then. */
   private next: Promise<void> | null = null;
   private closed = false;
+  /**
+   * The first sync that failed. It is final: Linux marks the pages a failed fdatasync could not
+   * write as clean and reports the error once, so a later sync would succeed without them (and
+   * SQLite's recovery stops at the first frame missing, losing every commit after it too).
+   */
+  private failed: Error | null = null;
 
   constructor(
     /** The WAL file: the database's path with `-wal` (sqlite.org/walformat.html). */
     private readonly path: string,
+    /** Told once, at the first failed sync: nothing written since can be made durable. */
+    private readonly onFailure: (err: Error) => void,
     private readonly fdatasync: Fdatasync = fsFdatasync,
   ) {}
 
-  /** Resolves once everything written to the WAL before the call is on disk; rejects if a sync failed. */
+  /**
+   * Resolves once everything written to the WAL before the call is on disk; rejects if the sync
+   * failed, or any sync before it did.
+   */
   after(): Promise<void> {
     if (this.next !== null) return this.next;
     if (this.current === null) return (this.current = this.run());
@@ -51,21 +62,27 @@ export class WalSync {
   /** Starts a sync; it ends (settles, and `current` is cleared) always after the caller stored it. */
   private run(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const end = (err: Error | null): void => {
+      const end = (err: Error | null, failure = true): void => {
         this.current = null;
         if (this.closed && this.next === null) this.closeFile();
-        if (err === null) resolve();
-        else reject(err);
+        if (err === null) return resolve();
+        if (failure && this.failed === null) {
+          this.failed = err;
+          this.onFailure(err);
+        }
+        reject(err);
       };
-      if (this.closed) return process.nextTick(end, new Error(`cannot sync ${this.path}: the store is closed`));
+      if (this.failed !== null) return process.nextTick(end, this.failed);
+      if (this.closed) return process.nextTick(end, new Error(`cannot sync ${this.path}: the store is closed`), false);
       try {
-        // Opened at the first sync: SQLite creates the WAL at the first write, and keeps this
+        // Opened at the first sync: SQLite creates the WAL when the store opens, and keeps this
         // file (the same inode, reset in place) while the server's connection is open.
         this.fd ??= openSync(this.path, 'r');
+        this.fdatasync(this.fd, (err) => end(err === null ? null : new Error(`cannot sync ${this.path}: ${err.message}`)));
       } catch (err) {
-        return process.nextTick(end, new Error(`cannot open ${this.path} to sync it: ${(err as Error).message}`));
+        const what = this.fd === null ? `open ${this.path} to sync it` : `sync ${this.path}`;
+        process.nextTick(end, new Error(`cannot ${what}: ${(err as Error).message}`));
       }
-      this.fdatasync(this.fd, (err) => end(err === null ? null : new Error(`cannot sync ${this.path}: ${err.message}`)));
     });
   }
 
