@@ -13,7 +13,7 @@ import { totpCode, hotpCode } from '../helpers/oathtool.js';
 import { radclient } from '../helpers/radclient.js';
 import { SECRET, startTestServer } from '../helpers/server.js';
 
-const MAKE_PSKC = fileURLToPath(new URL('../../../shared/tools/make_pskc.py', import.meta.url));
+const MAKE_PSKC = fileURLToPath(new URL('../tools/make_pskc.py', import.meta.url));
 const NOW = 2_100_000_000;
 
 t.test('PSKC from python-pskc → import → assign → radclient Access-Accept', async (t) => {

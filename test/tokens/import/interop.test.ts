@@ -1,5 +1,6 @@
 /**
- * Interop with python-pskc 1.2 (Debian's python3-pskc) through ../shared/tools/make_pskc.py, run
+ * Interop with python-pskc 1.2 (Debian's python3-pskc) through test/tools/make_pskc.py (a copy of
+ * the team's ../shared/tools/make_pskc.py, kept here so a clone tests anywhere), run
  * at test time in each mode: what it writes (and has re-read itself) our reader must import with
  * the same fields and seeds. The RFC 6238 App. B seeds (RELIABILITY V2) are the rows.
  */
@@ -11,7 +12,7 @@ import { base32Encode } from '../../../src/tokens/base32.js';
 import { parsePskc } from '../../../src/tokens/import/pskc.js';
 import { tempDir } from '../../helpers/tmp.js';
 
-const TOOL = new URL('../../../../shared/tools/make_pskc.py', import.meta.url).pathname;
+const TOOL = new URL('../../tools/make_pskc.py', import.meta.url).pathname;
 const SEEDS = {
   SHA1: Buffer.from('12345678901234567890'),
   SHA256: Buffer.from('12345678901234567890123456789012'),
