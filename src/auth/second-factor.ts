@@ -49,7 +49,7 @@ export function checkCode(
   for (const { token, secret } of candidates) {
     const locked = isLocked(store, token, now, policy);
     if (!locked) anyUnlocked = true;
-    const match = token.type === 'totp' ? verifyTotp(token, secret, code, now, policy.window) : verifyHotp(token, secret, code, policy.hotpLookAhead);
+    const match = token.type === 'totp' ? verifyTotp(token, secret, code, now, policy.window, token.lastStep) : verifyHotp(token, secret, code, policy.hotpLookAhead);
     if (match === null) continue;
     const committed =
       !locked && ('step' in match ? store.commitTotp(token.id, match.step, match.drift, now) : store.commitHotp(token.id, match.counter + 1, now));

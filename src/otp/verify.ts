@@ -37,6 +37,12 @@ export interface Found {
  * centre and then outwards, earlier before later). Null, after one HMAC and one comparison per
  * counter, when none does. The loop runs on an index, not on the counter: near 2^53
  * `counter + 1` stops changing, and such counters never match.
+ *
+ * A counter at or below `usedThrough` (already accepted, so never accepted again) is passed over
+ * while a later one of the range may match too: two steps of a window share a 6-digit code about
+ * once in 10^6, and the user's code for step T must not be taken for the used step T−1 and
+ * refused as a replay. Only when none later matches is the used one returned (the caller's commit
+ * then refuses it: a replay).
  */
 function findCounter(
   secret: Buffer,
@@ -46,6 +52,7 @@ function findCounter(
   first: number,
   count: number,
   fromCentre: boolean,
+  usedThrough = -Infinity,
 ): Found | null {
   const shapeOk = isCodeShape(code, digits);
   const { given, expected } = scratchFor(digits);
@@ -53,11 +60,16 @@ function findCounter(
   if (shapeOk) given.write(code, 'latin1');
   else given.fill(0);
   let found: Found | null = null;
+  let used: Found | null = null;
   const key = HotpKey.reused(secret, algorithm);
   for (let i = 0; i < count; i++) {
     const c = fromCentre ? first + (i % 2 === 1 ? -(i + 1) / 2 : i / 2) : first + i;
     const counterOk = key.writeCode(expected, c);
     if (timingSafeEqual(expected, given) && shapeOk && counterOk) {
+      if (c <= usedThrough) {
+        used ??= { counter: c, unchecked: 0 };
+        continue;
+      }
       found = { counter: c, unchecked: count - i - 1 };
       break;
     }
@@ -65,7 +77,7 @@ function findCounter(
   key.destroy();
   given.fill(0);
   expected.fill(0);
-  return found;
+  return found ?? used;
 }
 
 /**
@@ -89,8 +101,9 @@ function scratchFor(digits: number): { given: Buffer; expected: Buffer } {
 /**
  * TOTP (RFC 6238 §5.2, §6): searches steps T+drift−window … T+drift+window, T the current
  * step, from the centre outwards. Returns the matched step, the drift it implies (step − T) and
- * the steps left unchecked, or null. No replay check: the caller accepts only step > its stored
- * last step, in one atomic store transition.
+ * the steps left unchecked, or null. `lastStep`, the step last accepted, only orders the search
+ * (a later step that shares the code wins, findCounter): the replay check is the caller's, which
+ * accepts only step > its stored last step, in one atomic store transition.
  */
 export function verifyTotp(
   p: OtpParams,
@@ -98,10 +111,11 @@ export function verifyTotp(
   code: string,
   nowSeconds: number,
   window: number,
+  lastStep: number | null = null,
 ): { step: number; drift: number; unchecked: number } | null {
   checkWidth('window', window);
   const t = totpStep(nowSeconds, p.period, p.t0);
-  const found = findCounter(secret, code, p.digits, p.algorithm, t + p.drift, 2 * window + 1, true);
+  const found = findCounter(secret, code, p.digits, p.algorithm, t + p.drift, 2 * window + 1, true, lastStep ?? -Infinity);
   return found === null ? null : { step: found.counter, drift: found.counter - t, unchecked: found.unchecked };
 }
 

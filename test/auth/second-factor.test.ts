@@ -51,6 +51,24 @@ t.test('TOTP, window ±2: the accepted centre costs one HMAC; wrong, replayed an
   store.close();
 });
 
+t.test('a code shared by a used step and the next: accepted as the next, once (not taken for a replay)', async (t) => {
+  // RFC 4226 App. D's secret gives 251166 at steps 57,766,335 and 57,766,336 (test/otp/verify.test.ts).
+  const T2 = 57_766_336;
+  const at = T2 * 30 + 10;
+  const { store } = tempStore({ now: () => at });
+  store.tokens.importMany([totpRecord('S', { user: 'alice', secret: KEY, counter: 0 })], { replace: false, createUsers: true });
+  const check = (code: string) => {
+    hmacs = 0;
+    return { ...checkCode(store.tokens, store.tokens.forUser('alice'), code, at, policy), hmacs };
+  };
+  // T−1 accepted from a clock one step behind: drift −1, so T−1 is the centre, looked at first.
+  store.tokens.resync(store.tokens.get('S')!.id, { drift: -1, lastStep: T2 - 1, counter: 0 });
+  t.same(check('251166'), { ok: true, serial: 'S', hmacs: 3 }, "T's code, also T−1's: accepted as T (T−1, T−2, T)");
+  t.equal(store.tokens.get('S')?.lastStep, T2);
+  t.same(check('251166'), { ok: false, reason: 'replayed-code', serial: 'S', hmacs: 5 }, 'and not again');
+  store.close();
+});
+
 t.test('HOTP, look-ahead 10: the next counter costs one HMAC; a code outside it costs eleven', async (t) => {
   const { store, check } = setup('hotp');
   t.same(check(hotpCode(KEY, 0, 6, 'SHA1')), { ok: true, serial: 'S', hmacs: 1 });

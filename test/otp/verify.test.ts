@@ -33,6 +33,22 @@ t.test('drift is learned and used (RFC 6238 §6, RELIABILITY O4)', async (t) => 
   t.equal(verifyTotp(behind, secret, at(T), now, 1), null);
 });
 
+// RFC 4226 App. D's secret gives 251166 at steps 57,766,335 and 57,766,336 (found by search).
+const SHARED = { code: '251166', first: 57_766_335 };
+
+t.test('two steps of the window with one code: a used step does not hide the later one', async (t) => {
+  const T2 = SHARED.first + 1;
+  const at2 = T2 * 30 + 10;
+  t.equal(at(SHARED.first), SHARED.code);
+  t.equal(at(T2), SHARED.code);
+  const behind = { ...totp, drift: -1 }; // the centre is T−1, looked at first
+  t.same(verifyTotp(behind, secret, SHARED.code, at2, 1), { step: T2 - 1, drift: -1, unchecked: 2 }, 'nothing used: the centre');
+  t.same(verifyTotp(behind, secret, SHARED.code, at2, 1, T2 - 1), { step: T2, drift: 0, unchecked: 0 }, 'T−1 used: T, looked at last');
+  t.same(verifyTotp(behind, secret, SHARED.code, at2, 1, T2), { step: T2 - 1, drift: -1, unchecked: 0 }, 'both used: the first (a replay), after the whole window');
+  t.same(verifyTotp(behind, secret, at(T2 - 2), at2, 1, T2 - 1), { step: T2 - 2, drift: -2, unchecked: 0 }, 'a used step is returned when it is the only match');
+  t.same(verifyTotp(totp, secret, SHARED.code, at2, 1, T2 - 1), { step: T2, drift: 0, unchecked: 2 }, 'centred on T: T first');
+});
+
 t.test('checks in a row share scratch buffers and keys: each sees only its own secret, algorithm, digits and code', async (t) => {
   const other = Buffer.from('abcdefghijabcdefghij');
   const p8: OtpParams = { ...totp, algorithm: 'SHA256', digits: 8 };
