@@ -61,6 +61,8 @@ export function serveCommand(io: Io, signals: NodeJS.EventEmitter = process): Co
         signals.on('SIGHUP', reload);
         signals.on('SIGTERM', stop);
         signals.on('SIGINT', stop);
+        // A sync that failed while the server was still starting (it answers from its first socket).
+        if (fatal !== undefined) stop();
       });
       await new Promise<void>((resolve) => {
         logger.on('finish', resolve);
