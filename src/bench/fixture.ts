@@ -30,7 +30,7 @@ export async function buildTemplate(tokens: number, papUsers: number, synchronou
   mkdirSync(dir, { mode: 0o700 });
   const db = join(dir, 'radius-otp.db');
   const key = join(dir, 'master.key');
-  const store = openStore({ store: { path: db, key_file: key, synchronous: 'full' } }, () => undefined);
+  const store = openStore({ store: { path: db, key_file: key, synchronous } }, () => undefined);
   try {
     const hasher = await createArgon2Hasher(1);
     const hash = await hasher.hash(BENCH_PASSWORD);

@@ -29,7 +29,7 @@ export interface InprocResult {
 
 export async function benchInproc(t: Template, batches = 7, perBatch = 4000): Promise<InprocResult> {
   const { dir } = instance(t, 'inproc', { primary: 'none', audit: false });
-  const store = openStore({ store: { path: `${dir}/radius-otp.db`, key_file: `${dir}/master.key`, synchronous: 'full' } }, () => undefined);
+  const store = openStore({ store: { path: `${dir}/radius-otp.db`, key_file: `${dir}/master.key`, synchronous: t.synchronous } }, () => undefined);
   try {
     const hasher = await createArgon2Hasher(1);
     const pipeline = new Pipeline({

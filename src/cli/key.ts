@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { rotateKey } from '../store/rotate-key.js';
+import { keyIdHex } from '../store/seal.js';
 import { loadCliConfig } from './context.js';
 import { CliError, commandGroup, json, type GlobalArgs, type Io } from './io.js';
 
@@ -19,14 +20,13 @@ export function keyCommands(io: Io): CommandModule<GlobalArgs, GlobalArgs> {
             const { config } = loadCliConfig(argv);
             if (!existsSync(config.store.path)) throw new CliError(`no store at ${config.store.path}: nothing to rotate`, 1);
             const r = rotateKey(config);
-            const hex = (id: number): string => id.toString(16).padStart(8, '0');
             if (argv.json) {
-              io.stdout(`${json({ tokens: r.tokens, key_file: config.store.key_file, key_id: hex(r.keyId), previous_key_file: r.previousKeyFile, previous_key_id: hex(r.previousKeyId) })}\n`);
+              io.stdout(`${json({ tokens: r.tokens, key_file: config.store.key_file, key_id: keyIdHex(r.keyId), previous_key_file: r.previousKeyFile, previous_key_id: keyIdHex(r.previousKeyId) })}\n`);
               return;
             }
             io.stdout(
-              `${r.tokens} token secret(s) sealed again under a new master key in ${config.store.key_file} (key id ${hex(r.keyId)})\n` +
-                `the previous key (id ${hex(r.previousKeyId)}) is in ${r.previousKeyFile}: backups of the store made before now open only with it; ` +
+              `${r.tokens} token secret(s) sealed again under a new master key in ${config.store.key_file} (key id ${keyIdHex(r.keyId)})\n` +
+                `the previous key (id ${keyIdHex(r.previousKeyId)}) is in ${r.previousKeyFile}: backups of the store made before now open only with it; ` +
                 'keep it with them, apart from the store, or delete it if it was exposed\n',
             );
           },

@@ -16,7 +16,7 @@
 import { chownSync, statSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
 import { openStore } from './open.js';
-import { keyFileTarget, newKeyFile, renameKeyFile, Sealer } from './seal.js';
+import { keyFileTarget, keyIdHex, newKeyFile, renameKeyFile, Sealer } from './seal.js';
 import type { SqliteStore } from './sqlite/open.js';
 import { StoreError } from './types.js';
 
@@ -30,7 +30,7 @@ export interface Rotated {
 }
 
 /** The name of the copy of a key that a rotation replaced: KEY_FILE.<its id, 8 hex digits>. */
-export const previousKeyFile = (keyFile: string, keyId: number): string => `${keyFile}.${keyId.toString(16).padStart(8, '0')}`;
+export const previousKeyFile = (keyFile: string, keyId: number): string => `${keyFile}.${keyIdHex(keyId)}`;
 
 /** `afterCommit` runs between steps 3 and 4 (tests: a crash there). */
 export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: (store: SqliteStore) => void } = {}): Rotated {

@@ -38,6 +38,9 @@ export function keyIdOf(key: Buffer): number {
   return createHash('sha256').update(key).digest().readUInt32BE(0);
 }
 
+/** A key id as shown and in file names: 8 hex digits. */
+export const keyIdHex = (keyId: number): string => keyId.toString(16).padStart(8, '0');
+
 /** The file a rotation writes its new key to before the store commits (rotate-key.ts). */
 export const newKeyFile = (path: string): string => `${path}.new`;
 
