@@ -50,6 +50,17 @@ t.test('seal and open round trip, any length, fresh nonce each time', async (t) 
   t.ok(Sealer.forTests(Buffer.from(key)).open(7, a).equals(secret), 'another Sealer over the same key opens it');
 });
 
+t.test('nonces come from a pool of 256: across its refills, 1000 seals have 1000 distinct nonces, each opens', async (t) => {
+  const s = Sealer.forTests(key);
+  const nonces = new Set<string>();
+  for (let i = 0; i < 1000; i++) {
+    const blob = s.seal(i, secret);
+    nonces.add(blob.subarray(5, 17).toString('hex'));
+    if (!s.open(i, blob).equals(secret)) t.fail(`seal ${i} does not open`);
+  }
+  t.equal(nonces.size, 1000);
+});
+
 t.test('a flipped bit anywhere in the blob fails closed (S2)', async (t) => {
   const s = Sealer.forTests(key);
   const blob = s.seal(42, secret);

@@ -86,6 +86,28 @@ t.test('tokens: import all or nothing, with serial and user checks', async (t) =
   t.equal(store.tokens.withSecret('nope'), undefined);
 });
 
+t.test('tokens: an import seals before the lock; a token added meanwhile moves its ids, and it seals again', async (t) => {
+  const { store, path } = tempStore();
+  t.teardown(() => store.close());
+  store.tokens.importMany([totpRecord('OLD')], { replace: false, createUsers: false });
+  const records = Array.from({ length: 1001 }, (_, i) => totpRecord(`N${i}`, { secret: Buffer.from(`secret-of-${i}-padded-to-20`) }));
+  const beside = openSqliteStore({ path, sealer: fakeSealer, onSealError: () => {} });
+  t.teardown(() => beside.close());
+  const progress: number[] = [];
+  const r = store.tokens.importMany(records, { replace: false, createUsers: false }, (done) => {
+    // Sealed for ids 2..1002 so far; another command takes id 2 before the write lock is taken.
+    if (progress.length === 0) beside.tokens.importMany([totpRecord('BESIDE', { secret: Buffer.from('beside-secret-2020202') })], { replace: false, createUsers: false });
+    progress.push(done);
+  });
+  t.same(r, { inserted: 1001, replaced: 0, usersCreated: 0 });
+  t.same(progress, [1000, 1001], 'progress while sealing (the second pass, under the lock, says nothing), then once written');
+  t.equal(store.tokens.get('BESIDE')?.id, 2, 'the token added beside kept its id');
+  t.equal(store.tokens.get('N0')?.id, 3, 'the import took the ids after it');
+  for (const i of [0, 500, 1000]) t.same(store.tokens.withSecret(`N${i}`)?.secret, records[i]!.secret, `N${i} opens with its own id`);
+  t.same(store.tokens.withSecret('BESIDE')?.secret, Buffer.from('beside-secret-2020202'));
+  t.same(store.tokens.withSecret('OLD')?.secret, Buffer.from('12345678901234567890'));
+});
+
 t.test('tokens: records keep optional fields', async (t) => {
   const { store } = tempStore();
   t.teardown(() => store.close());
