@@ -6,7 +6,8 @@
  *   2. the old key is copied to KEY_FILE.<old key id> (0600): copies and backups of the store made
  *      before now open only with it;
  *   3. one transaction re-seals every secret under the new key and commits;
- *   4. KEY_FILE.new is renamed over KEY_FILE.
+ *   4. KEY_FILE.new is renamed over KEY_FILE. For a store with no secret, this comes before the
+ *      commit, under the write lock: an import that read the old key sees the change there.
  *
  * A crash before 3 commits leaves the store as it was (KEY_FILE.new is replaced by the next
  * rotation). A crash between 3 and 4 leaves a store that only KEY_FILE.new opens: the next open
@@ -67,13 +68,17 @@ export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: 
       previous.writeKeyTo(copy);
       own(copy);
       const tokens = store.tokens.reseal(next);
+      // With no secret to seal again, the key file is replaced under the lock: an import that
+      // read the old key and waits for the lock then finds its key gone (importMany), and seals
+      // nothing with it.
+      if (tokens === 0) renameKeyFile(newKeyFile(keyFile), keyFile, next.keyId);
       store.db.exec('COMMIT');
       rotated = { tokens, keyId: next.keyId, previousKeyId: previous.keyId, previousKeyFile: copy };
     } finally {
       if (store.db.inTransaction) store.db.exec('ROLLBACK');
     }
     hooks.afterCommit?.(store);
-    renameKeyFile(newKeyFile(keyFile), keyFile, rotated.keyId);
+    if (rotated.tokens > 0) renameKeyFile(newKeyFile(keyFile), keyFile, rotated.keyId);
     return rotated;
   } finally {
     store.close();

@@ -150,6 +150,19 @@ export class Sealer {
   }
 
   /**
+   * Whether the key file (where the configured path points now) still holds this sealer's key.
+   * True for a sealer without a key file (tests); false when it cannot be read.
+   */
+  keyFileCurrent(): boolean {
+    if (this.#path === undefined) return true;
+    const key = readKeyIfAny(keyFileTarget(this.#path));
+    if (key === null) return false;
+    const same = keyIdOf(key) === this.#keyId;
+    key.fill(0);
+    return same;
+  }
+
+  /**
    * The secret sealed for `tokenId`. Throws StoreError 'seal-failed' (details say why) for a
    * wrong version, another key's blob, a changed byte, or a blob sealed for another token.
    */

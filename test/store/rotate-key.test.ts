@@ -136,6 +136,36 @@ t.test('an import that read the key before a rotation committed stores nothing',
   t.equal(s.tokens.get('LATE'), undefined);
 });
 
+t.test('an empty store: the rotation renames under the lock; an import that read the old key stores nothing', async (t) => {
+  const dir = tempDir('radius-otp-rotate-');
+  const config = { store: { path: join(dir, 'db', 'radius-otp.db'), key_file: join(dir, 'db', 'master.key') } };
+  const s = openStore(config, () => {}); // a first import, started before the rotation
+  t.teardown(() => s.close());
+  const before = keyIdOfFile(config.store.key_file);
+  let renamedBeforeCommit: boolean | undefined;
+  const r = rotateKey(config, { afterCommit: () => (renamedBeforeCommit = keyIdOfFile(config.store.key_file) !== before) });
+  t.equal(r.tokens, 0);
+  t.equal(renamedBeforeCommit, true, 'the key file held the new key when the transaction committed');
+  t.notOk(existsSync(`${config.store.key_file}.new`));
+  t.ok(existsSync(previousKeyFile(config.store.key_file, before)), 'the previous key kept, as for any rotation');
+  t.throws(() => s.tokens.importMany([totpRecord('FIRST')], { replace: false, createUsers: false }), {
+    code: 'key-file',
+    message: /^the master key file no longer holds the key this command read \(a key rotate since it started\?\): nothing was stored; run it again$/,
+  });
+  t.equal(s.tokens.count(), 0, 'nothing was stored');
+  const again = openStore(config, () => {}); // run again: reads the new key
+  again.tokens.importMany([totpRecord('FIRST', { user: 'alice' })], { replace: false, createUsers: true });
+  again.close();
+  t.same(secrets(config), [Buffer.from('12345678901234567890')], 'the import sealed with the key on disk');
+
+  const empty = { store: { path: join(dir, 'db2', 'radius-otp.db'), key_file: join(dir, 'db2', 'master.key') } };
+  const e = openStore(empty, () => {});
+  t.teardown(() => e.close());
+  rmSync(empty.store.key_file);
+  t.throws(() => e.tokens.importMany([totpRecord('GONE')], { replace: false, createUsers: false }), { message: /no longer holds the key/ }, 'a key file gone since: nothing is sealed with a key no file holds');
+  t.equal(e.tokens.count(), 0);
+});
+
 t.test('a rotation that runs while another has committed but not renamed: one ends consistent, the other says why', async (t) => {
   const { config } = store(t);
   let inner: ReturnType<typeof rotateKey> | undefined;

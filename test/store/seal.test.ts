@@ -333,6 +333,17 @@ t.test('reload: .new is read first, then the key file (a rename between the two 
   t.same(s.open(3, Sealer.forTests(key).seal(3, secret)), secret, 'not in .new: found in the key file');
 });
 
+t.test('keyFileCurrent: whether the key file still holds the sealer’s key, read again each time', async (t) => {
+  t.ok(Sealer.forTests(key).keyFileCurrent(), 'a sealer without a key file: nothing to compare');
+  const path = join(tempDir(t), 'master.key');
+  const s = Sealer.fromKeyFile(path, { create: true });
+  t.ok(s.keyFileCurrent());
+  writeFileSync(path, `${'ab'.repeat(32)}\n`, { mode: 0o600 });
+  t.notOk(s.keyFileCurrent(), 'another key in the file');
+  rmSync(path);
+  t.notOk(s.keyFileCurrent(), 'no file');
+});
+
 t.test('keyFileTarget: a link is followed; a path that does not exist is itself', async (t) => {
   const { keyFileTarget } = await import('../../src/store/seal.js');
   const dir = tempDir(t);

@@ -29,6 +29,11 @@ export interface SecretSealer {
   readonly keyId: number;
   seal(tokenId: number, secret: Buffer): Buffer;
   open(tokenId: number, blob: Buffer): Buffer;
+  /**
+   * Whether its key file still holds the key it seals with (read again now); absent for a
+   * sealer without a key file. An import asks it under the write lock (importMany).
+   */
+  keyFileCurrent?(): boolean;
 }
 
 /** What a replaced token keeps (importMany): user, enabled, last_step, counter, failures, locked_at. */
@@ -193,6 +198,11 @@ export class SqliteTokens implements TokenStore {
       // with no key the store is left with (store/rotate-key.ts).
       if (this.q.anyOtherKey!.get(keyIdBytes(this.sealer.keyId)) !== undefined) {
         throw new StoreError('key-file', 'token secrets in the store are sealed with another master key than this command read (a key rotate since it started, or a store restored without its key): nothing was stored; run it again');
+      }
+      // The same for a store with no secret yet, where a rotation renames its key file under
+      // the lock (rotate-key.ts): what this import sealed would open with no key then on disk.
+      if (this.sealer.keyFileCurrent?.() === false) {
+        throw new StoreError('key-file', 'the master key file no longer holds the key this command read (a key rotate since it started?): nothing was stored; run it again');
       }
       const existing = new Set(this.existingSerials(records.map((r) => r.serial)));
       if (existing.size > 0 && !options.replace) {
