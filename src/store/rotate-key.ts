@@ -5,7 +5,9 @@
  *   1. the new key is written to KEY_FILE.new (0600, synced; a stale one is replaced);
  *   2. the old key is copied to KEY_FILE.<old key id> (0600): copies and backups of the store made
  *      before now open only with it;
- *   3. one transaction re-seals every secret under the new key and commits;
+ *   3. one transaction re-seals every secret under the new key and commits (the sealing itself
+ *      is done before, outside the lock; the transaction writes the blobs of the secrets that
+ *      have not changed since, and seals the others);
  *   4. KEY_FILE.new is renamed over KEY_FILE. For a store with no secret, this comes before the
  *      commit, under the write lock: an import that read the old key sees the change there.
  *
@@ -33,8 +35,11 @@ export interface Rotated {
 /** The name of the copy of a key that a rotation replaced: KEY_FILE.<its id, 8 hex digits>. */
 export const previousKeyFile = (keyFile: string, keyId: number): string => `${keyFile}.${keyIdHex(keyId)}`;
 
-/** `afterCommit` runs between steps 3 and 4 (tests: a crash there). */
-export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: (store: SqliteStore) => void } = {}): Rotated {
+/** Tests: `beforeLock` runs once the secrets are sealed ahead, `afterCommit` between steps 3 and 4 (a crash there). */
+export function rotateKey(
+  config: Pick<Config, 'store'>,
+  hooks: { beforeLock?: () => void; afterCommit?: (store: SqliteStore) => void } = {},
+): Rotated {
   const store = openStore(config, () => {});
   const keyFile = keyFileTarget(config.store.key_file);
   try {
@@ -48,6 +53,12 @@ export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: 
     const own = (path: string): void => {
       if (uid === 0) chownSync(path, owner.uid, owner.gid);
     };
+    // The slow part before the lock (the server's commits wait while it is held): each secret
+    // opened and sealed again with a new key, in memory. Under the lock, a secret changed since
+    // (an import --replace, a rotation beside this one) is sealed again there.
+    const next = Sealer.generate();
+    const prepared = store.tokens.prepareReseal(next);
+    hooks.beforeLock?.();
     // Durable before the key file is renamed: with store.synchronous = "normal" an OS crash
     // could undo the commit after the rename, leaving secrets of the old key beside the new one.
     store.db.pragma('synchronous = FULL');
@@ -62,12 +73,12 @@ export function rotateKey(config: Pick<Config, 'store'>, hooks: { afterCommit?: 
       if (others > 0) {
         throw new StoreError('key-file', `${others} token secret(s) in ${config.store.path} are not sealed with ${keyFile}: they would not open to be sealed again (nothing was changed)`);
       }
-      const next = Sealer.newKeyFile(newKeyFile(keyFile));
+      next.writeNewKeyFile(newKeyFile(keyFile));
       own(newKeyFile(keyFile));
       const copy = previousKeyFile(keyFile, previous.keyId);
       previous.writeKeyTo(copy);
       own(copy);
-      const tokens = store.tokens.reseal(next);
+      const tokens = store.tokens.reseal(next, prepared);
       // With no secret to seal again, the key file is replaced under the lock: an import that
       // read the old key and waits for the lock then finds its key gone (importMany), and seals
       // nothing with it.

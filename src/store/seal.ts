@@ -124,15 +124,24 @@ export class Sealer {
     }
   }
 
-  /** A new random key written to `path` (0600; a file there is replaced), and its sealer. */
-  static newKeyFile(path: string): Sealer {
+  /** A new random key, held in memory until written (writeNewKeyFile): a rotation's next key. */
+  static generate(): Sealer {
+    const key = randomBytes(KEY_BYTES);
+    try {
+      return new Sealer(key);
+    } finally {
+      key.fill(0);
+    }
+  }
+
+  /** Writes this sealer's key to `path` (0600, synced), replacing a file there (a stale rotation's .new). */
+  writeNewKeyFile(path: string): void {
     try {
       unlinkSync(path);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') fail(`cannot remove ${path} (${errnoCode(err)})`);
     }
-    createKeyFile(path);
-    return Sealer.fromKeyFile(path, { create: false });
+    this.writeKeyTo(path);
   }
 
   seal(tokenId: number, secret: Buffer): Buffer {

@@ -63,6 +63,43 @@ t.test('rotate: every secret sealed again under a new key; the previous key kept
   t.same(secrets(config), SECRETS);
 });
 
+t.test('secrets sealed ahead of the lock: one replaced and one added meanwhile are sealed under it; the rest are written as prepared', async (t) => {
+  const { config } = store(t);
+  const replaced = Buffer.from('replaced-meanwhile-1');
+  const added = Buffer.from('added-meanwhile-2020');
+  const inPlace = Buffer.from('changed-in-place-202');
+  const r = rotateKey(config, {
+    beforeLock: () => {
+      const beside = openStore(config, () => {}); // another command, still under the old key
+      beside.tokens.importMany([totpRecord('R-1', { user: 'alice', secret: replaced })], { replace: true, createUsers: false });
+      beside.tokens.importMany([totpRecord('R-9', { user: 'alice', secret: added })], { replace: false, createUsers: false });
+      // R-0's secret changed in place (same row id): its prepared blob no longer applies.
+      const id = beside.tokens.get('R-0')!.id;
+      const old = Sealer.fromKeyFile(config.store.key_file, { create: false });
+      beside.db.prepare('UPDATE tokens SET secret = ? WHERE id = ?').run(old.seal(id, inPlace), id);
+      beside.close();
+    },
+  });
+  t.equal(r.tokens, 4);
+  t.same(secrets(config), [inPlace, SECRETS[2], replaced, added], 'each opens with the new key (R-1 took a new id)');
+  const s = openStore(config, () => {});
+  t.equal(s.tokens.sealedByOtherKeys(), 0);
+  s.close();
+});
+
+t.test('prepareReseal leaves out a secret its key does not open; the rotation then refuses whole', async (t) => {
+  const { config } = store(t);
+  const foreign = Sealer.forTests(Buffer.alloc(32, 9));
+  const raw = openSqliteStore({ path: config.store.path, sealer: foreign, onSealError: () => {} });
+  const id = raw.tokens.get('R-2')!.id;
+  raw.db.prepare('UPDATE tokens SET secret = ? WHERE id = ?').run(foreign.seal(id, SECRETS[2]!), id);
+  raw.close();
+  const s = openStore(config, () => {});
+  t.teardown(() => s.close());
+  t.same([...s.tokens.prepareReseal(Sealer.generate()).keys()].length, 2, 'the two that open');
+  t.throws(() => rotateKey(config), { code: 'key-file', message: /^1 token secret\(s\) in .* are not sealed with/ });
+});
+
 t.test('a crash after the store committed, before the rename: the next open finishes the rotation', async (t) => {
   const { config } = store(t);
   const crash = new Error('killed');

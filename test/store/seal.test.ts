@@ -396,10 +396,14 @@ t.test('rotation files: a new key file replaces a stale one; a key copied out is
   const dir = tempDir(t);
   const path = join(dir, 'master.key.new');
   writeFileSync(path, 'stale\n', { mode: 0o600 });
-  const next = Sealer.newKeyFile(path);
+  const next = Sealer.generate();
+  next.writeNewKeyFile(path);
   t.equal(statSync(path).mode & 0o777, 0o600);
-  t.equal(Sealer.fromKeyFile(path, { create: false }).keyId, next.keyId);
-  const again = Sealer.newKeyFile(join(dir, 'fresh.key'));
+  const written = Sealer.fromKeyFile(path, { create: false });
+  t.equal(written.keyId, next.keyId);
+  t.same(written.open(3, next.seal(3, secret)), secret, 'the key written is the one it seals with');
+  const again = Sealer.generate();
+  again.writeNewKeyFile(join(dir, 'fresh.key'));
   t.not(again.keyId, next.keyId, 'random');
   const copy = join(dir, 'copy.key');
   next.writeKeyTo(copy);
@@ -418,7 +422,7 @@ t.test('rotation file faults (node:fs mocked)', async (t) => {
     t.mockImport<typeof import('../../src/store/seal.js')>('../../src/store/seal.js', { 'node:fs': { ...fs, ...overrides } });
   const dir = tempDir(t);
   const unlinkFails = await load({ unlinkSync: () => { throw errno('EACCES'); } });
-  t.equal(caught(() => unlinkFails.Sealer.newKeyFile(join(dir, 'k.new'))).message, `cannot remove ${join(dir, 'k.new')} (EACCES)`);
+  t.equal(caught(() => unlinkFails.Sealer.generate().writeNewKeyFile(join(dir, 'k.new'))).message, `cannot remove ${join(dir, 'k.new')} (EACCES)`);
   const linkNothing = await load({ linkSync: () => undefined });
   const mockedSealer = linkNothing.Sealer.forTests(key);
   t.equal(caught(() => mockedSealer.writeKeyTo(join(dir, 'gone.key'))).message, `key file ${join(dir, 'gone.key')} is missing right after it was written`);

@@ -36,6 +36,9 @@ export interface SecretSealer {
   keyFileCurrent?(): boolean;
 }
 
+/** Secrets sealed again ahead of a rotation's transaction (prepareReseal): by token id, the blob each came from and its new one. */
+export type Resealed = Map<number, { from: Buffer; to: Buffer }>;
+
 /** What a replaced token keeps (importMany): user, enabled, last_step, counter, failures, locked_at. */
 type KeptState = [string | null, number, number | null, number, number, number | null];
 
@@ -287,14 +290,40 @@ export class SqliteTokens implements TokenStore {
   }
 
   /**
+   * Key rotation's slow part, done before it takes the write lock (store/rotate-key.ts): every
+   * secret this store's key opens, sealed again with `next`. By id, with the blob it came from.
+   * A secret that does not open is left out (reseal meets it under the lock, and fails whole).
+   */
+  prepareReseal(next: SecretSealer): Resealed {
+    const prepared: Resealed = new Map();
+    for (const [id, blob] of this.q.allSecrets!.all() as Array<[number, Buffer]>) {
+      let secret: Buffer;
+      try {
+        secret = this.sealer.open(id, blob);
+      } catch {
+        continue;
+      }
+      prepared.set(id, { from: blob, to: next.seal(id, secret) });
+      secret.fill(0);
+    }
+    return prepared;
+  }
+
+  /**
    * Key rotation (store/rotate-key.ts): every secret opened with this store's key and sealed
    * again with `next`, in one transaction. Returns how many. A secret that does not open fails
-   * the whole, and nothing changes.
+   * the whole, and nothing changes. A row whose blob is still the one `prepared` was made from
+   * takes its prepared blob; any other (changed or added since) is sealed here.
    */
-  reseal(next: SecretSealer): number {
+  reseal(next: SecretSealer, prepared: Resealed = new Map()): number {
     const run = this.db.transaction(() => {
       const rows = this.q.allSecrets!.all() as Array<[number, Buffer]>;
       for (const [id, blob] of rows) {
+        const ready = prepared.get(id);
+        if (ready !== undefined && ready.from.equals(blob)) {
+          this.q.setSecret!.run(ready.to, id);
+          continue;
+        }
         const secret = this.sealer.open(id, blob);
         this.q.setSecret!.run(next.seal(id, secret), id);
         secret.fill(0);
