@@ -1,7 +1,9 @@
 /**
  * Import throughput: a 100,000-token Base32 CSV and a plain PSKC file (compact, or indented with
  * the pskc: prefix as python-pskc writes it: ~47 MB and ~68 MB), generated here, each parsed
- * and written with one importMany into a fresh store (the same path as `radius-otp import`).
+ * and written with one importMany into a fresh store (the same path as `radius-otp import`);
+ * then a `key rotate` of the CSV's store. For each write, how long it held the store's write
+ * lock (lock-probe.ts): what a running server's answers would wait.
  * Benchmark data only: the secrets are random and protect nothing.
  */
 import { randomBytes } from 'node:crypto';
@@ -10,16 +12,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openStore } from '../store/open.js';
+import { rotateKey } from '../store/rotate-key.js';
 import { base32Encode } from '../tokens/base32.js';
 import { parseCsv } from '../tokens/import/csv.js';
 import type { ParseResult } from '../tokens/import/issue.js';
 import { parsePskc } from '../tokens/import/pskc.js';
+import { probeWriteLock } from './lock-probe.js';
 
 export interface ImportBenchResult {
   pskcSeconds: number;
   csvSeconds: number;
   pskcParseSeconds: number;
   csvParseSeconds: number;
+  /** The longest a writer beside each import waited for the write lock (lock-probe.ts): what a server's commits would. */
+  pskcLockSeconds: number;
+  csvLockSeconds: number;
+  /** `key rotate` of the CSV import's store (rotate-key.ts): in all, and the longest wait beside it. */
+  rotateSeconds: number;
+  rotateLockSeconds: number;
 }
 
 export interface ImportBenchOptions {
@@ -80,14 +90,27 @@ export function benchPskc(tokens: number, style: PskcStyle = 'compact'): Buffer 
   return Buffer.from(parts.join(''));
 }
 
-/** Parse then importMany into a fresh store; seconds for the parse and for the whole. */
-function run(dir: string, name: string, content: Buffer, parse: (c: Buffer, file: string) => ParseResult): { total: number; parse: number } {
+interface Timed {
+  total: number;
+  parse: number;
+  /** The longest a writer beside it waited for the write lock. */
+  lock: number;
+}
+
+/** The store of an import run, as `radius-otp import` runs with the default config (store.synchronous = "normal"). */
+const storeConfig = (dir: string, name: string) => {
+  const storeDir = join(dir, `${name}.store`);
+  return { store: { path: join(storeDir, 'radius-otp.db'), key_file: join(storeDir, 'master.key'), synchronous: 'normal' as const } };
+};
+
+/** Parse then importMany into a fresh store; seconds for the parse, for the whole, and the lock's hold. */
+async function run(dir: string, name: string, content: Buffer, parse: (c: Buffer, file: string) => ParseResult): Promise<Timed> {
   const file = join(dir, name);
   writeFileSync(file, content);
-  const storeDir = join(dir, `${name}.store`);
-  mkdirSync(storeDir, { recursive: true });
-  // As `radius-otp import` runs with the default config (store.synchronous = "normal").
-  const store = openStore({ store: { path: join(storeDir, 'radius-otp.db'), key_file: join(storeDir, 'master.key'), synchronous: 'normal' } }, () => {});
+  const config = storeConfig(dir, name);
+  const { path } = config.store;
+  const store = openStore(config, () => {});
+  const probe = await probeWriteLock(path);
   try {
     const t0 = performance.now();
     const result = parse(readFileSync(file), name);
@@ -96,10 +119,21 @@ function run(dir: string, name: string, content: Buffer, parse: (c: Buffer, file
     if (result.issues.length > 0) throw new Error(`${name}: the generated file has issues: ${result.issues[0]?.reason}`);
     store.tokens.importMany(result.records, { replace: false, createUsers: false });
     const t2 = performance.now();
-    return { total: (t2 - t0) / 1000, parse: (t1 - t0) / 1000 };
+    return { total: (t2 - t0) / 1000, parse: (t1 - t0) / 1000, lock: (await probe.stop()) / 1000 };
   } finally {
+    await probe.stop();
     store.close();
   }
+}
+
+/** `key rotate` of the store an import run left: seconds in all, and the lock's hold. */
+async function rotate(dir: string, name: string): Promise<{ total: number; lock: number }> {
+  const config = storeConfig(dir, name);
+  const probe = await probeWriteLock(config.store.path);
+  const t0 = performance.now();
+  rotateKey(config);
+  const total = (performance.now() - t0) / 1000;
+  return { total, lock: (await probe.stop()) / 1000 };
 }
 
 export async function benchImport(opts: ImportBenchOptions = {}): Promise<ImportBenchResult> {
@@ -109,11 +143,13 @@ export async function benchImport(opts: ImportBenchOptions = {}): Promise<Import
   const workDir = join(dir, 'import-bench');
   mkdirSync(workDir, { recursive: true });
 
-  let pskc: { total: number; parse: number };
-  let csv: { total: number; parse: number };
+  let pskc: Timed;
+  let csv: Timed;
+  let rotated: { total: number; lock: number };
   try {
-    pskc = run(workDir, 'tokens.pskcxml', benchPskc(tokens, opts.pskcStyle), (c, f) => parsePskc(c, f, {}));
-    csv = run(workDir, 'tokens.csv', benchCsv(tokens), parseCsv);
+    pskc = await run(workDir, 'tokens.pskcxml', benchPskc(tokens, opts.pskcStyle), (c, f) => parsePskc(c, f, {}));
+    csv = await run(workDir, 'tokens.csv', benchCsv(tokens), parseCsv);
+    rotated = await rotate(workDir, 'tokens.csv');
   } finally {
     // A directory of its own is removed; a given one belongs to the caller.
     if (given === undefined) rmSync(dir, { recursive: true, force: true });
@@ -123,7 +159,15 @@ export async function benchImport(opts: ImportBenchOptions = {}): Promise<Import
     csvSeconds: Number(csv.total.toFixed(3)),
     pskcParseSeconds: Number(pskc.parse.toFixed(3)),
     csvParseSeconds: Number(csv.parse.toFixed(3)),
+    pskcLockSeconds: Number(pskc.lock.toFixed(3)),
+    csvLockSeconds: Number(csv.lock.toFixed(3)),
+    rotateSeconds: Number(rotated.total.toFixed(3)),
+    rotateLockSeconds: Number(rotated.lock.toFixed(3)),
   };
-  print(`import ${tokens} tokens: PSKC ${result.pskcSeconds} s (parse ${result.pskcParseSeconds} s), CSV ${result.csvSeconds} s (parse ${result.csvParseSeconds} s)`);
+  print(
+    `import ${tokens} tokens: PSKC ${result.pskcSeconds} s (parse ${result.pskcParseSeconds} s, write lock held ${result.pskcLockSeconds} s), ` +
+      `CSV ${result.csvSeconds} s (parse ${result.csvParseSeconds} s, write lock held ${result.csvLockSeconds} s); ` +
+      `key rotate ${result.rotateSeconds} s (write lock held ${result.rotateLockSeconds} s)`,
+  );
   return result;
 }

@@ -16,8 +16,8 @@ t.test('the bench files are valid imports', async (t) => {
 t.test('benchImport runs both imports and reports seconds', async (t) => {
   const lines: string[] = [];
   const r = await benchImport({ tokens: 20, workDir: tempDir('radius-otp-ib-'), print: (l) => lines.push(l) });
-  for (const k of ['pskcSeconds', 'csvSeconds', 'pskcParseSeconds', 'csvParseSeconds'] as const) t.ok(r[k] >= 0, k);
-  t.match(lines, [/^import 20 tokens: PSKC [\d.]+ s \(parse [\d.]+ s\), CSV [\d.]+ s \(parse [\d.]+ s\)$/]);
+  for (const k of ['pskcSeconds', 'csvSeconds', 'pskcParseSeconds', 'csvParseSeconds', 'pskcLockSeconds', 'csvLockSeconds', 'rotateSeconds', 'rotateLockSeconds'] as const) t.ok(r[k] >= 0, k);
+  t.match(lines, [/^import 20 tokens: PSKC [\d.]+ s \(parse [\d.]+ s, write lock held [\d.]+ s\), CSV [\d.]+ s \(parse [\d.]+ s, write lock held [\d.]+ s\); key rotate [\d.]+ s \(write lock held [\d.]+ s\)$/]);
   // bench/run.ts passes { dir }; with nothing given a temp directory is used and figures go to stdout.
   t.ok((await benchImport({ tokens: 2, dir: tempDir('radius-otp-ib-'), print: () => {} })).csvSeconds >= 0);
   t.ok((await benchImport({ tokens: 1 })).pskcSeconds >= 0);
