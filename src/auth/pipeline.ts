@@ -65,10 +65,12 @@ export class Pipeline {
   /**
    * An Accept waits until what it wrote is on disk (store.synchronous = "full": an OS crash
    * cannot undo the record of its code). Other answers wait only for the commit: a failure
-   * count's sync would make a wrong code's Reject slower than an unknown user's (O10).
+   * count's sync would make a wrong code's Reject slower than an unknown user's (O10). For the
+   * same reason a Reject that wrote nothing writes as a wrong code's does (evenOutReject).
    */
   private whenSettled(decision: Decision): Promise<Decision> {
     const tokens = this.deps.tokens;
+    if (decision.result === 'reject') tokens.evenOutReject();
     return (decision.result === 'accept' ? tokens.durable() : tokens.settled()).then(() => decision);
   }
 

@@ -139,6 +139,8 @@ export interface TokenStore {
    * coherence check runs at the start of each batch, so one never goes without the other.
    */
   groupCommits(): void;
+  /** A Reject that wrote nothing writes as a wrong code's does, changing nothing (RELIABILITY O10). */
+  evenOutReject(): void;
   /** Resolves when every write made so far is committed; rejects if its batch was rolled back. */
   settled(): Promise<void>;
   /** settled(), and on disk so that an OS crash keeps it (store.synchronous); rejects if not. */

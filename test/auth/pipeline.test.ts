@@ -151,6 +151,19 @@ t.test('code alone for primary = "none"', async (t) => {
   t.equal(s.primary.calls.length, 0, 'no password check at all');
 });
 
+t.test('a Reject that wrote nothing writes all the same; a wrong code’s failure count is its write (RELIABILITY O10)', async (t) => {
+  const s = setup();
+  s.store.tokens.importMany([totpRecord('N', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });
+  const rejectWrites = (): number => s.store.db.prepare('SELECT count FROM reject_writes').pluck().get() as number;
+  t.match(await s.decide('nobody', code(T), { primary: 'none' }), { result: 'reject', reason: 'unknown-user' });
+  t.equal(rejectWrites(), 1, 'an unknown user: committed before the answer');
+  t.match(await s.decide('alice', '000000', { primary: 'none' }), { result: 'reject', reason: 'wrong-code' });
+  t.equal(rejectWrites(), 1, 'a wrong code: none more');
+  t.equal(s.store.tokens.get('N')?.failures, 1);
+  t.match(await s.decide('alice', code(T), { primary: 'none' }), { result: 'accept' });
+  t.equal(rejectWrites(), 1, 'an Accept: none');
+});
+
 t.test('lockout (RELIABILITY O6): at max_failures even a right code fails; unlock; success resets', async (t) => {
   const s = setup();
   s.store.tokens.importMany([totpRecord('L', { user: 'alice', secret: KEY })], { replace: false, createUsers: true });

@@ -249,3 +249,42 @@ t.test('an in-memory store has no WAL to sync: durable() is settled()', async (t
   await store.tokens.durable();
   t.equal(store.tokens.get('A')?.lastStep, 100);
 });
+
+t.test('evenOutReject (RELIABILITY O10): a batch without a write gets one that changes no token; one with a write, none', async (t) => {
+  const { store, path } = tempStore();
+  t.teardown(() => store.close());
+  const rejectWrites = (): number => store.db.prepare('SELECT count FROM reject_writes').pluck().get() as number;
+  store.tokens.evenOutReject();
+  t.equal(rejectWrites(), 0, 'without group commit nothing waits for a commit: nothing written');
+  t.notOk(store.db.inTransaction);
+
+  store.tokens.groupCommits();
+  await store.tokens.mirrorLoaded();
+  store.tokens.evenOutReject();
+  await store.tokens.settled();
+  t.equal(rejectWrites(), 1, 'an empty store: the count is written all the same');
+
+  store.tokens.importMany(
+    Array.from({ length: 50 }, (_, i) => totpRecord(`E${i}`)),
+    { replace: false, createUsers: false },
+  );
+  const b = store.tokens.get('E7')!.id;
+  store.tokens.recordFailure(b, 1, 10);
+  await store.tokens.settled();
+  const before = JSON.stringify(store.tokens.list());
+  for (let i = 0; i < 20; i++) {
+    store.tokens.evenOutReject();
+    if (!store.db.inTransaction) t.fail('it opens the turn’s batch');
+    await store.tokens.settled();
+  }
+  t.equal(rejectWrites(), 21, 'each batch wrote (a changed row: the COMMIT writes a page)');
+  t.equal(JSON.stringify(store.tokens.list()), before, 'no token changed (failures, locks, replay state)');
+
+  store.tokens.recordFailure(b, 2, 10);
+  store.tokens.evenOutReject();
+  await store.tokens.settled();
+  t.equal(rejectWrites(), 21, 'a batch that wrote already: nothing more');
+  const other = new Database(path, { readonly: true });
+  t.teardown(() => other.close());
+  t.equal(other.prepare('SELECT failures FROM tokens WHERE id = ?').pluck().get(b), 2);
+});

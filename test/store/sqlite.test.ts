@@ -312,8 +312,8 @@ t.test('read-only (a dry run): nothing created, nothing written, no key read', a
 t.test('read-only, a store of the first schema version: read as it stands, migrated by the next writer', async (t) => {
   const { store, path } = tempStore();
   store.tokens.importMany([totpRecord('OLD-1', { user: 'old' })], { replace: false, createUsers: true });
-  // As a store made before client_ma (migration 2) was added.
-  store.db.exec('DROP TABLE client_ma');
+  // As a store made before client_ma (migration 2) and reject_writes (migration 3) were added.
+  store.db.exec('DROP TABLE client_ma; DROP TABLE reject_writes');
   store.db.pragma('user_version = 1');
   store.close();
   const ro = openStoreReadOnly({ store: { path, key_file: `${path}.key` } })!;
@@ -323,9 +323,10 @@ t.test('read-only, a store of the first schema version: read as it stands, migra
   ro.close();
   const rw = openSqliteStore({ path, sealer: fakeSealer, onSealError: () => {} });
   t.teardown(() => rw.close());
-  t.equal(rw.db.pragma('user_version', { simple: true }), 2);
+  t.equal(rw.db.pragma('user_version', { simple: true }), 3);
   rw.clientMa.record('s', 'c', 'yes', 1);
   t.same(rw.clientMa.list('s'), [{ client: 'c', ma: 'yes', decidedAt: 1 }]);
+  t.equal(rw.db.prepare('SELECT count FROM reject_writes').pluck().get(), 0, 'reject_writes made, with its row');
 });
 
 t.test('a store from a later radius-otp (a higher schema version) is refused, read-only too', async (t) => {

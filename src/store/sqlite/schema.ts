@@ -69,6 +69,15 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (server, client)
   ) STRICT;
   `,
+  `
+  -- RELIABILITY O10: a Reject that wrote nothing else counts itself here (tokens.ts
+  -- evenOutReject), so that its answer waits for a commit that writes, as a wrong code's does.
+  CREATE TABLE reject_writes (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    count INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO reject_writes (id, count) VALUES (1, 0);
+  `,
 ];
 
 /**
