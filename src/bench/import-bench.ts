@@ -130,10 +130,14 @@ async function run(dir: string, name: string, content: Buffer, parse: (c: Buffer
 async function rotate(dir: string, name: string): Promise<{ total: number; lock: number }> {
   const config = storeConfig(dir, name);
   const probe = await probeWriteLock(config.store.path);
-  const t0 = performance.now();
-  rotateKey(config);
-  const total = (performance.now() - t0) / 1000;
-  return { total, lock: (await probe.stop()) / 1000 };
+  try {
+    const t0 = performance.now();
+    rotateKey(config);
+    const total = (performance.now() - t0) / 1000;
+    return { total, lock: (await probe.stop()) / 1000 };
+  } finally {
+    await probe.stop();
+  }
 }
 
 export async function benchImport(opts: ImportBenchOptions = {}): Promise<ImportBenchResult> {

@@ -163,12 +163,7 @@ export class Sealer {
    * True for a sealer without a key file (tests); false when it cannot be read.
    */
   keyFileCurrent(): boolean {
-    if (this.#path === undefined) return true;
-    const key = readKeyIfAny(keyFileTarget(this.#path));
-    if (key === null) return false;
-    const same = keyIdOf(key) === this.#keyId;
-    key.fill(0);
-    return same;
+    return this.#path === undefined || holdsKey(keyFileTarget(this.#path), this.#keyId);
   }
 
   /**
@@ -287,6 +282,15 @@ function readKeyIfAny(path: string): Buffer | null {
   }
 }
 
+/** Whether `path` can be read as a key file and holds the key of `keyId`. */
+function holdsKey(path: string, keyId: number): boolean {
+  const key = readKeyIfAny(path);
+  if (key === null) return false;
+  const same = keyIdOf(key) === keyId;
+  key.fill(0);
+  return same;
+}
+
 function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
@@ -305,9 +309,7 @@ export function renameKeyFile(from: string, to: string, keyId: number): void {
   try {
     renameSync(from, to);
   } catch (err) {
-    const there = errnoCode(err) === 'ENOENT' ? readKeyIfAny(to) : null;
-    const done = there !== null && keyIdOf(there) === keyId;
-    there?.fill(0);
+    const done = errnoCode(err) === 'ENOENT' && holdsKey(to, keyId);
     if (!done) fail(`cannot rename ${from} to ${to} (${errnoCode(err)})`);
     return;
   }

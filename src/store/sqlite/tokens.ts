@@ -195,8 +195,8 @@ export class SqliteTokens implements TokenStore {
 
   /**
    * One transaction: all or nothing. Its rows take the ids after the store's last, and each
-   * secret is sealed to its id (seal.ts) before the write lock is taken: sealing is ~8 µs a token,
-   * two fifths of the time a running server's requests wait for the import. Should a token have
+   * secret is sealed to its id (seal.ts) before the write lock is taken: sealing (~5 µs a token)
+   * was two fifths of the time a running server's requests waited for an import. Should a token have
    * been added since (an enroll, another import), the ids move on and the secrets are sealed
    * again under the lock.
    */
