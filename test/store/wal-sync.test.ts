@@ -2,7 +2,7 @@
  * WalSync (store/sqlite/wal-sync.ts): one fdatasync at a time on the WAL file; a caller is
  * answered by a sync that started after it called, and one sync answers every caller waiting.
  */
-import { fstatSync, statSync, writeFileSync } from 'node:fs';
+import { fstatSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { WalSync, type Fdatasync } from '../../src/store/sqlite/wal-sync.js';
@@ -106,6 +106,23 @@ t.test('a WAL that cannot be opened (deleted under the server) is a failure too,
   await t.rejects(sync.after(), 'final: a file that is back is not the one SQLite wrote');
   t.equal(held.fds.length, 0);
   t.equal(failures.length, 1);
+  sync.close();
+});
+
+t.test('a WAL deleted after it was opened: the sync succeeds on a file no name leads to, and is a failure', async (t) => {
+  const path = walFile();
+  const held = heldSync();
+  const failures: string[] = [];
+  const sync = new WalSync(path, (err) => failures.push(err.message), held.fdatasync);
+  const first = sync.after();
+  held.finish(0);
+  t.equal(await state(first), 'resolved', 'linked: synced');
+  rmSync(path);
+  const second = sync.after();
+  held.finish(1);
+  await t.rejects(second, { message: `cannot sync ${path}: it was deleted while the server had it open; what is written to it is in no file a restart reads` });
+  t.equal(failures.length, 1, 'told, as any failed sync');
+  await t.rejects(sync.after(), 'final');
   sync.close();
 });
 

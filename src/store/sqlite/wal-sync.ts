@@ -10,7 +10,7 @@
  * waiting. This syncs the same file after the COMMIT, off the event loop, and one sync covers
  * every commit made before it started, however many batches that was.
  */
-import { closeSync, fdatasync as fsFdatasync, openSync } from 'node:fs';
+import { closeSync, fdatasync as fsFdatasync, fstatSync, openSync } from 'node:fs';
 
 export type Fdatasync = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
 
@@ -77,8 +77,8 @@ export class WalSync {
       try {
         // Opened at the first sync: SQLite creates the WAL when the store opens, and keeps this
         // file (the same inode, reset in place) while the server's connection is open.
-        this.fd ??= openSync(this.path, 'r');
-        this.fdatasync(this.fd, (err) => end(err === null ? null : new Error(`cannot sync ${this.path}: ${err.message}`)));
+        const fd = (this.fd ??= openSync(this.path, 'r'));
+        this.fdatasync(fd, (err) => end(err === null ? unlinked(fd, this.path) : new Error(`cannot sync ${this.path}: ${err.message}`)));
       } catch (err) {
         const what = this.fd === null ? `open ${this.path} to sync it` : `sync ${this.path}`;
         process.nextTick(end, new Error(`cannot ${what}: ${(err as Error).message}`));
@@ -91,4 +91,14 @@ export class WalSync {
     closeSync(this.fd);
     this.fd = null;
   }
+}
+
+/**
+ * A WAL deleted under the server after this opened it (an administrator, a clean-up script):
+ * SQLite goes on writing into the open file and fdatasync succeeds, but no name leads to it, so
+ * a restart reads none of it and the codes it records could be accepted again. Null when the
+ * file is still linked.
+ */
+function unlinked(fd: number, path: string): Error | null {
+  return fstatSync(fd).nlink === 0 ? new Error(`cannot sync ${path}: it was deleted while the server had it open; what is written to it is in no file a restart reads`) : null;
 }
